@@ -1,0 +1,211 @@
+//! The contract's flags, parsed once ("low" form, [`ServerArgs`]) and then checked and
+//! turned into what a server uses ([`Config`]). Every server takes exactly these flags.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+
+use crate::pin::CpuList;
+use crate::units::{parse_duration, parse_size};
+
+/// An echolab echo server. Every byte read is written back, in order, on the same
+/// connection. All models take the same flags; they differ only in their concurrency model.
+#[derive(Debug, Clone, Parser)]
+#[command(version, about, long_about = None)]
+pub struct ServerArgs {
+    /// Address to listen on. Port 0 picks a free port (read it from the readiness line).
+    #[arg(long, default_value = "127.0.0.1:7000")]
+    pub addr: SocketAddr,
+
+    /// Worker threads of the model: event loops, runtime workers, executors or coroutine
+    /// schedulers. The thread model starts one thread per connection whatever this says;
+    /// there it sets the number of accepting threads.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+
+    /// Bytes read per read call; also the most bytes a connection may have unsent before
+    /// the server stops reading from it (backpressure).
+    #[arg(long, default_value = "65536", value_parser = size_arg)]
+    pub buffer_size: u64,
+
+    /// Pin the server to these CPUs (e.g. `1`, `2-3`, `0,2`). Models with several
+    /// executors pin one executor per listed CPU, round-robin.
+    #[arg(long, value_name = "CPUS")]
+    pub pin: Option<CpuList>,
+
+    /// Set SO_REUSEPORT, so several server processes can share one port.
+    #[arg(long)]
+    pub reuse_port: bool,
+
+    /// Serve at most N connections at once; the rest wait in the listen backlog.
+    #[arg(long, value_name = "N")]
+    pub max_conns: Option<usize>,
+
+    /// Framed mode: 8-byte big-endian length, then the payload; the reply is the same frame.
+    #[arg(long)]
+    pub framed: bool,
+
+    /// Largest frame accepted in framed mode; a longer header closes that connection.
+    #[arg(long, default_value = "256MiB", value_parser = size_arg, value_name = "SIZE")]
+    pub max_frame: u64,
+
+    /// Framed mode: CPU work per frame (a real spin), half before and half after the wait.
+    #[arg(long, value_parser = duration_arg, value_name = "DUR")]
+    pub cpu_work: Option<Duration>,
+
+    /// Framed mode: wait per frame, the model's own non-blocking way.
+    #[arg(long, value_parser = duration_arg, value_name = "DUR")]
+    pub backend_wait: Option<Duration>,
+
+    /// Split the backend wait into K parts.
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    pub splits: u32,
+
+    /// On exit, write the server's own per-request service-time percentiles (JSON) here.
+    #[arg(long, value_name = "FILE")]
+    pub stats_file: Option<PathBuf>,
+
+    /// Close a connection that has sent nothing for DUR (default: never).
+    #[arg(long, value_parser = duration_arg, value_name = "DUR")]
+    pub idle_timeout: Option<Duration>,
+}
+
+fn size_arg(s: &str) -> Result<u64, String> {
+    parse_size(s).map_err(|e| e.to_string())
+}
+
+fn duration_arg(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// What a server runs with, after every flag has been checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to bind.
+    pub addr: SocketAddr,
+    /// Worker threads of the model (at least 1).
+    pub threads: usize,
+    /// Read size and per-connection bound on unsent bytes.
+    pub buffer_size: usize,
+    /// CPUs to pin to, if asked.
+    pub pin: Option<CpuList>,
+    /// SO_REUSEPORT on the listening socket(s).
+    pub reuse_port: bool,
+}
+
+/// Most worker threads accepted: more is a typo, not a configuration.
+pub const MAX_THREADS: usize = 1024;
+/// Largest read buffer accepted.
+pub const MAX_BUFFER: u64 = 64 << 20;
+
+impl ServerArgs {
+    /// Checks the flags and turns them into a [`Config`]. Flags of the contract that this
+    /// build does not implement yet are refused, never silently ignored.
+    pub fn into_config(self) -> anyhow::Result<Config> {
+        let refuse = |flag: &str, what: &str| -> anyhow::Result<Config> {
+            bail!("{flag} is not supported yet: {what}; this build serves raw echo only")
+        };
+        if self.framed {
+            return refuse("--framed", "framed mode is not implemented");
+        }
+        if self.cpu_work.is_some() || self.backend_wait.is_some() || self.splits != 1 {
+            return refuse(
+                "--cpu-work/--backend-wait/--splits",
+                "the per-frame workload is not implemented",
+            );
+        }
+        if self.max_frame != 256 << 20 {
+            return refuse("--max-frame", "it only applies to framed mode");
+        }
+        if self.max_conns.is_some() {
+            return refuse("--max-conns", "the connection cap is not implemented");
+        }
+        if self.stats_file.is_some() {
+            return refuse(
+                "--stats-file",
+                "service-time statistics are not implemented",
+            );
+        }
+        if self.idle_timeout.is_some() {
+            return refuse("--idle-timeout", "idle timeouts are not implemented");
+        }
+        if self.threads == 0 || self.threads > MAX_THREADS {
+            bail!("--threads {}: expected 1 to {MAX_THREADS}", self.threads);
+        }
+        if self.buffer_size == 0 || self.buffer_size > MAX_BUFFER {
+            bail!(
+                "--buffer-size {}: expected 1 byte to 64MiB",
+                self.buffer_size
+            );
+        }
+        if let Some(cpus) = &self.pin {
+            cpus.check_online().context("--pin")?;
+        }
+        Ok(Config {
+            addr: self.addr,
+            threads: self.threads,
+            buffer_size: self.buffer_size as usize,
+            pin: self.pin,
+            reuse_port: self.reuse_port,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> anyhow::Result<Config> {
+        let argv = std::iter::once("echo-test").chain(args.iter().copied());
+        ServerArgs::try_parse_from(argv)?.into_config()
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.addr, "127.0.0.1:7000".parse().unwrap());
+        assert_eq!(c.threads, 1);
+        assert_eq!(c.buffer_size, 65536);
+        assert!(!c.reuse_port);
+        assert!(c.pin.is_none());
+    }
+
+    #[test]
+    fn sizes_take_units() {
+        assert_eq!(
+            config(&["--buffer-size", "4KiB"]).unwrap().buffer_size,
+            4096
+        );
+    }
+
+    #[test]
+    fn unimplemented_flags_are_refused_not_ignored() {
+        for args in [
+            &["--framed"][..],
+            &["--cpu-work", "5ms"],
+            &["--backend-wait", "55ms"],
+            &["--splits", "5"],
+            &["--max-frame", "1MiB"],
+            &["--max-conns", "12"],
+            &["--stats-file", "/tmp/x.json"],
+            &["--idle-timeout", "10s"],
+        ] {
+            let err = config(args).unwrap_err().to_string();
+            assert!(err.contains("not supported yet"), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(config(&["--threads", "0"]).is_err());
+        assert!(config(&["--threads", "100000"]).is_err());
+        assert!(config(&["--buffer-size", "0"]).is_err());
+        assert!(config(&["--addr", "localhost"]).is_err());
+        assert!(config(&["--cpu-work", "5"]).is_err());
+        assert!(config(&["--pin", "100000"]).is_err());
+        assert!(config(&["--bogus"]).is_err());
+    }
+}

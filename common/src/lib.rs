@@ -1,0 +1,121 @@
+//! The echolab server contract, written once for every model.
+//!
+//! A server's `main.rs` holds its concurrency model and little else:
+//!
+//! ```no_run
+//! fn main() -> std::process::ExitCode {
+//!     common::run("mymodel", |config| {
+//!         let listener = common::net::bind(config.addr, config.reuse_port)?;
+//!         common::ready(listener.local_addr()?, config.threads);
+//!         // ... accept and echo, the model's own way ...
+//!         Ok(())
+//!     })
+//! }
+//! ```
+//!
+//! [`run`] parses and checks the flags ([`ServerArgs`] into [`Config`]), names the program
+//! in log lines, pins the process when `--pin` is given, and installs the SIGINT/SIGTERM
+//! handler; [`ready`] prints the readiness line that tools and tests wait for.
+
+pub mod args;
+pub mod conn;
+pub mod log;
+pub mod net;
+pub mod pin;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+pub mod units;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::OnceLock;
+
+use clap::Parser;
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+pub use args::{Config, ServerArgs};
+pub use conn::ConnGuard;
+
+static MODEL: OnceLock<&'static str> = OnceLock::new();
+
+/// Exit code for flags that cannot be used (the same as clap's).
+const EXIT_USAGE: u8 = 2;
+
+/// Runs one server: checks the flags, prepares the process, then calls `serve`, which
+/// binds, calls [`ready`] and serves until the process is signalled.
+///
+/// Bad flags print one line on stderr and exit 2; an error from `serve` (a port in use,
+/// say) prints its chain on one line and exits 1.
+pub fn run(model: &'static str, serve: impl FnOnce(Config) -> anyhow::Result<()>) -> ExitCode {
+    let _ = MODEL.set(model);
+    log::init(&format!("echo-{model}"));
+    let args = match ServerArgs::try_parse() {
+        Ok(args) => args,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let rendered = e.to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            log!("{first} (see --help)");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let config = match args.into_config() {
+        Ok(config) => config,
+        Err(e) => {
+            log!("error: {e:#}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    if let Err(e) = prepare(&config).and_then(|()| serve(config)) {
+        log!("error: {e:#}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn prepare(config: &Config) -> anyhow::Result<()> {
+    if let Some(cpus) = &config.pin {
+        // Pin before any thread starts, so every thread the model starts inherits it.
+        cpus.pin_current_thread()?;
+    }
+    exit_on_signal()
+}
+
+/// SIGINT/SIGTERM: stop accepting, close every connection and exit 0, within a second.
+///
+/// One thread waits for the signal and ends the process; the kernel then closes every
+/// socket (listener and connections) at once. That is the same for every model, needs no
+/// cooperation from a runtime that may be busy, and cannot hang on a stuck connection.
+fn exit_on_signal() -> anyhow::Result<()> {
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .stack_size(64 << 10)
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
+                let (open, accepted, errors) = conn::counts();
+                log!(
+                    "{name}: closing {open} open connections and exiting \
+                 ({accepted} accepted, {errors} ended in an error)"
+                );
+                std::process::exit(0);
+            }
+        })?;
+    Ok(())
+}
+
+/// Prints the readiness line, `listening on ADDR model=MODEL threads=N`, and flushes it.
+/// Nothing else ever goes to stdout.
+pub fn ready(addr: SocketAddr, threads: usize) {
+    let model = MODEL.get().copied().unwrap_or("unknown");
+    let mut out = std::io::stdout().lock();
+    // If stdout is closed nobody is waiting for the line; serving goes on regardless.
+    let _ = writeln!(out, "listening on {addr} model={model} threads={threads}");
+    let _ = out.flush();
+}

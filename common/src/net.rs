@@ -1,0 +1,122 @@
+//! Listening sockets and what to do when accept() fails.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+use anyhow::Context;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::log::RateLimited;
+
+/// Listen backlog asked for; the kernel caps it at net.core.somaxconn.
+pub const BACKLOG: i32 = 4096;
+
+/// Binds one blocking listener with SO_REUSEADDR (so a restart does not wait out
+/// TIME_WAIT), TCP_NODELAY, and SO_REUSEPORT when asked.
+///
+/// Linux copies TCP_NODELAY from a listener to every socket it accepts, so setting it
+/// here gives every model's connections the same option without a syscall per accept.
+pub fn bind(addr: SocketAddr, reuse_port: bool) -> anyhow::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .context("cannot create a TCP socket")?;
+    socket.set_reuse_address(true)?;
+    socket.set_tcp_nodelay(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket
+        .bind(&addr.into())
+        .with_context(|| format!("cannot bind {addr}"))?;
+    socket
+        .listen(BACKLOG)
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    Ok(socket.into())
+}
+
+/// Binds `n` listeners on one address with SO_REUSEPORT, for models that give each
+/// executor its own listener (the kernel spreads connections across them). With port 0
+/// the first bind picks the port and the others join it.
+pub fn bind_reuse_port(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<TcpListener>> {
+    let first = bind(addr, true)?;
+    let actual = first.local_addr()?;
+    let mut listeners = vec![first];
+    for _ in 1..n {
+        listeners.push(bind(actual, true)?);
+    }
+    Ok(listeners)
+}
+
+static ACCEPT_ERRORS: RateLimited = RateLimited::new("accept failed");
+
+/// Pause after accept() ran out of a resource (descriptors, buffers, memory): retrying at
+/// once would spin on the same error while the backlog stays full.
+pub const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
+
+/// Handles a failed accept(): logs it (at most once a second) and says how long to
+/// wait before accepting again. `WouldBlock` is not a failure and must be handled by
+/// the caller.
+///
+/// - out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM): pause
+///   [`ACCEPT_PAUSE`], since nothing changes until a connection closes;
+/// - an error that belongs to one pending connection (ECONNABORTED, EPROTO, EPERM) or an
+///   interrupted call: retry at once, the next accept() is for another connection.
+pub fn accept_failed(err: &io::Error) -> Duration {
+    if err.kind() == io::ErrorKind::Interrupted {
+        return Duration::ZERO;
+    }
+    ACCEPT_ERRORS.record(err);
+    match err.raw_os_error() {
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => ACCEPT_PAUSE,
+        _ => Duration::ZERO,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reuse_port_listeners_share_one_port() {
+        let ls = bind_reuse_port("127.0.0.1:0".parse().unwrap(), 3).unwrap();
+        let port = ls[0].local_addr().unwrap().port();
+        assert_ne!(port, 0);
+        assert!(ls.iter().all(|l| l.local_addr().unwrap().port() == port));
+    }
+
+    #[test]
+    fn accepted_sockets_inherit_nodelay() {
+        let l = bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let _client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (accepted, _) = l.accept().unwrap();
+        assert!(accepted.nodelay().unwrap());
+    }
+
+    #[test]
+    fn port_in_use_is_an_error_naming_the_address() {
+        let a = bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let err = bind(a.local_addr().unwrap(), false).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("cannot bind 127.0.0.1:"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn accept_pauses_only_when_out_of_resources() {
+        assert_eq!(
+            accept_failed(&io::Error::from_raw_os_error(libc::EMFILE)),
+            ACCEPT_PAUSE
+        );
+        assert_eq!(
+            accept_failed(&io::Error::from_raw_os_error(libc::ENFILE)),
+            ACCEPT_PAUSE
+        );
+        let aborted = io::Error::from_raw_os_error(libc::ECONNABORTED);
+        assert_eq!(accept_failed(&aborted), Duration::ZERO);
+        assert_eq!(
+            accept_failed(&io::ErrorKind::Interrupted.into()),
+            Duration::ZERO
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! echolab's load generator (placeholder until the loadgen issue lands).
