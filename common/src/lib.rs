@@ -19,6 +19,7 @@
 
 pub mod args;
 pub mod conn;
+pub mod echo;
 pub mod log;
 pub mod net;
 pub mod pin;

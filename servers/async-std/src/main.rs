@@ -1,0 +1,41 @@
+//! echo-async-std: async/await streams on async-std - the same shape as echo-tokio on
+//! async-std's global executor and its `async-io` reactor.
+//!
+//! Run: `make run-server MODEL=async-std`, then `printf 'hello\n' | nc -q1 127.0.0.1 7000`.
+//!
+//! What is special about it:
+//! - async-std is unmaintained upstream (its authors point to smol); it stays here for
+//!   comparison with older studies.
+//! - Its executor is global: the number of worker threads is read once from the
+//!   `ASYNC_STD_THREAD_COUNT` environment variable, so `--threads` is passed that way.
+//! - Each task owns its read buffer across `.await`; `write_all` gives backpressure
+//!   (the loop is `common::echo::stream`, shared with the other futures-io models).
+
+use std::process::ExitCode;
+
+use async_std::net::TcpListener;
+use common::{Config, ConnGuard};
+
+fn main() -> ExitCode {
+    common::run("async-std", serve)
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    // SAFETY: set before async-std starts its executor, while the only other thread
+    // (the signal waiter) never reads the environment.
+    unsafe { std::env::set_var("ASYNC_STD_THREAD_COUNT", config.threads.to_string()) };
+    async_std::task::block_on(async {
+        let listener = common::net::bind(config.addr, config.reuse_port)?;
+        let listener = TcpListener::from(listener);
+        common::ready(listener.local_addr()?, config.threads);
+        loop {
+            match listener.accept().await {
+                Ok((stream, _peer)) => {
+                    let guard = ConnGuard::open();
+                    async_std::task::spawn(common::echo::stream(stream, config.buffer_size, guard));
+                }
+                Err(e) => async_std::task::sleep(common::net::accept_failed(&e)).await,
+            }
+        }
+    })
+}

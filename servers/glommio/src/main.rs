@@ -1,0 +1,91 @@
+//! echo-glommio: thread-per-core executors on io_uring (glommio) - the Seastar model.
+//!
+//! Run: `make run-server MODEL=glommio` (`--threads N` for N executors), then
+//! `printf 'hello\n' | nc -q1 127.0.0.1 7000`.
+//!
+//! What is special about it:
+//! - `--threads N` starts N independent executors, each pinned to its own CPU (the
+//!   `--pin` list, or CPUs 0..N) with its own SO_REUSEPORT listener: nothing is shared
+//!   between them, and the kernel spreads connections across the listeners.
+//! - I/O goes through each executor's io_uring. For sockets glommio first tries the
+//!   plain non-blocking `recv`/`send` (it usually succeeds) and falls back to an io_uring
+//!   poll when the socket is not ready, so the read buffer is a normal `Vec` owned by
+//!   the task; no buffer has to be handed to the kernel for the duration of an operation.
+//! - Tasks are `!Send` and never migrate; the echo loop is `common::echo::stream`.
+//! - glommio locks memory for its rings: the default 8 MiB RLIMIT_MEMLOCK is enough for
+//!   the small `io_memory` set below.
+
+use std::os::fd::{FromRawFd, IntoRawFd};
+use std::process::ExitCode;
+
+use common::{Config, ConnGuard};
+use glommio::net::TcpListener;
+use glommio::{CpuSet, LocalExecutorPoolBuilder, PoolPlacement};
+
+/// Memory glommio pre-registers per executor for its own I/O buffers (file I/O, mostly):
+/// small, so that several executors stay under the default RLIMIT_MEMLOCK.
+const IO_MEMORY: usize = 512 << 10;
+
+fn main() -> ExitCode {
+    common::run("glommio", serve)
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    // Bind here, before the executors start, so port 0 resolves once and a bad address
+    // fails before anything runs.
+    let listeners = common::net::bind_reuse_port(config.addr, config.threads)?;
+    let addr = listeners[0].local_addr()?;
+    let fds: Vec<i32> = listeners.into_iter().map(IntoRawFd::into_raw_fd).collect();
+    let placement = match &config.pin {
+        Some(cpus) => {
+            let sets = (0..config.threads)
+                .map(|i| {
+                    let cpu = cpus.cpus()[i % cpus.cpus().len()];
+                    CpuSet::online().map(|set| set.filter(|l| l.cpu == cpu))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(glommio_error)?;
+            PoolPlacement::Custom(sets)
+        }
+        None => PoolPlacement::MaxSpread(config.threads, None),
+    };
+    let buffer_size = config.buffer_size;
+    let executors = LocalExecutorPoolBuilder::new(placement)
+        .name("echo")
+        .io_memory(IO_MEMORY)
+        .on_all_shards(move || {
+            let fd = fds[glommio::executor().id() - 1];
+            async move {
+                // SAFETY: `fd` is a bound, listening socket whose ownership moved here
+                // (into_raw_fd above); each executor takes a different one.
+                let listener = unsafe { TcpListener::from_raw_fd(fd) };
+                accept_loop(listener, buffer_size).await
+            }
+        })
+        .map_err(glommio_error)?;
+    common::ready(addr, config.threads);
+    for result in executors.join_all() {
+        result.map_err(|e| anyhow::anyhow!("executor failed: {e}"))?;
+    }
+    Ok(())
+}
+
+/// glommio's errors may carry a non-`Sync` payload, which anyhow cannot hold.
+fn glommio_error<T>(e: glommio::GlommioError<T>) -> anyhow::Error {
+    anyhow::anyhow!("glommio: {e}")
+}
+
+async fn accept_loop(listener: TcpListener, buffer_size: usize) {
+    loop {
+        match listener.accept().await {
+            Ok(stream) => {
+                let guard = ConnGuard::open();
+                glommio::spawn_local(common::echo::stream(stream, buffer_size, guard)).detach();
+            }
+            Err(e) => {
+                let e = std::io::Error::from(e);
+                glommio::timer::sleep(common::net::accept_failed(&e)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! echo-may: stackful coroutines, one per connection (may) - gevent's model in Rust.
+//!
+//! Run: `make run-server MODEL=may`, then `printf 'hello\n' | nc -q1 127.0.0.1 7000`.
+//!
+//! What is special about it:
+//! - The code is blocking-style, exactly like echo-thread (the loop is the same
+//!   `common::echo::blocking`), but each connection is a coroutine with its own small
+//!   stack, switched in user space when its socket would block; may's epoll-based
+//!   scheduler runs them on `--threads` worker threads.
+//! - Coroutine stacks are [`STACK_WORDS`] machine words; the read buffer is on the heap.
+//! - may pins its workers to CPUs 0..N by default; that is turned off so `--pin` (applied
+//!   to the whole process before may starts) decides placement, as for every model.
+
+use std::os::fd::{FromRawFd, IntoRawFd};
+use std::process::ExitCode;
+
+use common::{Config, ConnGuard};
+use may::net::TcpListener;
+
+/// Coroutine stack size, in words (may's unit): 4096 words = 32 KiB on 64-bit machines.
+const STACK_WORDS: usize = 0x1000;
+
+fn main() -> ExitCode {
+    common::run("may", serve)
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    may::config()
+        .set_workers(config.threads)
+        .set_stack_size(STACK_WORDS)
+        .set_worker_pin(false);
+    let listener = common::net::bind(config.addr, config.reuse_port)?;
+    // SAFETY: the descriptor is a listening socket whose ownership moves to may.
+    let listener = unsafe { TcpListener::from_raw_fd(listener.into_raw_fd()) };
+    common::ready(listener.local_addr()?, config.threads);
+    let buffer_size = config.buffer_size;
+    // SAFETY (may's contract for `go!`): the coroutines neither touch thread-local
+    // storage across blocking points nor block the worker thread with non-may calls.
+    let acceptor = may::go!(move || {
+        loop {
+            match listener.accept() {
+                Ok((stream, _peer)) => {
+                    let guard = ConnGuard::open();
+                    may::go!(move || common::echo::blocking(stream, buffer_size, guard));
+                }
+                Err(e) => may::coroutine::sleep(common::net::accept_failed(&e)),
+            }
+        }
+    });
+    acceptor
+        .join()
+        .map_err(|_| anyhow::anyhow!("the accepting coroutine panicked"))?;
+    Ok(())
+}
