@@ -62,7 +62,15 @@ pub fn binary(name: &str) -> PathBuf {
         };
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let out = Command::new(cargo)
-            .args(["build", "--quiet", "--profile", &profile, "--bin", name])
+            .args([
+                "build",
+                "--quiet",
+                "--workspace",
+                "--profile",
+                &profile,
+                "--bin",
+                name,
+            ])
             .stdin(Stdio::null())
             .output()
             .expect("run cargo build");

@@ -65,6 +65,9 @@ fn serve(config: Config) -> anyhow::Result<()> {
 struct Conn {
     stream: TcpStream,
     unsent: Vec<u8>,
+    /// The client's FIN has been seen (EPOLLRDHUP): a short read no longer proves there
+    /// is nothing left to read, because the end of stream itself raises no new edge.
+    peer_closed: bool,
     _guard: ConnGuard,
 }
 
@@ -120,6 +123,11 @@ fn event_loop(listener: std::net::TcpListener, buffer_size: usize) -> anyhow::Re
                     }
                 }
                 Token(key) => {
+                    if event.is_read_closed() {
+                        if let Some(conn) = conns.get_mut(key) {
+                            conn.peer_closed = true;
+                        }
+                    }
                     let readable =
                         event.is_readable() || event.is_read_closed() || event.is_error();
                     service(&mut conns, key, &mut buf, readable, &mut again, &poll);
@@ -158,6 +166,7 @@ fn accept_all(
                 entry.insert(Conn {
                     stream,
                     unsent: Vec::new(),
+                    peer_closed: false,
                     _guard: ConnGuard::open(),
                 });
             }
@@ -230,7 +239,9 @@ fn echo(conn: &mut Conn, buf: &mut [u8], readable: bool) -> io::Result<Next> {
         conn.unsent.extend_from_slice(&buf[sent..n]);
         return Ok(Next::Wait);
     }
-    Ok(if n == buf.len() {
+    // Served again next turn if the socket may hold more: a full read, or a FIN that
+    // is known to be waiting behind the data.
+    Ok(if n == buf.len() || conn.peer_closed {
         Next::Again
     } else {
         Next::Wait

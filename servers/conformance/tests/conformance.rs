@@ -1,0 +1,396 @@
+//! Every server model through the same cases. Each case starts its own server on port 0.
+//! See the crate docs (src/lib.rs) for how to run one model.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::testkit::{Server, binary};
+use conformance::{Rng, connect, pattern_byte, read_to_end, reset, write_in_random_splits};
+
+/// Byte-exact echo of sizes from 1 byte to 4 MiB, written in random splits by one thread
+/// while another reads; then half-close and EOF.
+fn echoes_every_size_in_random_splits(model: &str) {
+    let server = Server::start(model, &[]);
+    let sizes = [
+        1,
+        2,
+        3,
+        64,
+        1460,
+        4095,
+        4096,
+        65535,
+        65536,
+        65537,
+        1 << 20,
+        4 << 20,
+    ];
+    for (i, &size) in sizes.iter().enumerate() {
+        let mut rng = Rng::new(i as u64 + 1);
+        let data = Arc::new(rng.bytes(size));
+        let stream = connect(server.addr).unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        let sent = Arc::clone(&data);
+        let writing = std::thread::spawn(move || {
+            write_in_random_splits(&mut writer, &sent, &mut rng, 100_000).unwrap();
+            writer.shutdown(Shutdown::Write).unwrap();
+        });
+        let got = read_to_end(&stream).unwrap();
+        writing.join().unwrap();
+        assert_eq!(
+            got.len(),
+            size,
+            "{model}: echo of {size} bytes came back with {} bytes",
+            got.len()
+        );
+        assert!(
+            got == *data,
+            "{model}: echo of {size} bytes differs from what was sent"
+        );
+    }
+}
+
+/// 500 connections open at once, each doing 100 round trips of a message unique to it.
+fn serves_500_concurrent_connections(model: &str) {
+    let server = Server::start(model, &[]);
+    const CONNS: usize = 500;
+    const ROUNDS: usize = 100;
+    let mut conns: Vec<TcpStream> = (0..CONNS).map(|_| connect(server.addr).unwrap()).collect();
+    let mut got = [0u8; 64];
+    for round in 0..ROUNDS {
+        let message = |c: usize| format!("{c:>8} {round:>8} {model:>45}\n").into_bytes();
+        for (c, conn) in conns.iter_mut().enumerate() {
+            conn.write_all(&message(c)).unwrap();
+        }
+        for (c, conn) in conns.iter_mut().enumerate() {
+            conn.read_exact(&mut got).unwrap();
+            assert_eq!(
+                got[..],
+                message(c)[..],
+                "{model}: connection {c}, round {round}"
+            );
+        }
+    }
+    assert!(
+        server.stderr().is_empty(),
+        "{model} logged: {}",
+        server.stderr()
+    );
+}
+
+/// Client shuts down writing: every byte still comes back, then EOF.
+fn half_close_returns_everything_then_eof(model: &str) {
+    let server = Server::start(model, &[]);
+    let data = Rng::new(7).bytes(300_000);
+    let mut stream = connect(server.addr).unwrap();
+    // Fits in the socket buffers, so one thread can write it all before reading.
+    stream.write_all(&data).unwrap();
+    stream.shutdown(Shutdown::Write).unwrap();
+    let got = read_to_end(&stream).unwrap();
+    assert_eq!(got.len(), data.len(), "{model}: bytes after half-close");
+    assert!(got == data, "{model}: content after half-close");
+    // And the server has really closed: a further read is EOF again, not a hang.
+    assert_eq!(stream.read(&mut [0u8; 16]).unwrap(), 0);
+}
+
+/// 200 clients reset mid-transfer; the server keeps serving and closes every socket.
+fn survives_resets_and_releases_descriptors(model: &str) {
+    let server = Server::start(model, &[]);
+    // Warm up (a runtime may open descriptors lazily on its first connection).
+    echo_once(&server, b"warm-up");
+    let before = settled_fds(&server);
+    let workers: Vec<_> = (0..8u64)
+        .map(|w| {
+            let addr = server.addr;
+            std::thread::spawn(move || {
+                let mut rng = Rng::new(w + 100);
+                for _ in 0..25 {
+                    let mut s = connect(addr).unwrap();
+                    let len = rng.range(1, 256 << 10);
+                    let data = rng.bytes(len);
+                    // Some write, some also read part of the echo; all vanish with a RST
+                    // while the server still has bytes in flight to them.
+                    let _ = s.write_all(&data);
+                    if rng.range(0, 1) == 1 {
+                        let _ = s.read(&mut [0u8; 4096]);
+                    }
+                    reset(s).unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    echo_once(&server, b"still serving after 200 resets");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut now = server.open_fds();
+    while now != before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        now = server.open_fds();
+    }
+    assert_eq!(
+        now, before,
+        "{model}: open descriptors before the resets and after"
+    );
+}
+
+/// Server RSS may grow by at most this much while one client writes 64 MiB without
+/// reading. A bounded server holds one 64 KiB read buffer (plus, in the readiness-loop
+/// models, at most one buffer of unsent bytes); the rest of the allowance is allocator
+/// and runtime slack (a thread stack, arena growth). Unbounded buffering would add
+/// 64 MiB minus what the kernel's socket buffers hold (about 20 MiB on loopback): over
+/// 40 MiB. Seen here: 0-68 KiB of growth across the eight models.
+const BACKPRESSURE_RSS_BOUND_KIB: u64 = 1 << 10;
+
+/// A client that writes 64 MiB without reading: the server stops reading instead of
+/// buffering, and once the client reads, all 64 MiB come back in order.
+fn bounds_memory_for_a_client_that_does_not_read(model: &str) {
+    const TOTAL: u64 = 64 << 20;
+    let server = Server::start(model, &[]);
+    echo_once(&server, b"warm-up");
+    let baseline = server.rss_kib().unwrap();
+    let stream = connect(server.addr).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let written = Arc::new(AtomicU64::new(0));
+    let progress = Arc::clone(&written);
+    let writing = std::thread::spawn(move || {
+        let mut chunk = vec![0u8; 256 << 10];
+        let mut offset = 0u64;
+        while offset < TOTAL {
+            for (i, b) in chunk.iter_mut().enumerate() {
+                *b = pattern_byte(offset + i as u64);
+            }
+            writer.write_all(&chunk).unwrap();
+            offset += chunk.len() as u64;
+            progress.store(offset, Ordering::Relaxed);
+        }
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+    // Sample RSS until the writer has stalled (every buffer on the path is full).
+    let mut peak = baseline;
+    let mut last = u64::MAX;
+    let mut still = 0;
+    while still < 5 {
+        std::thread::sleep(Duration::from_millis(100));
+        peak = peak.max(server.rss_kib().unwrap());
+        let now = written.load(Ordering::Relaxed);
+        still = if now == last { still + 1 } else { 0 };
+        last = now;
+    }
+    assert!(
+        last < TOTAL,
+        "{model}: 64 MiB went through without the client reading"
+    );
+    let growth = peak.saturating_sub(baseline);
+    eprintln!(
+        "{model}: RSS {baseline} KiB before, peak growth {growth} KiB while the client did not read"
+    );
+    assert!(
+        growth <= BACKPRESSURE_RSS_BOUND_KIB,
+        "{model}: RSS grew by {growth} KiB (from {baseline} KiB) while the client did not read"
+    );
+    // Now read: every byte comes back, in order.
+    let mut reader = stream;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut offset = 0u64;
+    loop {
+        let n = reader.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        for (i, &b) in buf[..n].iter().enumerate() {
+            if b != pattern_byte(offset + i as u64) {
+                panic!(
+                    "{model}: byte {} differs after backpressure",
+                    offset + i as u64
+                );
+            }
+        }
+        offset += n as u64;
+    }
+    writing.join().unwrap();
+    assert_eq!(offset, TOTAL, "{model}: bytes echoed after backpressure");
+}
+
+/// SIGTERM with 100 open connections: exit 0 within one second, connections closed.
+fn exits_on_sigterm_within_a_second(model: &str) {
+    let mut server = Server::start(model, &[]);
+    let mut conns: Vec<TcpStream> = (0..100).map(|_| connect(server.addr).unwrap()).collect();
+    for conn in &mut conns {
+        conn.write_all(b"ping").unwrap();
+        let mut got = [0u8; 4];
+        conn.read_exact(&mut got).unwrap();
+    }
+    let started = Instant::now();
+    server.signal(libc::SIGTERM);
+    let status = server.wait_exit(Duration::from_secs(1));
+    let took = started.elapsed();
+    let status = status.unwrap_or_else(|| panic!("{model} still running 1 s after SIGTERM"));
+    assert!(
+        status.success(),
+        "{model}: exit status after SIGTERM: {status}"
+    );
+    assert!(
+        took <= Duration::from_secs(1),
+        "{model}: took {took:?} to exit"
+    );
+    for conn in &mut conns {
+        match conn.read(&mut [0u8; 8]) {
+            Ok(0) | Err(_) => {}
+            Ok(n) => panic!("{model}: {n} unexpected bytes after exit"),
+        }
+    }
+}
+
+/// The readiness line is exactly the contract's, and --threads is reported.
+fn prints_the_readiness_line(model: &str) {
+    let server = Server::start(model, &["--threads", "2"]);
+    let expected = format!("listening on {} model={model} threads=2", server.addr);
+    assert_eq!(server.ready_line, expected);
+    assert!(server.addr.ip().is_loopback());
+    echo_once(&server, b"two threads");
+}
+
+/// --reuse-port lets a second server join the first one's port; --pin pins.
+fn shares_a_port_and_pins(model: &str) {
+    let first = Server::start(model, &["--reuse-port", "--pin", "0"]);
+    let addr = first.addr.to_string();
+    let second = Server::start(model, &["--reuse-port", "--addr", &addr]);
+    assert_eq!(second.addr, first.addr);
+    echo_once(&second, b"reuse-port");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", first.pid())).unwrap();
+    let cpus = status
+        .lines()
+        .find(|l| l.starts_with("Cpus_allowed_list:"))
+        .unwrap();
+    assert_eq!(cpus.split_whitespace().nth(1), Some("0"), "{model}: {cpus}");
+}
+
+/// Bad input: one line on stderr, a non-zero exit, nothing on stdout.
+fn refuses_bad_input_with_one_line(model: &str) {
+    let occupied = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let in_use = occupied.local_addr().unwrap().to_string();
+    let cases: [(&[&str], i32, &str); 6] = [
+        (&["--bogus"], 2, "--bogus"),
+        (&["--addr", "not-an-address"], 2, "--addr"),
+        (&["--threads", "0"], 2, "--threads"),
+        (&["--framed"], 2, "not supported yet"),
+        (&["--max-conns", "2"], 2, "not supported yet"),
+        (&["--addr", &in_use], 1, "cannot bind"),
+    ];
+    for (args, code, mention) in cases {
+        let out = Command::new(binary(&format!("echo-{model}")))
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{model} {args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{model} {args:?}: {stderr}");
+        assert!(stderr.contains(mention), "{model} {args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{model} {args:?} wrote to stdout");
+    }
+    let help = Command::new(binary(&format!("echo-{model}")))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--buffer-size"));
+}
+
+/// The server's open descriptors once the count has stopped changing (connections the
+/// test closed are closed by the server a moment later).
+fn settled_fds(server: &Server) -> usize {
+    let mut last = server.open_fds();
+    let mut same = 0;
+    while same < 4 {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = server.open_fds();
+        same = if now == last { same + 1 } else { 0 };
+        last = now;
+    }
+    last
+}
+
+fn echo_once(server: &Server, message: &[u8]) {
+    let mut s = connect(server.addr).unwrap();
+    s.write_all(message).unwrap();
+    let mut got = vec![0u8; message.len()];
+    s.read_exact(&mut got).unwrap();
+    assert_eq!(got, message);
+}
+
+macro_rules! conformance {
+    ($($module:ident => $model:literal),* $(,)?) => {$(
+        mod $module {
+            #[test]
+            fn echoes_every_size_in_random_splits() {
+                super::echoes_every_size_in_random_splits($model);
+            }
+            #[test]
+            fn serves_500_concurrent_connections() {
+                super::serves_500_concurrent_connections($model);
+            }
+            #[test]
+            fn half_close_returns_everything_then_eof() {
+                super::half_close_returns_everything_then_eof($model);
+            }
+            #[test]
+            fn survives_resets_and_releases_descriptors() {
+                super::survives_resets_and_releases_descriptors($model);
+            }
+            #[test]
+            fn bounds_memory_for_a_client_that_does_not_read() {
+                super::bounds_memory_for_a_client_that_does_not_read($model);
+            }
+            #[test]
+            fn exits_on_sigterm_within_a_second() {
+                super::exits_on_sigterm_within_a_second($model);
+            }
+            #[test]
+            fn prints_the_readiness_line() {
+                super::prints_the_readiness_line($model);
+            }
+            #[test]
+            fn shares_a_port_and_pins() {
+                super::shares_a_port_and_pins($model);
+            }
+            #[test]
+            fn refuses_bad_input_with_one_line() {
+                super::refuses_bad_input_with_one_line($model);
+            }
+        }
+    )*};
+}
+
+conformance! {
+    thread => "thread",
+    epoll => "epoll",
+    tokio => "tokio",
+    tokio_callback => "tokio-callback",
+    async_std => "async-std",
+    smol => "smol",
+    glommio => "glommio",
+    may => "may",
+}
+
+/// Every server folder is a model the suite knows (the macro above lists the same).
+#[test]
+fn covers_every_server_folder() {
+    let servers = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let mut folders: Vec<String> = std::fs::read_dir(servers)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "conformance")
+        .collect();
+    folders.sort();
+    let mut models = common::testkit::MODELS.map(String::from).to_vec();
+    models.sort();
+    assert_eq!(folders, models);
+}
