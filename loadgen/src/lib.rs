@@ -1,1 +1,219 @@
-//! echolab's load generator (placeholder until the loadgen issue lands).
+//! loadgen: echolab's load generator. It measures every echo server the same way.
+//!
+//! A *thread* is a JMeter virtual user: it owns a connection (a new one per sample with
+//! `--no-reuse`), sends one message, reads the whole echo, checks every byte, records the
+//! latency and repeats, for `--loops` samples or for `--duration`. Users start evenly over
+//! `--rampup`. Underneath, an event-driven engine (one mio loop per `--workers` thread)
+//! runs thousands of users on a few threads and costs about one `send` and one `recv` per
+//! message, so that loadgen is never the bottleneck. `--rate R` switches to an open loop
+//! whose latencies count from each request's due time (coordinated omission corrected).
+//!
+//! Run `echo-epoll --addr 127.0.0.1:7000`, then:
+//!
+//! ```text
+//! loadgen --threads 1000 --loops 2000 --rampup 1s      # the PyYYC plan
+//! loadgen --threads 100 --duration 10s --server-pid $(pidof echo-epoll)
+//! ```
+//!
+//! Output: JMeter summariser lines (`summary +` per interval, `summary =` at the end), then
+//! planned vs completed samples, latency percentiles in microseconds, errors by kind, and the
+//! server's CPU, memory and context switches. `--json FILE` keeps it all, HDR histograms
+//! included, so that `loadgen merge` can add runs up exactly.
+//!
+//! The library is driven the way the binary drives it (and the tests too):
+//!
+//! ```no_run
+//! use clap::Parser;
+//! let opts = loadgen::Opts::parse_from(["loadgen", "--threads", "10", "--loops", "100"]);
+//! let outcome = loadgen::run(opts).expect("run");
+//! assert_eq!(outcome.report.samples, 1000);
+//! ```
+//!
+//! Modules: [`opts`] (flags) -> [`plan`] (checked settings) -> [`engine`] (workers and
+//! users) -> [`stats`] (counts, histograms) -> [`report`] (data, text, JSON); [`probe`]
+//! reads /proc; [`merge`] and [`procs`] add runs up.
+
+pub mod engine;
+pub mod merge;
+pub mod opts;
+pub mod plan;
+pub mod probe;
+pub mod procs;
+pub mod report;
+pub mod stats;
+pub mod sys;
+
+use std::io::{self, IsTerminal, Write};
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use thiserror::Error;
+
+pub use opts::{Command, LoadArgs, MergeArgs, Opts};
+pub use plan::{Plan, PlanError};
+pub use report::RunReport;
+
+use engine::EngineError;
+use merge::MergeError;
+use probe::{CpuUsage, Environment, ServerUsage};
+use procs::ProcsError;
+use report::json::{self, JsonError};
+use report::{Meta, Settings, text};
+
+/// Exit code for input that cannot be used (the same as clap's).
+pub const EXIT_USAGE: u8 = 2;
+
+/// Why loadgen could not do what it was asked. Failed samples are never errors: they are
+/// counted in the report.
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("cannot write --json {path}: {source}")]
+    JsonPath { path: String, source: io::Error },
+    #[error(transparent)]
+    Json(#[from] JsonError),
+    #[error(transparent)]
+    Merge(#[from] MergeError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Procs(#[from] ProcsError),
+    #[error("cannot write the report: {0}")]
+    Output(#[from] io::Error),
+}
+
+impl Error {
+    /// 2 for bad input (nothing was sent), 1 for a run that could not be carried out.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Plan(_) | Error::JsonPath { .. } | Error::Merge(_) => EXIT_USAGE,
+            Error::Json(JsonError::Read { .. } | JsonError::Parse { .. }) => EXIT_USAGE,
+            Error::Json(JsonError::Format { .. }) => EXIT_USAGE,
+            _ => 1,
+        }
+    }
+}
+
+/// The result of a run or a merge.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Everything measured.
+    pub report: RunReport,
+}
+
+impl Outcome {
+    /// 0, or 1 when samples were run and not one of them succeeded.
+    pub fn exit_code(&self) -> u8 {
+        u8::from(self.report.samples > 0 && self.report.ok == 0)
+    }
+}
+
+/// Runs what the options say, printing to stdout (with a live progress line when stdout is
+/// a terminal).
+pub fn run(opts: Opts) -> Result<Outcome, Error> {
+    let stdout = io::stdout();
+    let live = stdout.is_terminal();
+    run_to(opts, &mut stdout.lock(), live)
+}
+
+/// Runs what the options say, printing to `out`.
+pub fn run_to(opts: Opts, out: &mut dyn Write, live: bool) -> Result<Outcome, Error> {
+    match opts.command {
+        Some(Command::Merge(m)) => merge_files(&m, out),
+        None => run_load(&opts.load, out, live),
+    }
+}
+
+fn merge_files(m: &MergeArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
+    let reports = m
+        .files
+        .iter()
+        .map(|f| json::read(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let report = merge::merge(&reports)?;
+    if let Some(path) = &m.json {
+        json::write(&report, path)?;
+    }
+    writeln!(out, "{}", text::header(&report.settings))?;
+    write!(out, "{}", text::render(&report))?;
+    out.flush()?;
+    Ok(Outcome { report })
+}
+
+fn run_load(args: &LoadArgs, out: &mut dyn Write, live: bool) -> Result<Outcome, Error> {
+    let plan = Plan::from_args(args)?;
+    if let Some(path) = &plan.json {
+        check_writable(path)?;
+    }
+    let child = plan.part.1 > 1;
+    let mut sink = io::sink();
+    let out: &mut dyn Write = if child { &mut sink } else { out };
+    let settings = Settings::of(&plan);
+    writeln!(out, "{}", text::header(&settings))?;
+    out.flush()?;
+
+    let started_unix_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let me = std::process::id();
+    let self_before = probe::sample(me);
+    let server_before = plan.server_pid.and_then(probe::sample);
+
+    let (stats, mut meta) = if plan.procs > 1 {
+        let parts = procs::run_children(&plan)?;
+        let merged = merge::merge(&parts)?;
+        (merged.stats().map_err(MergeError::from)?, merged.meta())
+    } else {
+        let o = engine::run(&plan, out, live && !child)?;
+        let meta = Meta {
+            settings: settings.clone(),
+            environment: Environment::default(),
+            parts: 1,
+            started_unix_ms,
+            elapsed_s: o.elapsed.as_secs_f64(),
+            planned_samples: plan.planned_samples(),
+            users: (o.started, o.finished),
+            intervals: o.intervals,
+            loadgen_cpu: CpuUsage::default(),
+            server: None,
+        };
+        (o.stats, meta)
+    };
+
+    if let (Some(a), Some(b)) = (self_before, probe::sample(me)) {
+        let own = CpuUsage::between(&a, &b);
+        meta.loadgen_cpu.user_s += own.user_s;
+        meta.loadgen_cpu.system_s += own.system_s;
+    }
+    if let (Some(pid), Some(before)) = (plan.server_pid, server_before) {
+        let (after, alive) = match probe::sample(pid) {
+            Some(s) => (s, true),
+            None => (before, false),
+        };
+        meta.server = Some(ServerUsage::between(pid, &before, &after, alive));
+    }
+    meta.settings = settings;
+    meta.environment = Environment::current();
+    meta.started_unix_ms = started_unix_ms;
+    let report = RunReport::build(meta, &stats);
+    write!(out, "{}", text::render(&report))?;
+    out.flush()?;
+    if let Some(path) = &plan.json {
+        json::write(&report, path)?;
+    }
+    Ok(Outcome { report })
+}
+
+/// Fails early, before any load, when the JSON file cannot be written.
+fn check_writable(path: &Path) -> Result<(), Error> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map(drop)
+        .map_err(|source| Error::JsonPath {
+            path: path.display().to_string(),
+            source,
+        })
+}

@@ -1,0 +1,216 @@
+//! The load engine: `--workers` event-loop threads, users spread round-robin over them, and
+//! the main thread collecting their interval tallies (for `summary +` lines and the live
+//! progress line) and final statistics.
+
+mod user;
+mod worker;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+pub use user::{Message, PERIOD};
+use worker::{Progress, Report, Spec};
+
+use crate::plan::Plan;
+use crate::report::{Interval, text};
+use crate::stats::{Stats, StatsError, Tally};
+
+/// Why a run could not be carried out (a sample's failure is never one of these).
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error("worker {worker} could not start: {error}")]
+    Worker {
+        worker: usize,
+        error: std::io::Error,
+    },
+    #[error("cannot start a worker thread: {0}")]
+    Spawn(std::io::Error),
+    #[error("a worker thread stopped without reporting")]
+    Lost,
+    #[error(transparent)]
+    Stats(#[from] StatsError),
+    #[error("cannot write the report: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// What the engine measured.
+#[derive(Debug)]
+pub struct Outcome {
+    /// All workers' statistics, merged.
+    pub stats: Stats,
+    /// From the start of the run to the end of the last sample.
+    pub elapsed: Duration,
+    /// Users that began at least one sample.
+    pub started: u64,
+    /// Users that finished.
+    pub finished: u64,
+    /// The `summary +` intervals that were printed.
+    pub intervals: Vec<Interval>,
+}
+
+/// Runs the plan's users of this process. Interval lines (and, when `live` is set, a
+/// progress line) go to `out` while it runs.
+pub fn run(plan: &Plan, out: &mut dyn Write, live: bool) -> Result<Outcome, EngineError> {
+    let plan = Arc::new(plan.clone());
+    let msg = Arc::new(Message::new(plan.message_size, plan.framed));
+    let sources: Arc<[IpAddr]> = plan.source_addrs.clone().into();
+    let workers = plan.workers;
+    let mut shares = vec![Vec::new(); workers];
+    for (i, g) in plan.my_users().enumerate() {
+        shares[i % workers].push(g);
+    }
+    let progress: Vec<Arc<Progress>> = (0..workers).map(|_| Arc::default()).collect();
+    let (tx, rx) = mpsc::channel();
+    let t0 = Instant::now();
+    let mut handles = Vec::new();
+    for (index, users) in shares.into_iter().enumerate() {
+        let spec = Spec {
+            index,
+            users,
+            t0,
+            plan: Arc::clone(&plan),
+            msg: Arc::clone(&msg),
+            sources: Arc::clone(&sources),
+        };
+        let (tx, p) = (tx.clone(), Arc::clone(&progress[index]));
+        let h = std::thread::Builder::new()
+            .name(format!("worker-{index}"))
+            .spawn(move || worker::run(spec, tx, p))
+            .map_err(EngineError::Spawn)?;
+        handles.push(h);
+    }
+    drop(tx);
+
+    let interval = plan.summary_interval;
+    let mut pending: BTreeMap<u64, Tally> = BTreeMap::new();
+    let mut ticks = vec![0u64; workers];
+    let mut done_at: Vec<Option<u64>> = vec![None; workers];
+    let mut counts = vec![(0u64, 0u64); workers];
+    let mut stats = Stats::new(plan.rate.is_some());
+    let mut printed = 0u64;
+    let mut cumulative = Tally::default();
+    let mut intervals = Vec::new();
+    let mut shown_progress = false;
+
+    while done_at.iter().any(Option::is_none) {
+        let wait = if live {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_secs(3600)
+        };
+        match rx.recv_timeout(wait) {
+            Ok(Report::Tick {
+                worker,
+                k,
+                tally,
+                started,
+                finished,
+            }) => {
+                pending.entry(k).or_default().add(&tally);
+                ticks[worker] = k + 1;
+                counts[worker] = (started, finished);
+            }
+            Ok(Report::Done {
+                worker,
+                k,
+                tally,
+                started,
+                finished,
+                stats: s,
+            }) => {
+                pending.entry(k).or_default().add(&tally);
+                done_at[worker] = Some(k);
+                counts[worker] = (started, finished);
+                stats.add(&s)?;
+            }
+            Ok(Report::Failed { worker, error }) => {
+                return Err(EngineError::Worker { worker, error });
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Err(EngineError::Lost),
+        }
+        // Print every interval that all workers have closed, while some are still running.
+        loop {
+            let k = printed;
+            let closed = (0..workers).all(|w| ticks[w] > k || done_at[w].is_some_and(|d| d <= k));
+            let running = (0..workers).any(|w| ticks[w] > k);
+            if !(closed && running) {
+                break;
+            }
+            let tally = pending.remove(&k).unwrap_or_default();
+            cumulative.add(&tally);
+            let (started, finished) = counts.iter().fold((0, 0), |(s, f), &(a, b)| (s + a, f + b));
+            let users = (started - finished, started, finished);
+            if shown_progress {
+                write!(out, "\r\x1b[2K")?;
+                shown_progress = false;
+            }
+            writeln!(
+                out,
+                "{}",
+                text::summary_line('+', &tally, interval, Some(users))
+            )?;
+            if k > 0 {
+                let so_far = interval * (k as u32 + 1);
+                writeln!(
+                    out,
+                    "{}",
+                    text::summary_line('=', &cumulative, so_far, None)
+                )?;
+            }
+            out.flush()?;
+            intervals.push(Interval::new(
+                &tally,
+                interval * (k as u32 + 1),
+                interval,
+                users,
+            ));
+            printed += 1;
+        }
+        if live {
+            let sum = |f: fn(&Progress) -> u64| progress.iter().map(|p| f(p)).sum::<u64>();
+            let samples = sum(|p| p.samples.load(Ordering::Relaxed));
+            let errors = sum(|p| p.errors.load(Ordering::Relaxed));
+            let started = sum(|p| p.started.load(Ordering::Relaxed));
+            let finished = sum(|p| p.finished.load(Ordering::Relaxed));
+            let line = text::progress_line(t0.elapsed(), samples, errors, started, finished);
+            write!(out, "\r\x1b[2K{line}")?;
+            out.flush()?;
+            shown_progress = true;
+        }
+    }
+    let elapsed = t0.elapsed();
+    if shown_progress {
+        write!(out, "\r\x1b[2K")?;
+    }
+    for h in handles {
+        h.join().map_err(|_| EngineError::Lost)?;
+    }
+    // The unfinished last interval, as JMeter prints it: only after earlier interval lines.
+    let mut last = Tally::default();
+    for p in pending.values() {
+        last.add(p);
+    }
+    if printed > 0 && last.samples() > 0 {
+        let took = elapsed.saturating_sub(interval * printed as u32);
+        let (started, finished) = counts.iter().fold((0, 0), |(s, f), &(a, b)| (s + a, f + b));
+        let users = (started - finished, started, finished);
+        writeln!(out, "{}", text::summary_line('+', &last, took, Some(users)))?;
+        intervals.push(Interval::new(&last, elapsed, took, users));
+    }
+    let (started, finished) = counts.iter().fold((0, 0), |(s, f), &(a, b)| (s + a, f + b));
+    Ok(Outcome {
+        stats,
+        elapsed,
+        started,
+        finished,
+        intervals,
+    })
+}

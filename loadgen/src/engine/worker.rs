@@ -1,0 +1,279 @@
+//! One event loop: a mio `Poll`, its users, and a timer heap that sets the poll timeout.
+//!
+//! Timers never cost a syscall: user start times (ramp-up), open-loop due times, the
+//! summary-interval tick, the end of a timed run and the timeout sweep all become the
+//! timeout of the next `epoll_wait`. Per-sample timeouts are not kept in the heap (that
+//! would be a push per message); a sweep over the users, every tenth of `--timeout`
+//! (between 1 ms and 100 ms), fails the samples whose deadline passed.
+//!
+//! `epoll_wait` takes its timeout in whole milliseconds (mio rounds up), which is fine for
+//! everything above but would send open-loop requests up to a millisecond late, and that
+//! lateness would be charged to the server as latency. With `--rate` the due times wake
+//! the loop through an [`Alarm`] (a timerfd) instead, armed only when the earliest due time
+//! changes.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io;
+use std::net::IpAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Registry, Token};
+
+use super::user::{Ctx, Message, Schedule, User};
+use crate::plan::{Plan, Stop};
+use crate::stats::{Recorder, Stats, Tally};
+
+/// Bytes read per `recv` at most: one buffer per worker, shared by its users.
+const READ_BUFFER: usize = 256 << 10;
+
+/// What a worker tells the main thread.
+#[derive(Debug)]
+pub enum Report {
+    /// Summary interval `k` ended.
+    Tick {
+        worker: usize,
+        k: u64,
+        tally: Tally,
+        started: u64,
+        finished: u64,
+    },
+    /// Every user is done; `tally` is the unfinished interval `k`.
+    Done {
+        worker: usize,
+        k: u64,
+        tally: Tally,
+        started: u64,
+        finished: u64,
+        stats: Box<Stats>,
+    },
+    /// The worker could not run.
+    Failed { worker: usize, error: io::Error },
+}
+
+/// Live counts for the progress line, published once per loop turn.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Samples finished (ok or not).
+    pub samples: AtomicU64,
+    /// Failed samples.
+    pub errors: AtomicU64,
+    /// Users started.
+    pub started: AtomicU64,
+    /// Users finished.
+    pub finished: AtomicU64,
+}
+
+/// What one worker runs.
+pub struct Spec {
+    /// Worker number.
+    pub index: usize,
+    /// Global indices of its users.
+    pub users: Vec<u64>,
+    /// Start of the run, common to all workers.
+    pub t0: Instant,
+    /// The plan.
+    pub plan: Arc<Plan>,
+    /// The message, shared by all workers.
+    pub msg: Arc<Message>,
+    /// Source addresses.
+    pub sources: Arc<[IpAddr]>,
+}
+
+/// The token of the alarm; users are numbered from 0.
+const ALARM: Token = Token(usize::MAX);
+
+/// A timerfd in the poll set, for wake-ups finer than a millisecond.
+struct Alarm {
+    fd: OwnedFd,
+    armed: Option<Instant>,
+}
+
+impl Alarm {
+    fn new(registry: &Registry) -> io::Result<Alarm> {
+        // SAFETY: timerfd_create with valid flags; the descriptor is owned right away.
+        let raw = unsafe {
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
+        };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        registry.register(&mut SourceFd(&fd.as_raw_fd()), ALARM, Interest::READABLE)?;
+        Ok(Alarm { fd, armed: None })
+    }
+
+    /// Makes the alarm go off at `at` (at once if that has passed). Re-arming resets the
+    /// expiry count, so a fired alarm never needs to be read: each expiry is a new edge.
+    fn arm(&mut self, at: Instant, now: Instant) -> io::Result<()> {
+        if self.armed == Some(at) {
+            return Ok(());
+        }
+        let d = at
+            .saturating_duration_since(now)
+            .max(Duration::from_nanos(1));
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: d.as_secs() as libc::time_t,
+                tv_nsec: d.subsec_nanos() as libc::c_long,
+            },
+        };
+        // SAFETY: a valid timerfd and a pointer to a live itimerspec; no old value wanted.
+        let rc =
+            unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        self.armed = Some(at);
+        Ok(())
+    }
+}
+
+/// Runs one worker to the end and reports to `tx`.
+pub fn run(spec: Spec, tx: Sender<Report>, progress: Arc<Progress>) {
+    let index = spec.index;
+    if let Err(error) = event_loop(spec, &tx, &progress) {
+        let _ = tx.send(Report::Failed {
+            worker: index,
+            error,
+        });
+    }
+}
+
+fn event_loop(spec: Spec, tx: &Sender<Report>, progress: &Progress) -> io::Result<()> {
+    let plan = &spec.plan;
+    let mut poll = Poll::new()?;
+    let mut events = Events::with_capacity(1024);
+    let t0 = spec.t0;
+    let mut ctx = Ctx {
+        registry: poll.registry().try_clone()?,
+        buf: vec![0; READ_BUFFER.min(spec.msg.len()).max(1)],
+        msg: Arc::clone(&spec.msg),
+        rec: Recorder::new(plan.rate.is_some()),
+        timers: BinaryHeap::with_capacity(spec.users.len()),
+        target: plan.target,
+        sources: Arc::clone(&spec.sources),
+        timeout: plan.timeout,
+        reuse: plan.reuse,
+        loops: match plan.stop {
+            Stop::Loops(l) => Some(l),
+            Stop::Duration(_) => None,
+        },
+        end: match plan.stop {
+            Stop::Duration(d) => Some(t0 + d),
+            Stop::Loops(_) => None,
+        },
+        schedule: plan.rate.map(|rate| Schedule {
+            t0,
+            users: plan.users,
+            rate,
+        }),
+        started: 0,
+        finished: 0,
+    };
+    let mut alarm = match plan.rate {
+        Some(_) => Some(Alarm::new(&ctx.registry)?),
+        None => None,
+    };
+    let mut users: Vec<User> = spec.users.iter().map(|&g| User::new(g, t0)).collect();
+    for (idx, u) in users.iter().enumerate() {
+        ctx.timers
+            .push(Reverse((t0 + plan.start_offset(u.global), idx)));
+    }
+    let sweep_every =
+        (plan.timeout / 10).clamp(Duration::from_millis(1), Duration::from_millis(100));
+    let mut next_sweep = t0 + sweep_every;
+    let mut k = 0u64;
+    let mut next_tick = t0 + plan.summary_interval;
+    let mut ended = false;
+    let mut now = Instant::now();
+
+    while ctx.finished < users.len() as u64 {
+        let mut wake = next_sweep.min(next_tick);
+        if let Some(&Reverse((at, _))) = ctx.timers.peek() {
+            match &mut alarm {
+                Some(alarm) => alarm.arm(at, now)?,
+                None => wake = wake.min(at),
+            }
+        }
+        if let (Some(end), false) = (ctx.end, ended) {
+            wake = wake.min(end);
+        }
+        match poll.poll(&mut events, Some(wake.saturating_duration_since(now))) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        for event in events.iter() {
+            let idx = event.token().0;
+            if event.token() == ALARM {
+                continue; // only a wake-up: the due timers are handled below
+            }
+            let err = event.is_error();
+            let readable = event.is_readable() || event.is_read_closed() || err;
+            let writable = event.is_writable() || event.is_write_closed() || err;
+            if let Some(u) = users.get_mut(idx) {
+                u.on_event(&mut ctx, idx, readable, writable);
+            }
+        }
+        now = Instant::now();
+        while let Some(&Reverse((at, idx))) = ctx.timers.peek() {
+            if at > now {
+                break;
+            }
+            ctx.timers.pop();
+            users[idx].on_timer(&mut ctx, idx, at, now);
+        }
+        if now >= next_sweep {
+            for (idx, u) in users.iter_mut().enumerate() {
+                u.check_timeout(&mut ctx, idx, now);
+            }
+            next_sweep = now + sweep_every;
+        }
+        if !ended && ctx.end.is_some_and(|e| now >= e) {
+            ended = true;
+            for u in users.iter_mut() {
+                u.on_end(&mut ctx);
+            }
+        }
+        if now >= next_tick && ctx.finished < users.len() as u64 {
+            let _ = tx.send(Report::Tick {
+                worker: spec.index,
+                k,
+                tally: ctx.rec.take_interval(),
+                started: ctx.started,
+                finished: ctx.finished,
+            });
+            k += 1;
+            next_tick += plan.summary_interval;
+        }
+        let t = &ctx.rec.total.tally;
+        progress.samples.store(t.samples(), Ordering::Relaxed);
+        progress.errors.store(t.errors.total(), Ordering::Relaxed);
+        progress.started.store(ctx.started, Ordering::Relaxed);
+        progress.finished.store(ctx.finished, Ordering::Relaxed);
+    }
+    let tally = ctx.rec.take_interval();
+    let _ = tx.send(Report::Done {
+        worker: spec.index,
+        k,
+        tally,
+        started: ctx.started,
+        finished: ctx.finished,
+        stats: Box::new(ctx.rec.total),
+    });
+    Ok(())
+}

@@ -1,0 +1,36 @@
+//! The `loadgen` binary: parse the flags, run, map the outcome to an exit code.
+//! Everything else is in the library (`loadgen::run`).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let opts = match loadgen::Opts::try_parse() {
+        Ok(opts) => opts,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line, not clap's usage block: the first line names the problem.
+            let rendered = e.to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            eprintln!("loadgen: {first} (see --help)");
+            return ExitCode::from(loadgen::EXIT_USAGE);
+        }
+    };
+    match loadgen::run(opts).map_err(|e| (e.exit_code(), anyhow::Error::from(e))) {
+        Ok(outcome) => {
+            if outcome.exit_code() != 0 {
+                eprintln!("loadgen: no sample succeeded");
+            }
+            ExitCode::from(outcome.exit_code())
+        }
+        Err((code, e)) => {
+            eprintln!("loadgen: error: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}

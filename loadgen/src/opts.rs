@@ -1,0 +1,182 @@
+//! Command-line flags, parsed once into this "low" form (clap derive; the doc comments are
+//! the help text). [`crate::plan::Plan`] checks them and turns them into what the engine uses.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use common::units::{parse_duration, parse_size};
+
+/// Load generator for echolab's echo servers: JMeter-style thread groups (N users x L loops,
+/// ramp-up) and timed ping-pong runs on an event-driven engine. Every echo is checked byte for
+/// byte and every latency goes into an HDR histogram. Load only ever goes to loopback
+/// addresses (127.0.0.0/8, ::1).
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "loadgen",
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Opts {
+    /// Something other than a load run.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// The load run (when no subcommand is given).
+    #[command(flatten)]
+    pub load: LoadArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Merge the JSON results of several runs (processes or machines) exactly and print the
+    /// report: counts add up, histograms merge.
+    Merge(MergeArgs),
+}
+
+/// `loadgen merge A.json B.json ... [--json OUT]`.
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// JSON files written by `loadgen --json`.
+    #[arg(required = true, num_args = 1.., value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Write the merged result here too.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+/// The flags of a load run.
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// Server host: a loopback name or address (127.0.0.0/8, ::1); load never goes elsewhere.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Server port.
+    #[arg(long, default_value_t = 7000)]
+    pub port: u16,
+
+    /// Virtual users (JMeter threads), each with its own connection.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub threads: u64,
+
+    /// Samples per user (JMeter's loop count). Give this or --duration.
+    #[arg(long, value_name = "L", conflicts_with = "duration")]
+    pub loops: Option<u64>,
+
+    /// Run for this long instead of a loop count (30s, 2m). Samples in flight at the end
+    /// still finish, within --timeout.
+    #[arg(long, value_parser = duration_arg, value_name = "DUR")]
+    pub duration: Option<Duration>,
+
+    /// Start the users evenly over this time: user k of N starts at k x DUR / N.
+    #[arg(long, default_value = "0s", value_parser = duration_arg, value_name = "DUR")]
+    pub rampup: Duration,
+
+    /// Payload bytes per message (64, 1KiB, 100MiB); --framed adds an 8-byte header.
+    #[arg(long, default_value = "64", value_parser = size_arg, value_name = "SIZE")]
+    pub message_size: u64,
+
+    /// Framed messages: an 8-byte big-endian length, then the payload (as in the server
+    /// contract's --framed).
+    #[arg(long)]
+    pub framed: bool,
+
+    /// A new connection for every sample (JMeter's "Re-use connection" unchecked); the
+    /// connect time then counts in each sample.
+    #[arg(long)]
+    pub no_reuse: bool,
+
+    /// Open loop: R requests per second in total, on a fixed schedule spread over the users;
+    /// latency counts from when each request was due (coordinated omission corrected).
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+
+    /// Limit for connecting and for the whole echo of one sample.
+    #[arg(long, default_value = "5s", value_parser = duration_arg, value_name = "DUR")]
+    pub timeout: Duration,
+
+    /// Event-loop threads; users are spread over them
+    /// [default: the smaller of --threads and the CPUs this process may run on].
+    #[arg(long, value_name = "W")]
+    pub workers: Option<usize>,
+
+    /// Bind connections round-robin to these loopback source addresses: a range
+    /// (127.0.0.1-127.0.0.8) or a list (127.0.0.1,127.0.0.2). One source address reaches
+    /// about 28k connections to one server port.
+    #[arg(long, value_name = "ADDRS")]
+    pub source_addrs: Option<String>,
+
+    /// Split the users over P child processes and merge their results exactly; needed past
+    /// the per-process open-file limit.
+    #[arg(long, default_value_t = 1, value_name = "P")]
+    pub procs: usize,
+
+    /// Print a `summary +` line this often.
+    #[arg(long, default_value = "30s", value_parser = duration_arg, value_name = "DUR")]
+    pub summary_interval: Duration,
+
+    /// Report this server process's CPU (user and system), RSS/VSZ, threads and context
+    /// switches over the run.
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
+
+    /// Also write every setting, every figure and the HDR histograms as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Internal (set by --procs for its children): run only part I of P of the users.
+    #[arg(long, hide = true, value_name = "I/P")]
+    pub part: Option<String>,
+}
+
+fn size_arg(s: &str) -> Result<u64, String> {
+    parse_size(s).map_err(|e| e.to_string())
+}
+
+fn duration_arg(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn flags_are_consistent() {
+        Opts::command().debug_assert();
+    }
+
+    #[test]
+    fn seed_plan_parses() {
+        let o = Opts::parse_from(["loadgen", "--threads", "1000", "--loops", "2000"]);
+        assert_eq!(o.load.threads, 1000);
+        assert_eq!(o.load.loops, Some(2000));
+        assert_eq!(o.load.port, 7000);
+        assert_eq!(o.load.message_size, 64);
+        assert_eq!(o.load.timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn loops_and_duration_conflict() {
+        let r = Opts::try_parse_from(["loadgen", "--loops", "5", "--duration", "1s"]);
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn merge_subcommand() {
+        let o = Opts::parse_from(["loadgen", "merge", "a.json", "b.json", "--json", "c.json"]);
+        match o.command {
+            Some(Command::Merge(m)) => {
+                assert_eq!(m.files.len(), 2);
+                assert_eq!(m.json, Some(PathBuf::from("c.json")));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

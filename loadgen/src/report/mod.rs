@@ -1,0 +1,352 @@
+//! Results as data first: [`RunReport`] holds every setting, every figure and the HDR
+//! histograms; [`text`] renders it as JMeter summariser lines and the rest, [`json`] writes
+//! and reads it. A run, a `--procs` parent and `loadgen merge` all build their report
+//! through [`RunReport::build`], so their figures are computed the same way.
+
+pub mod json;
+pub mod text;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{Plan, Stop};
+use crate::probe::{CpuUsage, Environment, ServerUsage};
+use crate::stats::{ErrorCounts, Stats, StatsError, Tally, decode_histogram, encode_histogram};
+
+/// Layout version of the JSON file.
+pub const FORMAT: u32 = 1;
+
+/// The settings of a run, as checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Server host as given.
+    pub host: String,
+    /// Server address used.
+    pub target: String,
+    /// Virtual users (summed over merged runs).
+    pub threads: u64,
+    /// Samples per user, for loop-counted runs.
+    pub loops: Option<u64>,
+    /// Length of a timed run in seconds.
+    pub duration_s: Option<f64>,
+    /// Ramp-up in seconds.
+    pub rampup_s: f64,
+    /// Payload bytes per message.
+    pub message_size: u64,
+    /// 8-byte length header before each payload.
+    pub framed: bool,
+    /// One connection per user (false: a new connection per sample).
+    pub reuse: bool,
+    /// Open-loop rate in requests per second (summed over merged runs).
+    pub rate: Option<f64>,
+    /// Connect and echo limit per sample, seconds.
+    pub timeout_s: f64,
+    /// Event-loop threads per process.
+    pub workers: usize,
+    /// Source addresses bound, round-robin.
+    pub source_addrs: Vec<String>,
+    /// Processes the users were split over.
+    pub procs: usize,
+    /// Seconds between `summary +` lines.
+    pub summary_interval_s: f64,
+    /// The measured server process, if any.
+    pub server_pid: Option<u32>,
+}
+
+impl Settings {
+    /// The settings of a plan.
+    pub fn of(plan: &Plan) -> Settings {
+        Settings {
+            host: plan.host.clone(),
+            target: plan.target.to_string(),
+            threads: plan.users,
+            loops: match plan.stop {
+                Stop::Loops(l) => Some(l),
+                Stop::Duration(_) => None,
+            },
+            duration_s: match plan.stop {
+                Stop::Duration(d) => Some(d.as_secs_f64()),
+                Stop::Loops(_) => None,
+            },
+            rampup_s: plan.rampup.as_secs_f64(),
+            message_size: plan.message_size as u64,
+            framed: plan.framed,
+            reuse: plan.reuse,
+            rate: plan.rate,
+            timeout_s: plan.timeout.as_secs_f64(),
+            workers: plan.workers,
+            source_addrs: plan.source_addrs.iter().map(|a| a.to_string()).collect(),
+            procs: plan.procs,
+            summary_interval_s: plan.summary_interval.as_secs_f64(),
+            server_pid: plan.server_pid,
+        }
+    }
+}
+
+/// Latency figures of the ok samples, microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    /// Smallest (exact).
+    pub min: u64,
+    /// Mean (exact: sum / count).
+    pub mean: f64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 95th percentile.
+    pub p95: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Largest (exact).
+    pub max: u64,
+    /// Sum of all latencies (exact; JMeter's Avg is sum / count).
+    pub sum: u64,
+}
+
+impl Latency {
+    fn of(h: &hdrhistogram::Histogram<u64>, t: Option<&Tally>) -> Latency {
+        if h.is_empty() {
+            return Latency::default();
+        }
+        let q = |x: f64| h.value_at_quantile(x);
+        let (min, max, sum) = match t {
+            Some(t) => (t.min_us, t.max_us, t.sum_us),
+            None => (h.min(), h.max(), (h.mean() * h.len() as f64).round() as u64),
+        };
+        Latency {
+            min,
+            mean: sum as f64 / h.len() as f64,
+            p50: q(0.50),
+            p90: q(0.90),
+            p95: q(0.95),
+            p99: q(0.99),
+            p999: q(0.999),
+            max,
+            sum,
+        }
+    }
+}
+
+/// One `summary +` line's figures.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    /// Seconds from the start of the run to the end of the interval.
+    pub at_s: f64,
+    /// Length of the interval, seconds.
+    pub elapsed_s: f64,
+    /// Samples finished in it.
+    pub samples: u64,
+    /// Failed samples in it.
+    pub errors: u64,
+    /// Mean latency of its ok samples, microseconds.
+    pub mean_us: f64,
+    /// Smallest latency, microseconds (0 when none).
+    pub min_us: u64,
+    /// Largest latency, microseconds.
+    pub max_us: u64,
+    /// Users running at its end.
+    pub active: u64,
+    /// Users started by its end.
+    pub started: u64,
+    /// Users finished by its end.
+    pub finished: u64,
+}
+
+impl Interval {
+    /// An interval's figures from its tally.
+    pub fn new(t: &Tally, at: Duration, took: Duration, users: (u64, u64, u64)) -> Interval {
+        Interval {
+            at_s: at.as_secs_f64(),
+            elapsed_s: took.as_secs_f64(),
+            samples: t.samples(),
+            errors: t.errors.total(),
+            mean_us: t.mean_us(),
+            min_us: if t.ok == 0 { 0 } else { t.min_us },
+            max_us: t.max_us,
+            active: users.0,
+            started: users.1,
+            finished: users.2,
+        }
+    }
+}
+
+/// Everything about one run (or several merged).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// Layout version of this file.
+    pub format: u32,
+    /// Version of the loadgen that wrote it.
+    pub loadgen_version: String,
+    /// The settings.
+    pub settings: Settings,
+    /// The machine (for merged reports, the first part's).
+    pub environment: Environment,
+    /// How many runs (processes or machines) this report adds up.
+    pub parts: u32,
+    /// Wall-clock start, Unix time in milliseconds (for merged reports, the earliest).
+    pub started_unix_ms: u64,
+    /// Seconds from the start to the end of the last sample (for merged reports, the longest part).
+    pub elapsed_s: f64,
+    /// Samples the plan asked for: threads x loops, or rate x duration; none for a closed-loop timed run.
+    pub planned_samples: Option<u64>,
+    /// Samples finished: ok plus errors.
+    pub samples: u64,
+    /// Samples whose echo arrived complete and byte-for-byte correct.
+    pub ok: u64,
+    /// Failed samples, all kinds.
+    pub errors: u64,
+    /// Failed samples by kind.
+    pub errors_by_kind: ErrorCounts,
+    /// Users that began at least one sample.
+    pub users_started: u64,
+    /// Users that finished all their samples.
+    pub users_finished: u64,
+    /// Samples per second over elapsed_s.
+    pub throughput_per_s: f64,
+    /// Bytes written, headers included.
+    pub bytes_sent: u64,
+    /// Echo bytes read.
+    pub bytes_received: u64,
+    /// Latency of ok samples from when each was due (closed loop: from its start; with --no-reuse the connect included).
+    pub latency_us: Latency,
+    /// With --rate: latency from the actual send, not corrected for coordinated omission.
+    pub raw_latency_us: Option<Latency>,
+    /// latency_us's HDR histogram (HdrHistogram compressed V2, base64), for exact merging.
+    pub histogram: String,
+    /// raw_latency_us's HDR histogram, with --rate.
+    pub raw_histogram: Option<String>,
+    /// The `summary +` lines' figures.
+    pub intervals: Vec<Interval>,
+    /// loadgen's own CPU time over the run (summed over its processes).
+    pub loadgen_cpu: CpuUsage,
+    /// loadgen CPU microseconds per sample.
+    pub loadgen_cpu_us_per_sample: f64,
+    /// The server process over the run, with --server-pid.
+    pub server: Option<ServerUsage>,
+    /// Server CPU microseconds per sample, with --server-pid.
+    pub server_cpu_us_per_sample: Option<f64>,
+}
+
+/// What a report is built from besides the statistics.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    /// The settings.
+    pub settings: Settings,
+    /// The machine.
+    pub environment: Environment,
+    /// Runs added up.
+    pub parts: u32,
+    /// Wall-clock start, Unix ms.
+    pub started_unix_ms: u64,
+    /// Length of the run.
+    pub elapsed_s: f64,
+    /// Samples planned.
+    pub planned_samples: Option<u64>,
+    /// Users started and finished.
+    pub users: (u64, u64),
+    /// Interval figures.
+    pub intervals: Vec<Interval>,
+    /// loadgen's CPU.
+    pub loadgen_cpu: CpuUsage,
+    /// The server's usage.
+    pub server: Option<ServerUsage>,
+}
+
+impl RunReport {
+    /// Computes every figure from the statistics.
+    pub fn build(meta: Meta, stats: &Stats) -> RunReport {
+        let t = &stats.tally;
+        let samples = t.samples();
+        let per_sample = |s: f64| {
+            if samples == 0 {
+                0.0
+            } else {
+                s * 1e6 / samples as f64
+            }
+        };
+        RunReport {
+            format: FORMAT,
+            loadgen_version: env!("CARGO_PKG_VERSION").into(),
+            parts: meta.parts,
+            started_unix_ms: meta.started_unix_ms,
+            elapsed_s: meta.elapsed_s,
+            planned_samples: meta.planned_samples,
+            samples,
+            ok: t.ok,
+            errors: t.errors.total(),
+            errors_by_kind: t.errors,
+            users_started: meta.users.0,
+            users_finished: meta.users.1,
+            throughput_per_s: if meta.elapsed_s > 0.0 {
+                samples as f64 / meta.elapsed_s
+            } else {
+                0.0
+            },
+            bytes_sent: stats.bytes_sent,
+            bytes_received: stats.bytes_received,
+            latency_us: Latency::of(&stats.latency, Some(t)),
+            raw_latency_us: stats.raw.as_ref().map(|h| Latency::of(h, None)),
+            histogram: encode_histogram(&stats.latency),
+            raw_histogram: stats.raw.as_ref().map(encode_histogram),
+            intervals: meta.intervals,
+            loadgen_cpu: meta.loadgen_cpu,
+            loadgen_cpu_us_per_sample: per_sample(meta.loadgen_cpu.total_s()),
+            server_cpu_us_per_sample: meta.server.as_ref().map(|s| per_sample(s.cpu.total_s())),
+            server: meta.server,
+            settings: meta.settings,
+            environment: meta.environment,
+        }
+    }
+
+    /// The statistics back from the report: exact counts and sums, decoded histograms.
+    pub fn stats(&self) -> Result<Stats, StatsError> {
+        let mut s = Stats::new(false);
+        s.latency = decode_histogram(&self.histogram)?;
+        s.raw = self
+            .raw_histogram
+            .as_deref()
+            .map(decode_histogram)
+            .transpose()?;
+        s.tally = Tally {
+            ok: self.ok,
+            errors: self.errors_by_kind,
+            sum_us: self.latency_us.sum,
+            min_us: if self.ok == 0 {
+                u64::MAX
+            } else {
+                self.latency_us.min
+            },
+            max_us: self.latency_us.max,
+        };
+        s.bytes_sent = self.bytes_sent;
+        s.bytes_received = self.bytes_received;
+        if s.latency.len() != self.ok {
+            return Err(StatsError::Decode(format!(
+                "histogram holds {} samples but the report says {} ok",
+                s.latency.len(),
+                self.ok
+            )));
+        }
+        Ok(s)
+    }
+
+    /// The part of the report that is not derived from the statistics.
+    pub fn meta(&self) -> Meta {
+        Meta {
+            settings: self.settings.clone(),
+            environment: self.environment.clone(),
+            parts: self.parts,
+            started_unix_ms: self.started_unix_ms,
+            elapsed_s: self.elapsed_s,
+            planned_samples: self.planned_samples,
+            users: (self.users_started, self.users_finished),
+            intervals: self.intervals.clone(),
+            loadgen_cpu: self.loadgen_cpu,
+            server: self.server.clone(),
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! The text report: JMeter summariser lines, then the figures JMeter does not print.
+//!
+//! `summary +` / `summary =` lines follow JMeter's `Summariser.format` exactly: samples
+//! right-aligned in 6, elapsed as hh:mm:ss (rounded seconds), rate with one decimal in 6
+//! (`******` when nothing elapsed), Avg/Min/Max in whole milliseconds in 5, errors in 5 and
+//! their share with two decimals; `+` lines add Active/Started/Finished users. One
+//! difference: JMeter averages failed samples' times in too, loadgen's figures are those of
+//! the ok samples (errors are counted, their times are not latencies).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::{Latency, RunReport, Settings};
+use crate::stats::{ErrorKind, Tally};
+
+/// `hh:mm:ss` of whole seconds, as JMeter's `JOrphanUtils.formatDuration`.
+fn hms(secs: u64) -> String {
+    format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    )
+}
+
+/// One summariser line: `kind` is `+` (an interval, with users) or `=` (the run so far).
+pub fn summary_line(
+    kind: char,
+    t: &Tally,
+    elapsed: Duration,
+    users: Option<(u64, u64, u64)>,
+) -> String {
+    let n = t.samples();
+    let ms = elapsed.as_millis() as u64;
+    let rate = if ms > 0 && n > 0 {
+        format!("{:>6.1}", n as f64 * 1000.0 / ms as f64)
+    } else if n == 0 {
+        format!("{:>6.1}", 0.0)
+    } else {
+        "******".into()
+    };
+    let avg = t.sum_us.checked_div(t.ok).unwrap_or(0) / 1000;
+    let min = if t.ok == 0 { 0 } else { t.min_us / 1000 };
+    let err = t.errors.total();
+    let pct = if n == 0 {
+        0.0
+    } else {
+        err as f64 * 100.0 / n as f64
+    };
+    let mut line = format!(
+        "summary {kind} {n:>6} in {} = {rate}/s Avg: {avg:>5} Min: {min:>5} Max: {:>5} Err: {err:>5} ({pct:.2}%)",
+        hms((ms + 500) / 1000),
+        t.max_us / 1000,
+    );
+    if let Some((active, started, finished)) = users {
+        let _ = write!(
+            line,
+            " Active: {active} Started: {started} Finished: {finished}"
+        );
+    }
+    line
+}
+
+/// A summariser line read back into its numbers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SummaryLine {
+    /// `+` or `=`.
+    pub kind: char,
+    /// Samples.
+    pub samples: u64,
+    /// Elapsed whole seconds.
+    pub elapsed_s: u64,
+    /// Samples per second (None for `******`).
+    pub rate: Option<f64>,
+    /// Avg, Min, Max in milliseconds.
+    pub avg_ms: u64,
+    /// Min in milliseconds.
+    pub min_ms: u64,
+    /// Max in milliseconds.
+    pub max_ms: u64,
+    /// Failed samples.
+    pub errors: u64,
+    /// Their share in percent.
+    pub error_pct: f64,
+    /// Active, Started, Finished (on `+` lines).
+    pub users: Option<(u64, u64, u64)>,
+}
+
+/// Parses a line written by [`summary_line`] (or by JMeter's summariser).
+pub fn parse_summary_line(line: &str) -> Option<SummaryLine> {
+    let line = line.trim();
+    let at = line.find("summary ")?;
+    // Skip "summary" (JMeter's log prefix, if any, is before `at`).
+    let mut it = line[at..].split_whitespace().skip(1);
+    let kind = it
+        .next()?
+        .chars()
+        .next()
+        .filter(|c| *c == '+' || *c == '=')?;
+    let samples = it.next()?.parse().ok()?;
+    (it.next()? == "in").then_some(())?;
+    let mut parts = it.next()?.split(':').map(|p| p.parse::<u64>());
+    let (h, m, s) = (
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+    );
+    (it.next()? == "=").then_some(())?;
+    let rate = it.next()?.strip_suffix("/s")?;
+    let rate = if rate.starts_with('*') {
+        None
+    } else {
+        Some(rate.parse().ok()?)
+    };
+    let mut field = |name: &str| -> Option<u64> {
+        (it.next()? == name).then_some(())?;
+        it.next()?.parse().ok()
+    };
+    let avg_ms = field("Avg:")?;
+    let min_ms = field("Min:")?;
+    let max_ms = field("Max:")?;
+    let errors = field("Err:")?;
+    let pct = it
+        .next()?
+        .strip_prefix('(')?
+        .strip_suffix("%)")?
+        .parse()
+        .ok()?;
+    let users = match it.next() {
+        Some("Active:") => {
+            let active = it.next()?.parse().ok()?;
+            (it.next()? == "Started:").then_some(())?;
+            let started = it.next()?.parse().ok()?;
+            (it.next()? == "Finished:").then_some(())?;
+            Some((active, started, it.next()?.parse().ok()?))
+        }
+        Some(_) => return None,
+        None => None,
+    };
+    Some(SummaryLine {
+        kind,
+        samples,
+        elapsed_s: h * 3600 + m * 60 + s,
+        rate,
+        avg_ms,
+        min_ms,
+        max_ms,
+        errors,
+        error_pct: pct,
+        users,
+    })
+}
+
+/// The live progress line (only shown on a terminal).
+pub fn progress_line(
+    elapsed: Duration,
+    samples: u64,
+    errors: u64,
+    started: u64,
+    done: u64,
+) -> String {
+    let s = elapsed.as_secs_f64().max(1e-9);
+    format!(
+        "[{}] {samples} samples ({:.0}/s), {errors} errors, {} users active, {done} finished",
+        hms(elapsed.as_secs()),
+        samples as f64 / s,
+        started - done,
+    )
+}
+
+/// The line printed before the run starts.
+pub fn header(s: &Settings) -> String {
+    let stop = match (s.loops, s.duration_s) {
+        (Some(l), _) => format!("{l} loops"),
+        (None, Some(d)) => fmt_secs(d),
+        _ => "?".into(),
+    };
+    let mut line = format!(
+        "loadgen {}: {} users x {stop}, {}-byte {}messages to {}",
+        env!("CARGO_PKG_VERSION"),
+        s.threads,
+        s.message_size,
+        if s.framed { "framed " } else { "" },
+        s.target,
+    );
+    if s.rampup_s > 0.0 {
+        let _ = write!(line, ", ramp-up {}", fmt_secs(s.rampup_s));
+    }
+    if let Some(r) = s.rate {
+        let _ = write!(line, ", open loop at {r} requests/s");
+    }
+    if !s.reuse {
+        line.push_str(", new connection per sample");
+    }
+    let _ = write!(
+        line,
+        ", timeout {}, {} worker(s)",
+        fmt_secs(s.timeout_s),
+        s.workers
+    );
+    if s.procs > 1 {
+        let _ = write!(line, " in each of {} processes", s.procs);
+    }
+    line
+}
+
+fn fmt_secs(s: f64) -> String {
+    if s >= 1.0 && s.fract() == 0.0 {
+        format!("{s}s")
+    } else {
+        format!("{}ms", (s * 1000.0 * 1000.0).round() / 1000.0)
+    }
+}
+
+fn latency_line(label: &str, l: &Latency) -> String {
+    format!(
+        "{label} p50 {} p90 {} p95 {} p99 {} p99.9 {} max {} (min {}, mean {:.1})",
+        l.p50, l.p90, l.p95, l.p99, l.p999, l.max, l.min, l.mean
+    )
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+/// The final `summary =` line and everything after it.
+pub fn render(r: &RunReport) -> String {
+    let tally = Tally {
+        ok: r.ok,
+        errors: r.errors_by_kind,
+        sum_us: r.latency_us.sum,
+        min_us: if r.ok == 0 {
+            u64::MAX
+        } else {
+            r.latency_us.min
+        },
+        max_us: r.latency_us.max,
+    };
+    let elapsed = Duration::from_secs_f64(r.elapsed_s.max(0.0));
+    let mut o = String::new();
+    let _ = writeln!(o, "{}", summary_line('=', &tally, elapsed, None));
+    let planned = match r.planned_samples {
+        Some(p) => format!("{p} planned, "),
+        None => String::new(),
+    };
+    let _ = writeln!(
+        o,
+        "samples: {planned}{} completed ({} ok, {} errors), users {} started, {} finished",
+        r.samples, r.ok, r.errors, r.users_started, r.users_finished
+    );
+    match &r.raw_latency_us {
+        None => {
+            let _ = writeln!(o, "{}", latency_line("latency us:", &r.latency_us));
+        }
+        Some(raw) => {
+            let _ = writeln!(
+                o,
+                "{}",
+                latency_line("latency us, from due time (corrected):", &r.latency_us)
+            );
+            let _ = writeln!(
+                o,
+                "{}",
+                latency_line("latency us, from actual send (raw):    ", raw)
+            );
+            let _ = writeln!(
+                o,
+                "corrected vs raw: corrected counts from when each request was due, so time a \
+                 request waited behind a late reply is included; a gap between the two means \
+                 the server stalled, which the raw figures hide (coordinated omission)"
+            );
+        }
+    }
+    if r.errors == 0 {
+        let _ = writeln!(o, "errors: none");
+    } else {
+        let kinds: Vec<String> = ErrorKind::ALL
+            .iter()
+            .map(|&k| format!("{} {}", k.name(), r.errors_by_kind.get(k)))
+            .collect();
+        let _ = writeln!(o, "errors: {}", kinds.join(", "));
+    }
+    let secs = r.elapsed_s.max(1e-9);
+    let _ = writeln!(
+        o,
+        "throughput: {:.1} samples/s over {:.3} s; {:.2} MB/s sent, {:.2} MB/s received",
+        r.throughput_per_s,
+        r.elapsed_s,
+        r.bytes_sent as f64 / secs / 1e6,
+        r.bytes_received as f64 / secs / 1e6
+    );
+    let c = &r.loadgen_cpu;
+    let _ = writeln!(
+        o,
+        "loadgen cpu: user {:.2} s, system {:.2} s ({:.1}% of one CPU), {:.2} us per sample",
+        c.user_s,
+        c.system_s,
+        c.total_s() / secs * 100.0,
+        r.loadgen_cpu_us_per_sample
+    );
+    if let Some(s) = &r.server {
+        let _ = writeln!(
+            o,
+            "server pid {}: cpu user {:.1}% system {:.1}% (of one CPU, as top), {:.2} us per \
+             sample; rss {}, vsz {}; {} threads; context switches {} voluntary, {} involuntary{}",
+            s.pid,
+            s.cpu_user_pct,
+            s.cpu_system_pct,
+            r.server_cpu_us_per_sample.unwrap_or(0.0),
+            mib(s.rss_kib),
+            mib(s.vsz_kib),
+            s.threads,
+            s.voluntary_ctxt_switches,
+            s.involuntary_ctxt_switches,
+            if s.alive_at_end {
+                ""
+            } else {
+                " (it exited during the run)"
+            }
+        );
+    }
+    if r.parts > 1 {
+        let _ = writeln!(
+            o,
+            "merged {} runs exactly: counts added, histograms merged",
+            r.parts
+        );
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tally() -> Tally {
+        let mut t = Tally {
+            ok: 998,
+            sum_us: 998 * 1500,
+            min_us: 400,
+            max_us: 12_300,
+            ..Tally::default()
+        };
+        t.errors.reset = 2;
+        t
+    }
+
+    #[test]
+    fn jmeter_format() {
+        let line = summary_line(
+            '+',
+            &tally(),
+            Duration::from_millis(1002),
+            Some((10, 10, 0)),
+        );
+        assert_eq!(
+            line,
+            "summary +   1000 in 00:00:01 =  998.0/s Avg:     1 Min:     0 Max:    12 \
+             Err:     2 (0.20%) Active: 10 Started: 10 Finished: 0"
+        );
+        let total = summary_line('=', &tally(), Duration::from_secs(3725), None);
+        assert!(
+            total.starts_with("summary =   1000 in 01:02:05 =    0.3/s"),
+            "{total}"
+        );
+    }
+
+    #[test]
+    fn summary_line_parses_back() {
+        let t = tally();
+        let line = summary_line('+', &t, Duration::from_millis(2500), Some((3, 5, 2)));
+        let p = parse_summary_line(&line).unwrap();
+        assert_eq!(p.kind, '+');
+        assert_eq!(p.samples, t.samples());
+        assert_eq!(p.elapsed_s, 3);
+        assert_eq!(p.rate, Some(400.0));
+        assert_eq!((p.avg_ms, p.min_ms, p.max_ms), (1, 0, 12));
+        assert_eq!(p.errors, 2);
+        assert_eq!(p.error_pct, 0.2);
+        assert_eq!(p.users, Some((3, 5, 2)));
+        let zero = summary_line('=', &t, Duration::ZERO, None);
+        assert!(zero.contains("******/s"), "{zero}");
+        assert_eq!(parse_summary_line(&zero).unwrap().rate, None);
+        assert!(parse_summary_line("summary + x in 00:00:01").is_none());
+    }
+
+    #[test]
+    fn parses_a_real_jmeter_line() {
+        let l = "2024-01-01 12:00:00,000 INFO o.a.j.r.Summariser: summary =  25000 in 00:00:30 \
+                 =  833.2/s Avg:    11 Min:     0 Max:  1043 Err:     0 (0.00%)";
+        let p = parse_summary_line(l).unwrap();
+        assert_eq!((p.samples, p.elapsed_s, p.max_ms), (25000, 30, 1043));
+        assert_eq!(p.users, None);
+    }
+}
