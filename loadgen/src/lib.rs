@@ -188,7 +188,7 @@ fn run_load(args: &LoadArgs, out: &mut dyn Write, live: bool) -> Result<Outcome,
     }
     if let (Some(pid), Some(before)) = (plan.server_pid, server_before) {
         let (after, alive) = match probe::sample(pid) {
-            Some(s) => (s, true),
+            Some(s) => (s, s.alive),
             None => (before, false),
         };
         meta.server = Some(ServerUsage::between(pid, &before, &after, alive));

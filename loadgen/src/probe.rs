@@ -28,6 +28,8 @@ pub struct ProcSample {
     pub voluntary: u64,
     /// Involuntary context switches, summed over its threads.
     pub involuntary: u64,
+    /// False for a zombie: it exited and waits to be reaped.
+    pub alive: bool,
 }
 
 /// Parses the fields of `/proc/PID/stat` that loadgen uses:
@@ -66,6 +68,7 @@ fn context_switches(pid: u32) -> (u64, u64) {
 /// Reads a process now; None once it is gone.
 pub fn sample(pid: u32) -> Option<ProcSample> {
     let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let state = text[text.rfind(')')? + 1..].split_whitespace().next()?;
     let (utime, stime, threads, vsize, rss_pages) = parse_stat(&text)?;
     let (voluntary, involuntary) = context_switches(pid);
     Some(ProcSample {
@@ -77,6 +80,7 @@ pub fn sample(pid: u32) -> Option<ProcSample> {
         rss_pages,
         voluntary,
         involuntary,
+        alive: state != "Z",
     })
 }
 

@@ -32,8 +32,8 @@ pub fn summary_line(
 ) -> String {
     let n = t.samples();
     let ms = elapsed.as_millis() as u64;
-    let rate = if ms > 0 && n > 0 {
-        format!("{:>6.1}", n as f64 * 1000.0 / ms as f64)
+    let rate = if !elapsed.is_zero() && n > 0 {
+        format!("{:>6.1}", n as f64 / elapsed.as_secs_f64())
     } else if n == 0 {
         format!("{:>6.1}", 0.0)
     } else {
