@@ -1,0 +1,44 @@
+# echolab: `make help` lists the targets.
+MODELS := thread epoll tokio tokio-callback async-std smol glommio may
+CARGO  ?= cargo
+MODEL  ?= epoll
+ARGS   ?=
+# Where measurement targets write their results: results/<date>-<host>/
+RESULTS ?= results/$(shell date +%Y-%m-%d)-$(shell hostname -s)
+
+.PHONY: help deps build release test lint fmt run-server idle-rss clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+deps: ## install what builds and tests need (idempotent; run by `make test`)
+	@bash scripts/deps.sh
+
+build: ## debug build of every crate
+	$(CARGO) build --workspace --locked
+
+release: ## optimised build of every server and loadgen
+	$(CARGO) build --workspace --release --locked
+
+test: deps lint ## everything CI checks: fmt, clippy, unit, CLI and conformance tests
+	$(CARGO) test --workspace --locked
+
+lint: ## rustfmt --check and clippy -D warnings
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+fmt: ## format the code
+	$(CARGO) fmt --all
+
+run-server: ## MODEL=epoll [ARGS="--threads 2"]: build (release) and run one server in the foreground
+	@case " $(MODELS) " in *" $(MODEL) "*) ;; \
+	  *) echo "unknown MODEL '$(MODEL)'; models: $(MODELS)" >&2; exit 2;; esac
+	@$(CARGO) build --release --locked --quiet -p echo-$(MODEL)
+	exec ./target/release/echo-$(MODEL) $(ARGS)
+
+idle-rss: ## measure server RSS per idle connection (10,000 per model) into $(RESULTS)
+	$(CARGO) build --release --locked --quiet -p conformance --bin idle-rss
+	./target/release/idle-rss --conns 10000 --out $(RESULTS)
+
+clean: ## remove build outputs
+	$(CARGO) clean

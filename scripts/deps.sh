@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what echolab needs to build and test, idempotently: nothing is done twice,
+# and nothing is installed that is already there. Run by `make deps` and `make test`.
+set -euo pipefail
+
+say() { echo "deps: $*" >&2; }
+
+command -v cargo >/dev/null || { say "cargo is missing: install Rust (https://rustup.rs)"; exit 1; }
+
+# rustfmt and clippy are part of the lint step.
+for tool in rustfmt clippy; do
+    if ! cargo "${tool/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        say "adding the $tool component"
+        rustup component add "$tool"
+    fi
+done
+
+# Debian packages used by measurement targets (not by the tests): perf for syscall
+# counts, nc for poking a server by hand. Missing ones are installed when apt can;
+# failure here is reported, not fatal, since `make test` does not use them.
+want=(linux-perf:perf netcat-openbsd:nc)
+missing=()
+for entry in "${want[@]}"; do
+    command -v "${entry#*:}" >/dev/null || missing+=("${entry%%:*}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        say "installing ${missing[*]}"
+        if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >/dev/null 2>&1; then
+            say "could not install ${missing[*]} (measurement targets will say what is missing)"
+        fi
+    else
+        say "not installed: ${missing[*]} (needs apt-get as root)"
+    fi
+fi
