@@ -182,9 +182,7 @@ fn run_load(args: &LoadArgs, out: &mut dyn Write, live: bool) -> Result<Outcome,
     };
 
     if let (Some(a), Some(b)) = (self_before, probe::sample(me)) {
-        let own = CpuUsage::between(&a, &b);
-        meta.loadgen_cpu.user_s += own.user_s;
-        meta.loadgen_cpu.system_s += own.system_s;
+        meta.loadgen_cpu.add(&CpuUsage::between(&a, &b));
     }
     if let (Some(pid), Some(before)) = (plan.server_pid, server_before) {
         let (after, alive) = match probe::sample(pid) {

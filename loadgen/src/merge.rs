@@ -65,8 +65,7 @@ pub fn merge(reports: &[RunReport]) -> Result<RunReport, MergeError> {
             meta.users.0 + r.users_started,
             meta.users.1 + r.users_finished,
         );
-        meta.loadgen_cpu.user_s += r.loadgen_cpu.user_s;
-        meta.loadgen_cpu.system_s += r.loadgen_cpu.system_s;
+        meta.loadgen_cpu.add(&r.loadgen_cpu);
         if meta.server.is_none() {
             meta.server = r.server.clone();
             meta.settings.server_pid = r.settings.server_pid;

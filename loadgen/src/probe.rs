@@ -91,6 +91,10 @@ pub struct CpuUsage {
     pub user_s: f64,
     /// Seconds of CPU in kernel mode (system calls, network stack).
     pub system_s: f64,
+    /// Voluntary context switches (it waited), over its threads alive at the end.
+    pub voluntary_ctxt_switches: u64,
+    /// Involuntary context switches (it was preempted).
+    pub involuntary_ctxt_switches: u64,
 }
 
 impl CpuUsage {
@@ -100,7 +104,17 @@ impl CpuUsage {
         CpuUsage {
             user_s: b.utime.saturating_sub(a.utime) as f64 / hz,
             system_s: b.stime.saturating_sub(a.stime) as f64 / hz,
+            voluntary_ctxt_switches: b.voluntary.saturating_sub(a.voluntary),
+            involuntary_ctxt_switches: b.involuntary.saturating_sub(a.involuntary),
         }
+    }
+
+    /// Adds another process's usage (a `--procs` child, a merged run).
+    pub fn add(&mut self, o: &CpuUsage) {
+        self.user_s += o.user_s;
+        self.system_s += o.system_s;
+        self.voluntary_ctxt_switches += o.voluntary_ctxt_switches;
+        self.involuntary_ctxt_switches += o.involuntary_ctxt_switches;
     }
 
     /// User plus system seconds.
@@ -114,7 +128,7 @@ impl CpuUsage {
 pub struct ServerUsage {
     /// Its process id.
     pub pid: u32,
-    /// CPU seconds it used during the run.
+    /// CPU seconds and context switches during the run.
     pub cpu: CpuUsage,
     /// User CPU as a percentage of one CPU over the run, as top shows it.
     pub cpu_user_pct: f64,
@@ -126,10 +140,6 @@ pub struct ServerUsage {
     pub vsz_kib: u64,
     /// Threads at the end.
     pub threads: u64,
-    /// Voluntary context switches during the run (it waited), over its live threads.
-    pub voluntary_ctxt_switches: u64,
-    /// Involuntary context switches during the run (it was preempted).
-    pub involuntary_ctxt_switches: u64,
     /// Seconds between the two readings.
     pub window_s: f64,
     /// False when the process was gone at the end (figures then cover up to its last reading).
@@ -150,8 +160,6 @@ impl ServerUsage {
             rss_kib: b.rss_pages * sys::page_size() / 1024,
             vsz_kib: b.vsize / 1024,
             threads: b.threads,
-            voluntary_ctxt_switches: b.voluntary.saturating_sub(a.voluntary),
-            involuntary_ctxt_switches: b.involuntary.saturating_sub(a.involuntary),
             window_s: window,
             alive_at_end: alive,
         }

@@ -78,6 +78,7 @@ pub fn run(plan: &Plan, out: &mut dyn Write, live: bool) -> Result<Outcome, Engi
             plan: Arc::clone(&plan),
             msg: Arc::clone(&msg),
             sources: Arc::clone(&sources),
+            live,
         };
         let (tx, p) = (tx.clone(), Arc::clone(&progress[index]));
         let h = std::thread::Builder::new()

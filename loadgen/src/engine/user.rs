@@ -123,6 +123,10 @@ pub struct Ctx {
     pub started: u64,
     /// Users that are done.
     pub finished: u64,
+    /// When the loop last woke from `epoll_wait`: the clock is read once per wake-up, not
+    /// per message. A sample ends when the loop learns of its echo and the next one starts
+    /// then; the events of one wake-up share the timestamp.
+    pub now: Instant,
 }
 
 /// The open-loop schedule: request `k = g + j x users` is due at `t0 + k / rate` (the same
@@ -171,6 +175,8 @@ enum Flow {
 pub struct User {
     /// Index in the whole plan (payload offset, source address, schedule).
     pub global: u64,
+    /// Where its payload starts in the shared pattern.
+    offset: usize,
     stream: Option<TcpStream>,
     phase: Phase,
     sent: usize,
@@ -189,6 +195,7 @@ impl User {
     pub fn new(global: u64, now: Instant) -> User {
         User {
             global,
+            offset: (global % PERIOD as u64) as usize,
             stream: None,
             phase: Phase::Idle,
             sent: 0,
@@ -257,7 +264,7 @@ impl User {
                 Flow::Wait => return,
                 Flow::Continue => {}
                 Flow::Complete => {
-                    let now = Instant::now();
+                    let now = ctx.now;
                     let us = micros(now.saturating_duration_since(self.due));
                     let raw_us = micros(now.saturating_duration_since(self.sent_at));
                     ctx.rec.ok(us, raw_us);
@@ -266,7 +273,7 @@ impl User {
                     }
                     self.next(ctx, idx, now);
                 }
-                Flow::Fail(kind) => self.fail(ctx, idx, kind, Instant::now()),
+                Flow::Fail(kind) => self.fail(ctx, idx, kind, ctx.now),
             }
         }
     }
@@ -325,11 +332,8 @@ impl User {
             self.started = true;
             ctx.started += 1;
         }
-        self.sent_at = if ctx.schedule.is_some() {
-            Instant::now()
-        } else {
-            self.due
-        };
+        // Open loop: the send happens now, perhaps after its due time. Closed loop: due is now.
+        self.sent_at = ctx.now.max(self.due);
         self.deadline = self.sent_at + ctx.timeout;
         self.sent = 0;
         self.received = 0;
@@ -371,7 +375,7 @@ impl User {
     /// Sends what is left of the message and reads what the socket holds of the echo.
     fn exchange(&mut self, ctx: &mut Ctx) -> Flow {
         let total = ctx.msg.len();
-        let offset = (self.global % PERIOD as u64) as usize;
+        let offset = self.offset;
         let Some(stream) = self.stream.as_mut() else {
             return Flow::Fail(ErrorKind::Other);
         };

@@ -83,6 +83,8 @@ pub struct Spec {
     pub msg: Arc<Message>,
     /// Source addresses.
     pub sources: Arc<[IpAddr]>,
+    /// Publish live counts (for the progress line) each loop turn.
+    pub live: bool,
 }
 
 /// The token of the alarm; users are numbered from 0.
@@ -114,12 +116,12 @@ impl Alarm {
 
     /// Makes the alarm go off at `at` (at once if that has passed). Re-arming resets the
     /// expiry count, so a fired alarm never needs to be read: each expiry is a new edge.
-    fn arm(&mut self, at: Instant, now: Instant) -> io::Result<()> {
+    fn arm(&mut self, at: Instant) -> io::Result<()> {
         if self.armed == Some(at) {
             return Ok(());
         }
         let d = at
-            .saturating_duration_since(now)
+            .saturating_duration_since(Instant::now())
             .max(Duration::from_nanos(1));
         let spec = libc::itimerspec {
             it_interval: libc::timespec {
@@ -183,6 +185,7 @@ fn event_loop(spec: Spec, tx: &Sender<Report>, progress: &Progress) -> io::Resul
         }),
         started: 0,
         finished: 0,
+        now: t0,
     };
     let mut alarm = match plan.rate {
         Some(_) => Some(Alarm::new(&ctx.registry)?),
@@ -205,7 +208,7 @@ fn event_loop(spec: Spec, tx: &Sender<Report>, progress: &Progress) -> io::Resul
         let mut wake = next_sweep.min(next_tick);
         if let Some(&Reverse((at, _))) = ctx.timers.peek() {
             match &mut alarm {
-                Some(alarm) => alarm.arm(at, now)?,
+                Some(alarm) => alarm.arm(at)?,
                 None => wake = wake.min(at),
             }
         }
@@ -217,6 +220,8 @@ fn event_loop(spec: Spec, tx: &Sender<Report>, progress: &Progress) -> io::Resul
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
+        now = Instant::now();
+        ctx.now = now;
         for event in events.iter() {
             let idx = event.token().0;
             if event.token() == ALARM {
@@ -229,7 +234,6 @@ fn event_loop(spec: Spec, tx: &Sender<Report>, progress: &Progress) -> io::Resul
                 u.on_event(&mut ctx, idx, readable, writable);
             }
         }
-        now = Instant::now();
         while let Some(&Reverse((at, idx))) = ctx.timers.peek() {
             if at > now {
                 break;
@@ -260,11 +264,13 @@ fn event_loop(spec: Spec, tx: &Sender<Report>, progress: &Progress) -> io::Resul
             k += 1;
             next_tick += plan.summary_interval;
         }
-        let t = &ctx.rec.total.tally;
-        progress.samples.store(t.samples(), Ordering::Relaxed);
-        progress.errors.store(t.errors.total(), Ordering::Relaxed);
-        progress.started.store(ctx.started, Ordering::Relaxed);
-        progress.finished.store(ctx.finished, Ordering::Relaxed);
+        if spec.live {
+            let t = &ctx.rec.total.tally;
+            progress.samples.store(t.samples(), Ordering::Relaxed);
+            progress.errors.store(t.errors.total(), Ordering::Relaxed);
+            progress.started.store(ctx.started, Ordering::Relaxed);
+            progress.finished.store(ctx.finished, Ordering::Relaxed);
+        }
     }
     let tally = ctx.rec.take_interval();
     let _ = tx.send(Report::Done {

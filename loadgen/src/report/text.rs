@@ -292,11 +292,14 @@ pub fn render(r: &RunReport) -> String {
     let c = &r.loadgen_cpu;
     let _ = writeln!(
         o,
-        "loadgen cpu: user {:.2} s, system {:.2} s ({:.1}% of one CPU), {:.2} us per sample",
+        "loadgen cpu: user {:.2} s, system {:.2} s ({:.1}% of one CPU), {:.2} us per sample; \
+         context switches {} voluntary, {} involuntary",
         c.user_s,
         c.system_s,
         c.total_s() / secs * 100.0,
-        r.loadgen_cpu_us_per_sample
+        r.loadgen_cpu_us_per_sample,
+        c.voluntary_ctxt_switches,
+        c.involuntary_ctxt_switches
     );
     if let Some(s) = &r.server {
         let _ = writeln!(
@@ -310,8 +313,8 @@ pub fn render(r: &RunReport) -> String {
             mib(s.rss_kib),
             mib(s.vsz_kib),
             s.threads,
-            s.voluntary_ctxt_switches,
-            s.involuntary_ctxt_switches,
+            s.cpu.voluntary_ctxt_switches,
+            s.cpu.involuntary_ctxt_switches,
             if s.alive_at_end {
                 ""
             } else {
