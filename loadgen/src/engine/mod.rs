@@ -99,6 +99,7 @@ pub fn run(plan: &Plan, out: &mut dyn Write, live: bool) -> Result<Outcome, Engi
     let mut cumulative = Tally::default();
     let mut intervals = Vec::new();
     let mut shown_progress = false;
+    let mut last_progress = t0;
 
     while done_at.iter().any(Option::is_none) {
         let wait = if live {
@@ -175,7 +176,8 @@ pub fn run(plan: &Plan, out: &mut dyn Write, live: bool) -> Result<Outcome, Engi
             ));
             printed += 1;
         }
-        if live {
+        if live && last_progress.elapsed() >= Duration::from_secs(1) {
+            last_progress = Instant::now();
             let sum = |f: fn(&Progress) -> u64| progress.iter().map(|p| f(p)).sum::<u64>();
             let samples = sum(|p| p.samples.load(Ordering::Relaxed));
             let errors = sum(|p| p.errors.load(Ordering::Relaxed));

@@ -112,11 +112,12 @@ impl Latency {
         if h.is_empty() {
             return Latency::default();
         }
-        let q = |x: f64| h.value_at_quantile(x);
         let (min, max, sum) = match t {
             Some(t) => (t.min_us, t.max_us, t.sum_us),
             None => (h.min(), h.max(), (h.mean() * h.len() as f64).round() as u64),
         };
+        // A percentile is its bucket's highest value, which may lie above the exact maximum.
+        let q = |x: f64| h.value_at_quantile(x).clamp(min, max);
         Latency {
             min,
             mean: sum as f64 / h.len() as f64,
