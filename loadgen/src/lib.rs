@@ -29,10 +29,11 @@
 //! assert_eq!(outcome.report.samples, 1000);
 //! ```
 //!
-//! Modules: [`opts`] (flags) -> [`plan`] (checked settings) -> [`engine`] (workers and
+//! Modules: [`opts`] (flags) -> [`plan`] (checked settings, with [`addrs`]) -> [`engine`] (workers and
 //! users) -> [`stats`] (counts, histograms) -> [`report`] (data, text, JSON); [`probe`]
 //! reads /proc; [`merge`] and [`procs`] add runs up.
 
+pub mod addrs;
 pub mod engine;
 pub mod merge;
 pub mod opts;

@@ -5,12 +5,13 @@
 //! when each starts, when each request is due) so that `--procs` children, which get the
 //! whole plan plus `--part I/P`, schedule their share exactly as one process would.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::addrs::{parse_source_addrs, resolve};
 use crate::opts::LoadArgs;
 use crate::sys;
 
@@ -102,7 +103,11 @@ pub struct Plan {
     pub json: Option<PathBuf>,
 }
 
-fn range_err(flag: &'static str, value: impl ToString, expected: impl ToString) -> PlanError {
+pub(crate) fn range_err(
+    flag: &'static str,
+    value: impl ToString,
+    expected: impl ToString,
+) -> PlanError {
     PlanError::Range {
         flag,
         value: value.to_string(),
@@ -120,14 +125,6 @@ fn check_time(flag: &'static str, d: Duration, allow_zero: bool) -> Result<(), P
         ));
     }
     Ok(())
-}
-
-/// True for 127.0.0.0/8 and ::1 (and IPv4-mapped loopback).
-pub fn is_loopback(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v| v.is_loopback()),
-    }
 }
 
 impl Plan {
@@ -386,76 +383,6 @@ fn parse_part(s: &str) -> Result<(usize, usize), PlanError> {
     Ok((i, p))
 }
 
-/// Resolves `host` to one loopback address, IPv4 first. Any non-loopback answer is refused.
-fn resolve(host: &str, port: u16) -> Result<SocketAddr, PlanError> {
-    if port == 0 {
-        return Err(range_err("--port", 0, "1 to 65535"));
-    }
-    let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => (host, port)
-            .to_socket_addrs()
-            .map_err(|e| PlanError::Resolve {
-                host: host.into(),
-                reason: e.to_string(),
-            })?
-            .collect(),
-    };
-    if let Some(bad) = addrs.iter().find(|a| !is_loopback(a.ip())) {
-        return Err(PlanError::NotLoopback {
-            what: "--host",
-            addr: format!("{host} ({})", bad.ip()),
-        });
-    }
-    addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or(addrs.first())
-        .copied()
-        .ok_or_else(|| PlanError::Resolve {
-            host: host.into(),
-            reason: "no address".into(),
-        })
-}
-
-/// Parses `127.0.0.1-127.0.0.8` or `127.0.0.1,127.0.0.2,::1`; every address must be loopback.
-pub fn parse_source_addrs(s: &str) -> Result<Vec<IpAddr>, PlanError> {
-    let bad = |what: &str| range_err("--source-addrs", s, what);
-    let mut out = Vec::new();
-    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-        if let Some((a, b)) = item.split_once('-') {
-            let a: Ipv4Addr = a.trim().parse().map_err(|_| bad("an IPv4 range A-B"))?;
-            let b: Ipv4Addr = b.trim().parse().map_err(|_| bad("an IPv4 range A-B"))?;
-            for ip in [a, b] {
-                if !ip.is_loopback() {
-                    return Err(PlanError::NotLoopback {
-                        what: "--source-addrs",
-                        addr: ip.to_string(),
-                    });
-                }
-            }
-            let (a, b) = (u32::from(a), u32::from(b));
-            if a > b || b - a >= 4096 {
-                return Err(bad("a range of 1 to 4096 addresses, low to high"));
-            }
-            out.extend((a..=b).map(|n| IpAddr::V4(Ipv4Addr::from(n))));
-        } else {
-            let ip: IpAddr = item.parse().map_err(|_| bad("IP addresses"))?;
-            if !is_loopback(ip) {
-                return Err(PlanError::NotLoopback {
-                    what: "--source-addrs",
-                    addr: ip.to_string(),
-                });
-            }
-            out.push(ip);
-        }
-    }
-    if out.is_empty() || out.len() > 4096 {
-        return Err(bad("1 to 4096 loopback addresses"));
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,20 +434,6 @@ mod tests {
         assert!(plan(&["--host", "127.0.0.2", "--loops", "1"]).is_ok());
         assert!(plan(&["--host", "::1", "--loops", "1"]).is_ok());
         assert!(plan(&["--host", "localhost", "--loops", "1"]).is_ok());
-    }
-
-    #[test]
-    fn source_addr_ranges() {
-        let v = parse_source_addrs("127.0.0.1-127.0.0.8").unwrap();
-        assert_eq!(v.len(), 8);
-        assert_eq!(v[7], "127.0.0.8".parse::<IpAddr>().unwrap());
-        assert_eq!(parse_source_addrs("127.0.0.1,127.0.0.3").unwrap().len(), 2);
-        assert!(matches!(
-            parse_source_addrs("192.168.1.1"),
-            Err(PlanError::NotLoopback { .. })
-        ));
-        assert!(parse_source_addrs("127.0.0.9-127.0.0.1").is_err());
-        assert!(parse_source_addrs("").is_err());
     }
 
     #[test]

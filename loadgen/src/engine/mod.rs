@@ -2,6 +2,7 @@
 //! the main thread collecting their interval tallies (for `summary +` lines and the live
 //! progress line) and final statistics.
 
+mod message;
 mod user;
 mod worker;
 
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-pub use user::{Message, PERIOD};
+pub use message::{Message, PERIOD};
 use worker::{Progress, Report, Spec};
 
 use crate::plan::Plan;

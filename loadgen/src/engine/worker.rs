@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token};
 
-use super::user::{Ctx, Message, Schedule, User};
+use super::message::Message;
+use super::user::{Ctx, Schedule, User};
 use crate::plan::{Plan, Stop};
 use crate::stats::{Recorder, Stats, Tally};
 
