@@ -81,6 +81,24 @@ fn duration_arg(s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| e.to_string())
 }
 
+/// What a connection's bytes mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Every byte read is written back (the default).
+    Raw,
+    /// Length-prefixed frames, each echoed whole; longer than `max_frame` closes.
+    Framed { max_frame: u64 },
+}
+
+/// How every connection is echoed: the part of [`Config`] a connection needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Echo {
+    /// Raw or framed.
+    pub mode: Mode,
+    /// Raw mode: bytes read per read call, and the bound on unsent bytes.
+    pub buffer_size: usize,
+}
+
 /// What a server runs with, after every flag has been checked.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -88,8 +106,8 @@ pub struct Config {
     pub addr: SocketAddr,
     /// Worker threads of the model (at least 1).
     pub threads: usize,
-    /// Read size and per-connection bound on unsent bytes.
-    pub buffer_size: usize,
+    /// How connections are echoed.
+    pub echo: Echo,
     /// CPUs to pin to, if asked.
     pub pin: Option<CpuList>,
     /// SO_REUSEPORT on the listening socket(s).
@@ -100,25 +118,29 @@ pub struct Config {
 pub const MAX_THREADS: usize = 1024;
 /// Largest read buffer accepted.
 pub const MAX_BUFFER: u64 = 64 << 20;
+/// `--max-frame` when not given.
+pub const DEFAULT_MAX_FRAME: u64 = 256 << 20;
+/// Largest `--max-frame` accepted (a frame is one buffer in memory).
+pub const MAX_FRAME: u64 = 1 << 40;
 
 impl ServerArgs {
     /// Checks the flags and turns them into a [`Config`]. Flags of the contract that this
     /// build does not implement yet are refused, never silently ignored.
     pub fn into_config(self) -> anyhow::Result<Config> {
         let refuse = |flag: &str, what: &str| -> anyhow::Result<Config> {
-            bail!("{flag} is not supported yet: {what}; this build serves raw echo only")
+            bail!("{flag} is not supported yet: {what}; not implemented in this build")
         };
-        if self.framed {
-            return refuse("--framed", "framed mode is not implemented");
-        }
         if self.cpu_work.is_some() || self.backend_wait.is_some() || self.splits != 1 {
             return refuse(
                 "--cpu-work/--backend-wait/--splits",
                 "the per-frame workload is not implemented",
             );
         }
-        if self.max_frame != 256 << 20 {
-            return refuse("--max-frame", "it only applies to framed mode");
+        if self.max_frame != DEFAULT_MAX_FRAME && !self.framed {
+            bail!("--max-frame applies only with --framed");
+        }
+        if self.max_frame > MAX_FRAME {
+            bail!("--max-frame {}: expected at most 1TiB", self.max_frame);
         }
         if self.max_conns.is_some() {
             return refuse("--max-conns", "the connection cap is not implemented");
@@ -144,10 +166,20 @@ impl ServerArgs {
         if let Some(cpus) = &self.pin {
             cpus.check_online().context("--pin")?;
         }
+        let mode = if self.framed {
+            Mode::Framed {
+                max_frame: self.max_frame,
+            }
+        } else {
+            Mode::Raw
+        };
         Ok(Config {
             addr: self.addr,
             threads: self.threads,
-            buffer_size: self.buffer_size as usize,
+            echo: Echo {
+                mode,
+                buffer_size: self.buffer_size as usize,
+            },
             pin: self.pin,
             reuse_port: self.reuse_port,
         })
@@ -168,7 +200,13 @@ mod tests {
         let c = config(&[]).unwrap();
         assert_eq!(c.addr, "127.0.0.1:7000".parse().unwrap());
         assert_eq!(c.threads, 1);
-        assert_eq!(c.buffer_size, 65536);
+        assert_eq!(
+            c.echo,
+            Echo {
+                mode: Mode::Raw,
+                buffer_size: 65536
+            }
+        );
         assert!(!c.reuse_port);
         assert!(c.pin.is_none());
     }
@@ -176,19 +214,26 @@ mod tests {
     #[test]
     fn sizes_take_units() {
         assert_eq!(
-            config(&["--buffer-size", "4KiB"]).unwrap().buffer_size,
+            config(&["--buffer-size", "4KiB"]).unwrap().echo.buffer_size,
             4096
+        );
+        let framed = config(&["--framed", "--max-frame", "1MiB"]).unwrap();
+        assert_eq!(framed.echo.mode, Mode::Framed { max_frame: 1 << 20 });
+        let framed = config(&["--framed"]).unwrap();
+        assert_eq!(
+            framed.echo.mode,
+            Mode::Framed {
+                max_frame: 256 << 20
+            }
         );
     }
 
     #[test]
     fn unimplemented_flags_are_refused_not_ignored() {
         for args in [
-            &["--framed"][..],
-            &["--cpu-work", "5ms"],
+            &["--cpu-work", "5ms"][..],
             &["--backend-wait", "55ms"],
             &["--splits", "5"],
-            &["--max-frame", "1MiB"],
             &["--max-conns", "12"],
             &["--stats-file", "/tmp/x.json"],
             &["--idle-timeout", "10s"],
@@ -207,5 +252,13 @@ mod tests {
         assert!(config(&["--cpu-work", "5"]).is_err());
         assert!(config(&["--pin", "100000"]).is_err());
         assert!(config(&["--bogus"]).is_err());
+        assert!(
+            config(&["--max-frame", "1MiB"]).is_err(),
+            "--max-frame without --framed"
+        );
+        assert!(
+            config(&["--framed", "--max-frame", "2TiB"]).is_err(),
+            "over 1TiB"
+        );
     }
 }

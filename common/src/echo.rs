@@ -1,56 +1,127 @@
-//! The raw echo loop, written once for every model whose streams share a trait: blocking
+//! The echo loops, written once for every model whose streams share a trait: blocking
 //! `std::io` streams (OS threads, may's coroutines) and `futures-io` streams (async-std,
-//! smol, glommio). tokio has its own I/O traits, so its servers keep their own loop of
-//! the same shape.
+//! smol, glommio). tokio has its own I/O traits, and the readiness-loop models (epoll,
+//! tokio-callback) are state machines, so those keep loops of the same shape themselves.
 //!
-//! The loop: read up to one buffer, write all of it back, repeat; stop at end of stream.
+//! Raw mode: read up to one buffer, write all of it back, repeat; stop at end of stream.
 //! Nothing new is read while an echo is still being written, so a client that never
 //! reads holds at most one buffer of server memory (backpressure).
+//!
+//! Framed mode: read the 8-byte header, then the payload straight into the connection's
+//! [`FrameBuf`] (sized from the header, reused while large enough), write the frame back.
+//! A frame over `--max-frame`, a buffer that cannot be allocated, or a close in the middle
+//! of a frame ends that connection with one (rate-limited) log line.
 
 use std::io::{self, Read, Write};
 
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::ConnGuard;
+use crate::args::{Echo, Mode};
+use crate::frame::FrameBuf;
 
 /// Echoes a blocking stream until the client closes it; counts an error that ends it.
 /// The guard marks the connection open until this returns.
-pub fn blocking<S: Read + Write>(mut stream: S, buffer_size: usize, _guard: ConnGuard) {
-    let mut buf = vec![0u8; buffer_size];
-    let result = (|| -> io::Result<()> {
-        loop {
-            let n = match stream.read(&mut buf) {
-                Ok(0) => return Ok(()), // client closed its side; everything was echoed
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            stream.write_all(&buf[..n])?;
-        }
-    })();
+pub fn blocking<S: Read + Write>(mut stream: S, echo: Echo, _guard: ConnGuard) {
+    let result = match echo.mode {
+        Mode::Raw => raw_blocking(&mut stream, echo.buffer_size),
+        Mode::Framed { max_frame } => framed_blocking(&mut stream, max_frame),
+    };
     if let Err(e) = result {
         crate::conn::error(&e);
     }
 }
 
+fn raw_blocking(stream: &mut (impl Read + Write), buffer_size: usize) -> io::Result<()> {
+    let mut buf = vec![0u8; buffer_size];
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) => return Ok(()), // client closed its side; everything was echoed
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        stream.write_all(&buf[..n])?;
+    }
+}
+
+fn framed_blocking(stream: &mut (impl Read + Write), max_frame: u64) -> io::Result<()> {
+    let mut frame = FrameBuf::new(max_frame);
+    loop {
+        let header = frame.header_mut();
+        match stream.read(&mut header[..])? {
+            0 => return Ok(()), // closed between frames: a clean end
+            n => stream.read_exact(&mut header[n..]).map_err(inside_frame)?,
+        }
+        frame.start_frame()?;
+        stream
+            .read_exact(frame.payload_mut())
+            .map_err(inside_frame)?;
+        stream.write_all(frame.frame())?;
+    }
+}
+
 /// Echoes an async (`futures-io`) stream until the client closes it; counts an error
-/// that ends it. The buffer is owned by the task across `.await` points.
-pub async fn stream<S>(mut stream: S, buffer_size: usize, _guard: ConnGuard)
+/// that ends it. Buffers are owned by the task across `.await` points.
+pub async fn stream<S>(mut stream: S, echo: Echo, _guard: ConnGuard)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let result = match echo.mode {
+        Mode::Raw => raw_stream(&mut stream, echo.buffer_size).await,
+        Mode::Framed { max_frame } => framed_stream(&mut stream, max_frame).await,
+    };
+    if let Err(e) = result {
+        crate::conn::error(&e);
+    }
+}
+
+async fn raw_stream<S>(stream: &mut S, buffer_size: usize) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut buf = vec![0u8; buffer_size];
-    let result = async {
-        loop {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 {
-                return Ok(()); // client closed its side; everything was echoed
-            }
-            stream.write_all(&buf[..n]).await?;
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(()); // client closed its side; everything was echoed
         }
-    };
-    if let Err(e) = result.await {
-        crate::conn::error(&e);
+        stream.write_all(&buf[..n]).await?;
+    }
+}
+
+async fn framed_stream<S>(stream: &mut S, max_frame: u64) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut frame = FrameBuf::new(max_frame);
+    loop {
+        let header = frame.header_mut();
+        match stream.read(&mut header[..]).await? {
+            0 => return Ok(()), // closed between frames: a clean end
+            n => stream
+                .read_exact(&mut header[n..])
+                .await
+                .map_err(inside_frame)?,
+        }
+        frame.start_frame()?;
+        stream
+            .read_exact(frame.payload_mut())
+            .await
+            .map_err(inside_frame)?;
+        stream.write_all(frame.frame()).await?;
+    }
+}
+
+/// Names an end of stream inside a frame for what it is: a truncated frame.
+pub fn inside_frame(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "connection closed inside a frame",
+        )
+    } else {
+        e
     }
 }
 
@@ -60,6 +131,72 @@ mod tests {
     use std::task::{Context, Poll};
 
     use super::*;
+    use crate::frame::header;
+
+    const RAW: Echo = Echo {
+        mode: Mode::Raw,
+        buffer_size: 4096,
+    };
+    const FRAMED: Echo = Echo {
+        mode: Mode::Framed { max_frame: 1 << 20 },
+        buffer_size: 4096,
+    };
+
+    fn frames(sizes: &[u64]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, &len) in sizes.iter().enumerate() {
+            out.extend_from_slice(&header(len));
+            out.extend((0..len).map(|b| (b as usize + i) as u8));
+        }
+        out
+    }
+
+    #[test]
+    fn framed_echo_returns_every_frame_whole() {
+        let input = frames(&[0, 1, 5000, 0, 70_000, 3]);
+        let mut script = Script {
+            input: input.clone(),
+            pos: 0,
+            chunk: 999,
+            output: vec![],
+        };
+        blocking(&mut script, FRAMED, ConnGuard::open());
+        assert_eq!(script.output, input);
+        let mut script = Script {
+            input: input.clone(),
+            pos: 0,
+            chunk: 3,
+            output: vec![],
+        };
+        futures_lite::future::block_on(stream(&mut script, FRAMED, ConnGuard::open()));
+        assert_eq!(script.output, input);
+    }
+
+    #[test]
+    fn framed_echo_stops_at_a_bad_frame_after_echoing_the_good_ones() {
+        let good = frames(&[10, 20]);
+        for bad in [
+            frames(&[2 << 20]),
+            frames(&[100])[..50].to_vec(),
+            header(5)[..3].to_vec(),
+        ] {
+            let mut input = good.clone();
+            input.extend_from_slice(&bad);
+            let before = crate::conn::counts().2;
+            let mut script = Script {
+                input,
+                pos: 0,
+                chunk: 64,
+                output: vec![],
+            };
+            blocking(&mut script, FRAMED, ConnGuard::open());
+            assert_eq!(script.output, good);
+            assert!(
+                crate::conn::counts().2 > before,
+                "the bad frame is counted as an error"
+            );
+        }
+    }
 
     /// A stream that yields `input` in `chunk`-sized reads and records what is written.
     struct Script {
@@ -97,7 +234,7 @@ mod tests {
             chunk: 777,
             output: vec![],
         };
-        blocking(&mut script, 4096, ConnGuard::open());
+        blocking(&mut script, RAW, ConnGuard::open());
         assert_eq!(script.output, input);
     }
 
@@ -137,7 +274,7 @@ mod tests {
             chunk: 1000,
             output: vec![],
         };
-        futures_lite::future::block_on(stream(&mut script, 4096, ConnGuard::open()));
+        futures_lite::future::block_on(stream(&mut script, RAW, ConnGuard::open()));
         assert_eq!(script.output, input);
     }
 }

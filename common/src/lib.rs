@@ -20,6 +20,7 @@
 pub mod args;
 pub mod conn;
 pub mod echo;
+pub mod frame;
 pub mod log;
 pub mod net;
 pub mod pin;
@@ -35,7 +36,7 @@ use std::sync::OnceLock;
 use clap::Parser;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
-pub use args::{Config, ServerArgs};
+pub use args::{Config, Echo, Mode, ServerArgs};
 pub use conn::ConnGuard;
 
 static MODEL: OnceLock<&'static str> = OnceLock::new();

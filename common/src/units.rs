@@ -44,10 +44,10 @@ fn split_number(input: &str) -> Result<(f64, &str), UnitError> {
     Ok((value, unit.trim()))
 }
 
-const SIZE_UNITS: &str = "B, KiB, MiB, GiB (or K, M, G), KB, MB, GB";
+const SIZE_UNITS: &str = "B, KiB, MiB, GiB, TiB (or K, M, G, T), KB, MB, GB, TB";
 
-/// Parses a byte count: a plain number is bytes; `K`/`KiB`, `M`/`MiB`, `G`/`GiB` are
-/// powers of 1024; `KB`, `MB`, `GB` are powers of 1000.
+/// Parses a byte count: a plain number is bytes; `K`/`KiB`, `M`/`MiB`, `G`/`GiB`,
+/// `T`/`TiB` are powers of 1024; `KB`, `MB`, `GB`, `TB` are powers of 1000.
 pub fn parse_size(input: &str) -> Result<u64, UnitError> {
     let (value, unit) = split_number(input)?;
     let scale: f64 = match unit.to_ascii_lowercase().as_str() {
@@ -55,9 +55,11 @@ pub fn parse_size(input: &str) -> Result<u64, UnitError> {
         "k" | "kib" => 1024.0,
         "m" | "mib" => 1024.0 * 1024.0,
         "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
         "kb" => 1e3,
         "mb" => 1e6,
         "gb" => 1e9,
+        "tb" => 1e12,
         _ => {
             return Err(UnitError::UnknownUnit {
                 input: input.to_string(),
@@ -124,6 +126,7 @@ mod tests {
         assert_eq!(parse_size("64k"), Ok(65536));
         assert_eq!(parse_size("100MiB"), Ok(100 << 20));
         assert_eq!(parse_size("1MB"), Ok(1_000_000));
+        assert_eq!(parse_size("2TiB"), Ok(2 << 40));
         assert_eq!(parse_size("1.5KiB"), Ok(1536));
         assert_eq!(parse_size("256 MiB"), Ok(256 << 20));
         assert!(matches!(

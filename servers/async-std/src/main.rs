@@ -32,7 +32,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
             match listener.accept().await {
                 Ok((stream, _peer)) => {
                     let guard = ConnGuard::open();
-                    async_std::task::spawn(common::echo::stream(stream, config.buffer_size, guard));
+                    async_std::task::spawn(common::echo::stream(stream, config.echo, guard));
                 }
                 Err(e) => async_std::task::sleep(common::net::accept_failed(&e)).await,
             }

@@ -279,7 +279,11 @@ fn refuses_bad_input_with_one_line(model: &str) {
         (&["--bogus"], 2, "--bogus"),
         (&["--addr", "not-an-address"], 2, "--addr"),
         (&["--threads", "0"], 2, "--threads"),
-        (&["--framed"], 2, "not supported yet"),
+        (
+            &["--max-frame", "1MiB"],
+            2,
+            "--max-frame applies only with --framed",
+        ),
         (&["--max-conns", "2"], 2, "not supported yet"),
         (&["--addr", &in_use], 1, "cannot bind"),
     ];
@@ -314,6 +318,120 @@ fn settled_fds(server: &Server) -> usize {
         last = now;
     }
     last
+}
+
+/// Sends one frame of `len` pattern bytes in random splits and checks the echo.
+fn frame_round_trip(stream: &TcpStream, len: u64, rng: &mut Rng) {
+    let mut writer = stream.try_clone().unwrap();
+    let mut seed = Rng::new(rng.next_u64());
+    let writing = std::thread::spawn(move || {
+        writer.write_all(&len.to_be_bytes()).unwrap();
+        let mut chunk = Vec::new();
+        let mut offset = 0u64;
+        while offset < len {
+            let piece = seed.range(1, (len - offset).min(1 << 20) as usize) as u64;
+            chunk.clear();
+            chunk.extend((offset..offset + piece).map(pattern_byte));
+            writer.write_all(&chunk).unwrap();
+            offset += piece;
+        }
+    });
+    let mut reader = stream;
+    let mut header = [0u8; 8];
+    reader.read_exact(&mut header).unwrap();
+    assert_eq!(u64::from_be_bytes(header), len, "echoed header");
+    let mut buf = vec![0u8; 1 << 20];
+    let mut offset = 0u64;
+    while offset < len {
+        let want = (len - offset).min(buf.len() as u64) as usize;
+        let n = reader.read(&mut buf[..want]).unwrap();
+        assert!(n > 0, "EOF after {offset} of {len} payload bytes");
+        for (i, &b) in buf[..n].iter().enumerate() {
+            assert_eq!(
+                b,
+                pattern_byte(offset + i as u64),
+                "payload byte {}",
+                offset + i as u64
+            );
+        }
+        offset += n as u64;
+    }
+    writing.join().unwrap();
+}
+
+/// Framed mode: frames of 0 and 1 bytes, 1 MiB and 64 MiB come back exactly, on one
+/// connection, written in random splits.
+fn framed_echoes_frames_exactly(model: &str) {
+    let server = Server::start(model, &["--framed"]);
+    let stream = connect(server.addr).unwrap();
+    let mut rng = Rng::new(42);
+    for len in [0, 1, 0, 1 << 20, 64 << 20, 1, 0] {
+        frame_round_trip(&stream, len, &mut rng);
+    }
+    stream.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(
+        read_to_end(&stream).unwrap().len(),
+        0,
+        "{model}: EOF after the last frame"
+    );
+}
+
+/// Framed mode reuses one buffer: RSS stays flat over 20 frames once it has grown.
+fn framed_does_not_allocate_per_frame(model: &str) {
+    let server = Server::start(model, &["--framed"]);
+    let stream = connect(server.addr).unwrap();
+    let mut rng = Rng::new(9);
+    for _ in 0..3 {
+        frame_round_trip(&stream, 8 << 20, &mut rng);
+    }
+    let grown = server.rss_kib().unwrap();
+    let mut peak = grown;
+    for _ in 0..20 {
+        frame_round_trip(&stream, 8 << 20, &mut rng);
+        peak = peak.max(server.rss_kib().unwrap());
+    }
+    assert!(
+        peak - grown <= 1 << 10,
+        "{model}: RSS went from {grown} KiB to {peak} KiB over 20 frames of 8 MiB"
+    );
+}
+
+/// A frame over --max-frame, or cut short by a close, ends only its own connection.
+fn framed_bad_frames_end_only_their_connection(model: &str) {
+    let mut server = Server::start(model, &["--framed", "--max-frame", "1MiB"]);
+    let bystander = connect(server.addr).unwrap();
+    let mut rng = Rng::new(3);
+    frame_round_trip(&bystander, 1000, &mut rng);
+
+    let mut too_large = connect(server.addr).unwrap();
+    too_large
+        .write_all(&((1u64 << 20) + 1).to_be_bytes())
+        .unwrap();
+    assert_eq!(
+        read_to_end(&too_large).unwrap_or_default().len(),
+        0,
+        "{model}: closed, no reply"
+    );
+
+    let mut truncated = connect(server.addr).unwrap();
+    truncated.write_all(&100u64.to_be_bytes()).unwrap();
+    truncated.write_all(&[7u8; 40]).unwrap();
+    drop(truncated);
+    let mut half_header = connect(server.addr).unwrap();
+    half_header.write_all(&[0u8; 3]).unwrap();
+    drop(half_header);
+
+    frame_round_trip(&bystander, 1 << 20, &mut rng); // exactly --max-frame is accepted
+    frame_round_trip(&connect(server.addr).unwrap(), 5, &mut rng);
+    assert!(server.is_running(), "{model} exited");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.stderr().contains("connection closed inside a frame") && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = server.stderr();
+    assert!(log.contains("over --max-frame"), "{model} logged: {log}");
+    assert!(!log.contains("panicked"), "{model} logged: {log}");
 }
 
 fn echo_once(server: &Server, message: &[u8]) {
@@ -358,6 +476,18 @@ macro_rules! conformance {
             #[test]
             fn shares_a_port_and_pins() {
                 super::shares_a_port_and_pins($model);
+            }
+            #[test]
+            fn framed_echoes_frames_exactly() {
+                super::framed_echoes_frames_exactly($model);
+            }
+            #[test]
+            fn framed_does_not_allocate_per_frame() {
+                super::framed_does_not_allocate_per_frame($model);
+            }
+            #[test]
+            fn framed_bad_frames_end_only_their_connection() {
+                super::framed_bad_frames_end_only_their_connection($model);
             }
             #[test]
             fn refuses_bad_input_with_one_line() {

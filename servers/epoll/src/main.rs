@@ -17,6 +17,9 @@
 //!   `epoll_wait`, like a hand-written level-triggered C loop.
 //! - Backpressure: while a connection has unsent bytes the loop does not read from it,
 //!   so a client that never reads holds at most one buffer of server memory.
+//! - Framed mode is the same loop with a per-connection state machine (header, payload,
+//!   reply): the payload is read straight into the connection's `FrameBuf` and the reply
+//!   is written from it, with no copy.
 //! - `--threads N` runs N independent loops, each with its own SO_REUSEPORT listener.
 
 use std::io::{self, Read, Write};
@@ -25,7 +28,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use common::{Config, ConnGuard};
+use common::echo::inside_frame;
+use common::frame::{FrameBuf, HEADER_LEN};
+use common::{Config, ConnGuard, Echo, Mode};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
@@ -49,7 +54,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         .map(|(i, listener)| {
             std::thread::Builder::new()
                 .name(format!("loop-{i}"))
-                .spawn(move || event_loop(listener, config.buffer_size))
+                .spawn(move || event_loop(listener, config.echo))
         })
         .collect::<io::Result<_>>()?;
     common::ready(addr, config.threads);
@@ -61,14 +66,37 @@ fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One connection: the socket and the bytes it still owes its client.
+/// One connection: the socket and what it still owes its client.
 struct Conn {
     stream: TcpStream,
-    unsent: Vec<u8>,
+    state: State,
     /// The client's FIN has been seen (EPOLLRDHUP): a short read no longer proves there
     /// is nothing left to read, because the end of stream itself raises no new edge.
     peer_closed: bool,
     _guard: ConnGuard,
+}
+
+/// Where a connection is in its echo.
+enum State {
+    /// Raw mode: only the bytes the socket did not take yet.
+    Raw { unsent: Vec<u8> },
+    /// Framed mode: the frame being read or written back.
+    Framed(Framing),
+}
+
+/// A framed connection's state machine.
+struct Framing {
+    frame: FrameBuf,
+    stage: Stage,
+    /// Bytes of the current stage done: header or payload read, or reply written.
+    filled: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Header,
+    Payload,
+    Reply,
 }
 
 /// What a connection needs next.
@@ -81,7 +109,7 @@ enum Next {
     Close,
 }
 
-fn event_loop(listener: std::net::TcpListener, buffer_size: usize) -> anyhow::Result<()> {
+fn event_loop(listener: std::net::TcpListener, echo: Echo) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
     let mut listener = TcpListener::from_std(listener);
     let mut poll = Poll::new().context("epoll_create")?;
@@ -89,7 +117,7 @@ fn event_loop(listener: std::net::TcpListener, buffer_size: usize) -> anyhow::Re
         .register(&mut listener, LISTENER, Interest::READABLE)?;
 
     let mut conns: Slab<Conn> = Slab::with_capacity(1024);
-    let mut buf = vec![0u8; buffer_size];
+    let mut buf = vec![0u8; echo.buffer_size];
     let mut events = Events::with_capacity(1024);
     let mut again: Vec<usize> = Vec::new();
     // Set while accept() is paused after running out of descriptors.
@@ -117,7 +145,7 @@ fn event_loop(listener: std::net::TcpListener, buffer_size: usize) -> anyhow::Re
         for event in events.iter() {
             match event.token() {
                 LISTENER => {
-                    if let Some(pause) = accept_all(&mut listener, &mut conns, &poll)? {
+                    if let Some(pause) = accept_all(&mut listener, &mut conns, &poll, echo.mode)? {
                         poll.registry().deregister(&mut listener)?;
                         accept_resumes = Some(Instant::now() + pause);
                     }
@@ -148,6 +176,7 @@ fn accept_all(
     listener: &mut TcpListener,
     conns: &mut Slab<Conn>,
     poll: &Poll,
+    mode: Mode,
 ) -> io::Result<Option<Duration>> {
     loop {
         match listener.accept() {
@@ -163,9 +192,17 @@ fn accept_all(
                     common::conn::error(&e);
                     continue;
                 }
+                let state = match mode {
+                    Mode::Raw => State::Raw { unsent: Vec::new() },
+                    Mode::Framed { max_frame } => State::Framed(Framing {
+                        frame: FrameBuf::new(max_frame),
+                        stage: Stage::Header,
+                        filled: 0,
+                    }),
+                };
                 entry.insert(Conn {
                     stream,
-                    unsent: Vec::new(),
+                    state,
                     peer_closed: false,
                     _guard: ConnGuard::open(),
                 });
@@ -211,41 +248,128 @@ fn close(conns: &mut Slab<Conn>, key: usize, poll: &Poll) {
     let _ = poll.registry().deregister(&mut conn.stream);
 }
 
-/// One turn of one connection: first pay what it is owed, then read once and echo.
+/// One turn of one connection.
 fn echo(conn: &mut Conn, buf: &mut [u8], readable: bool) -> io::Result<Next> {
+    match &mut conn.state {
+        State::Raw { unsent } => {
+            raw_turn(&mut conn.stream, unsent, buf, readable, conn.peer_closed)
+        }
+        State::Framed(f) => framed_turn(&mut conn.stream, f, readable, conn.peer_closed),
+    }
+}
+
+/// Raw mode: first pay what is owed, then read once into the loop's buffer and echo.
+fn raw_turn(
+    stream: &mut TcpStream,
+    unsent: &mut Vec<u8>,
+    buf: &mut [u8],
+    readable: bool,
+    peer_closed: bool,
+) -> io::Result<Next> {
     let mut read_now = readable;
-    if !conn.unsent.is_empty() {
-        let sent = write_some(&mut conn.stream, &conn.unsent)?;
-        conn.unsent.drain(..sent);
-        if !conn.unsent.is_empty() {
+    if !unsent.is_empty() {
+        let sent = write_some(stream, unsent)?;
+        unsent.drain(..sent);
+        if !unsent.is_empty() {
             return Ok(Next::Wait); // still full: the next writable edge brings us back
         }
         // Reading was paused; what arrived meanwhile raised its edge already, unseen.
         read_now = true;
-        conn.unsent = Vec::new(); // give the memory back: only unsent bytes are kept
+        *unsent = Vec::new(); // give the memory back: only unsent bytes are kept
     }
     if !read_now {
         return Ok(Next::Wait);
     }
-    let n = match conn.stream.read(buf) {
-        Ok(0) => return Ok(Next::Close), // EOF, and nothing is owed: half-close done
-        Ok(n) => n,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Next::Wait),
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Next::Again),
-        Err(e) => return Err(e),
+    let n = match read_once(stream, buf)? {
+        ReadOutcome::Bytes(0) => return Ok(Next::Close), // EOF, nothing owed: half-close done
+        ReadOutcome::Bytes(n) => n,
+        ReadOutcome::Not(next) => return Ok(next),
     };
-    let sent = write_some(&mut conn.stream, &buf[..n])?;
+    let sent = write_some(stream, &buf[..n])?;
     if sent < n {
-        conn.unsent.extend_from_slice(&buf[sent..n]);
+        unsent.extend_from_slice(&buf[sent..n]);
         return Ok(Next::Wait);
     }
-    // Served again next turn if the socket may hold more: a full read, or a FIN that
-    // is known to be waiting behind the data.
-    Ok(if n == buf.len() || conn.peer_closed {
+    Ok(after_read(n == buf.len(), peer_closed))
+}
+
+/// Framed mode: finish a reply in progress, then read once into the header or payload.
+fn framed_turn(
+    stream: &mut TcpStream,
+    f: &mut Framing,
+    readable: bool,
+    peer_closed: bool,
+) -> io::Result<Next> {
+    let mut read_now = readable;
+    if f.stage == Stage::Reply {
+        if !send_reply(stream, f)? {
+            return Ok(Next::Wait);
+        }
+        read_now = true; // reading was paused during the reply
+    }
+    if !read_now {
+        return Ok(Next::Wait);
+    }
+    let target = match f.stage {
+        Stage::Header => &mut f.frame.header_mut()[f.filled..],
+        _ => &mut f.frame.payload_mut()[f.filled..],
+    };
+    let wanted = target.len();
+    let n = match read_once(stream, target)? {
+        ReadOutcome::Bytes(0) if f.stage == Stage::Header && f.filled == 0 => {
+            return Ok(Next::Close);
+        }
+        ReadOutcome::Bytes(0) => return Err(inside_frame(io::ErrorKind::UnexpectedEof.into())),
+        ReadOutcome::Bytes(n) => n,
+        ReadOutcome::Not(next) => return Ok(next),
+    };
+    f.filled += n;
+    if f.stage == Stage::Header && f.filled == HEADER_LEN {
+        f.frame.start_frame()?;
+        (f.stage, f.filled) = (Stage::Payload, 0);
+    }
+    if f.stage == Stage::Payload && f.filled == f.frame.payload_mut().len() {
+        (f.stage, f.filled) = (Stage::Reply, 0);
+        if !send_reply(stream, f)? {
+            return Ok(Next::Wait);
+        }
+    }
+    Ok(after_read(n == wanted, peer_closed))
+}
+
+/// Writes what is left of the frame; true once it is all sent (back to reading headers).
+fn send_reply(stream: &mut TcpStream, f: &mut Framing) -> io::Result<bool> {
+    f.filled += write_some(stream, &f.frame.frame()[f.filled..])?;
+    if f.filled < f.frame.frame().len() {
+        return Ok(false); // the next writable edge brings us back
+    }
+    (f.stage, f.filled) = (Stage::Header, 0);
+    Ok(true)
+}
+
+/// The outcome of one non-blocking read.
+enum ReadOutcome {
+    Bytes(usize),
+    Not(Next),
+}
+
+fn read_once(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<ReadOutcome> {
+    match stream.read(buf) {
+        Ok(n) => Ok(ReadOutcome::Bytes(n)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::Not(Next::Wait)),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(ReadOutcome::Not(Next::Again)),
+        Err(e) => Err(e),
+    }
+}
+
+/// After a read: serve the connection again next turn if its socket may hold more - a
+/// read that filled its buffer, or a FIN known to be waiting behind the data.
+fn after_read(filled_buffer: bool, peer_closed: bool) -> Next {
+    if filled_buffer || peer_closed {
         Next::Again
     } else {
         Next::Wait
-    })
+    }
 }
 
 /// Writes as much of `data` as the socket takes now; returns how much that was.

@@ -18,7 +18,7 @@
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::process::ExitCode;
 
-use common::{Config, ConnGuard};
+use common::{Config, ConnGuard, Echo};
 use glommio::net::TcpListener;
 use glommio::{CpuSet, LocalExecutorPoolBuilder, PoolPlacement};
 
@@ -49,7 +49,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => PoolPlacement::MaxSpread(config.threads, None),
     };
-    let buffer_size = config.buffer_size;
+    let echo = config.echo;
     let executors = LocalExecutorPoolBuilder::new(placement)
         .name("echo")
         .io_memory(IO_MEMORY)
@@ -59,7 +59,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
                 // SAFETY: `fd` is a bound, listening socket whose ownership moved here
                 // (into_raw_fd above); each executor takes a different one.
                 let listener = unsafe { TcpListener::from_raw_fd(fd) };
-                accept_loop(listener, buffer_size).await
+                accept_loop(listener, echo).await
             }
         })
         .map_err(glommio_error)?;
@@ -75,12 +75,12 @@ fn glommio_error<T>(e: glommio::GlommioError<T>) -> anyhow::Error {
     anyhow::anyhow!("glommio: {e}")
 }
 
-async fn accept_loop(listener: TcpListener, buffer_size: usize) {
+async fn accept_loop(listener: TcpListener, echo: Echo) {
     loop {
         match listener.accept().await {
             Ok(stream) => {
                 let guard = ConnGuard::open();
-                glommio::spawn_local(common::echo::stream(stream, buffer_size, guard)).detach();
+                glommio::spawn_local(common::echo::stream(stream, echo, guard)).detach();
             }
             Err(e) => {
                 let e = std::io::Error::from(e);

@@ -33,7 +33,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
     // SAFETY: the descriptor is a listening socket whose ownership moves to may.
     let listener = unsafe { TcpListener::from_raw_fd(listener.into_raw_fd()) };
     common::ready(listener.local_addr()?, config.threads);
-    let buffer_size = config.buffer_size;
+    let echo = config.echo;
     // SAFETY (may's contract for `go!`): the coroutines neither touch thread-local
     // storage across blocking points nor block the worker thread with non-may calls.
     let acceptor = may::go!(move || {
@@ -41,7 +41,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
             match listener.accept() {
                 Ok((stream, _peer)) => {
                     let guard = ConnGuard::open();
-                    may::go!(move || common::echo::blocking(stream, buffer_size, guard));
+                    may::go!(move || common::echo::blocking(stream, echo, guard));
                 }
                 Err(e) => may::coroutine::sleep(common::net::accept_failed(&e)),
             }

@@ -39,7 +39,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
                 Ok((stream, _peer)) => {
                     let guard = ConnGuard::open();
                     spawner
-                        .spawn(common::echo::stream(stream, config.buffer_size, guard))
+                        .spawn(common::echo::stream(stream, config.echo, guard))
                         .detach();
                 }
                 Err(e) => {

@@ -16,7 +16,7 @@ use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use common::{Config, ConnGuard};
+use common::{Config, ConnGuard, Echo};
 
 /// Stack per connection thread: the echo loop needs a few KiB; the buffer is on the heap.
 const STACK_SIZE: usize = 64 << 10;
@@ -31,7 +31,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
     let acceptors: Vec<_> = (0..config.threads)
         .map(|_| {
             let listener = Arc::clone(&listener);
-            std::thread::spawn(move || accept_loop(&listener, config.buffer_size))
+            std::thread::spawn(move || accept_loop(&listener, config.echo))
         })
         .collect();
     for acceptor in acceptors {
@@ -42,14 +42,14 @@ fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn accept_loop(listener: &TcpListener, buffer_size: usize) {
+fn accept_loop(listener: &TcpListener, echo: Echo) {
     loop {
         match listener.accept() {
             Ok((stream, _peer)) => {
                 let guard = ConnGuard::open();
                 let spawned = std::thread::Builder::new()
                     .stack_size(STACK_SIZE)
-                    .spawn(move || common::echo::blocking(stream, buffer_size, guard));
+                    .spawn(move || common::echo::blocking(stream, echo, guard));
                 // Out of threads or memory: this connection is dropped (closed), counted,
                 // and the server goes on with the others.
                 if let Err(e) = spawned {

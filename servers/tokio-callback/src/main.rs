@@ -13,13 +13,18 @@
 //!   owns only the bytes its transport could not send yet.
 //! - Backpressure as in asyncio's flow control: while the transport holds unsent bytes,
 //!   the driver stops reading from that connection and waits until it is writable.
+//! - Framed mode is asyncio's `BufferedProtocol`: the protocol hands out its own buffer
+//!   (`get_buffer`) so each payload is read straight into the frame buffer. Like asyncio,
+//!   the transport copies whatever the socket does not take at once into its own buffer
+//!   (kept, not reallocated, between frames): that copy is the callback style's cost.
 //! - `--threads 1` uses tokio's current-thread runtime, `--threads N` N workers.
 
 use std::cell::RefCell;
 use std::io;
 use std::process::ExitCode;
 
-use common::{Config, ConnGuard};
+use common::frame::{FrameBuf, HEADER_LEN};
+use common::{Config, ConnGuard, Mode};
 use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -27,8 +32,16 @@ use tokio::net::{TcpListener, TcpStream};
 trait Protocol {
     /// The connection is established; `transport` is how to write to it.
     fn connection_made(&mut self, _transport: &mut Transport) {}
+    /// Where the next bytes should be read to: the protocol's own buffer (asyncio's
+    /// `BufferedProtocol`), or `None` to get them through `data_received` from the
+    /// driver's shared read buffer.
+    fn get_buffer(&mut self) -> Option<&mut [u8]> {
+        None
+    }
+    /// `n` bytes were read into the buffer `get_buffer` returned.
+    fn buffer_updated(&mut self, _n: usize, _transport: &mut Transport) {}
     /// Some bytes arrived (any amount: a message may come in pieces).
-    fn data_received(&mut self, data: &[u8], transport: &mut Transport);
+    fn data_received(&mut self, _data: &[u8], _transport: &mut Transport) {}
     /// The client closed its side. By default, close ours once everything is sent.
     fn eof_received(&mut self, transport: &mut Transport) {
         transport.close();
@@ -43,6 +56,50 @@ struct Echo;
 impl Protocol for Echo {
     fn data_received(&mut self, data: &[u8], transport: &mut Transport) {
         transport.write(data);
+    }
+}
+
+/// The framed echo protocol: header, then payload, read in place; the frame goes back
+/// whole.
+struct FramedEcho {
+    frame: FrameBuf,
+    /// Bytes of the header (before the length is known) or payload read so far.
+    filled: usize,
+    /// Payload length once the header is complete.
+    payload: Option<usize>,
+}
+
+impl Protocol for FramedEcho {
+    fn get_buffer(&mut self) -> Option<&mut [u8]> {
+        Some(match self.payload {
+            None => &mut self.frame.header_mut()[self.filled..],
+            Some(_) => &mut self.frame.payload_mut()[self.filled..],
+        })
+    }
+
+    fn buffer_updated(&mut self, n: usize, transport: &mut Transport) {
+        self.filled += n;
+        if self.payload.is_none() && self.filled == HEADER_LEN {
+            match self.frame.start_frame() {
+                Ok(len) => (self.payload, self.filled) = (Some(len), 0),
+                Err(e) => return transport.abort(e.into()),
+            }
+        }
+        if self.payload == Some(self.filled) {
+            transport.write(self.frame.frame());
+            (self.payload, self.filled) = (None, 0);
+        }
+    }
+
+    fn eof_received(&mut self, transport: &mut Transport) {
+        if self.filled > 0 || self.payload.is_some() {
+            let e = io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed inside a frame",
+            );
+            return transport.abort(e);
+        }
+        transport.close();
     }
 }
 
@@ -80,14 +137,18 @@ impl Transport {
         self.closing = true;
     }
 
+    /// Closes the connection at once, for `error`.
+    fn abort(&mut self, error: io::Error) {
+        self.error = Some(error);
+    }
+
     /// Sends as much of the kept bytes as the socket takes now.
     fn flush(&mut self) -> io::Result<()> {
         match self.stream.try_write(&self.unsent) {
             Ok(n) => {
+                // Kept (not freed) once drained, so a connection that was backpressured
+                // once does not allocate again for every large write.
                 self.unsent.drain(..n);
-                if self.unsent.is_empty() {
-                    self.unsent = Vec::new(); // only unsent bytes are kept per connection
-                }
                 Ok(())
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
@@ -125,7 +186,18 @@ fn serve(config: Config) -> anyhow::Result<()> {
             match listener.accept().await {
                 Ok((stream, _peer)) => {
                     let guard = ConnGuard::open();
-                    tokio::spawn(drive(stream, Echo, config.buffer_size, guard));
+                    let buffer_size = config.echo.buffer_size;
+                    match config.echo.mode {
+                        Mode::Raw => tokio::spawn(drive(stream, Echo, buffer_size, guard)),
+                        Mode::Framed { max_frame } => {
+                            let protocol = FramedEcho {
+                                frame: FrameBuf::new(max_frame),
+                                filled: 0,
+                                payload: None,
+                            };
+                            tokio::spawn(drive(stream, protocol, buffer_size, guard))
+                        }
+                    };
                 }
                 Err(e) => tokio::time::sleep(common::net::accept_failed(&e)).await,
             }
@@ -168,30 +240,36 @@ async fn run_transport(
             return Ok(());
         }
         t.stream.readable().await?;
-        let read = READ_BUF.with_borrow_mut(|buf| {
-            buf.resize(buffer_size, 0);
-            let n = match t.stream.try_read(buf) {
-                Ok(0) => {
-                    protocol.eof_received(t);
-                    return Ok(());
-                }
-                Ok(n) => n,
-                Err(e) => return Err(e),
-            };
-            if n < buf.len() {
-                // A short read drained the socket: forget the readiness now, as tokio's
-                // own streams do, instead of paying for a read that would block.
-                let _ = t.stream.try_io(Interest::READABLE, || {
-                    Err::<(), _>(io::ErrorKind::WouldBlock.into())
-                });
-            }
-            protocol.data_received(&buf[..n], t);
-            Ok(())
-        });
+        let read = match protocol.get_buffer() {
+            Some(own) => read_into(t, own).map(|n| match n {
+                0 => protocol.eof_received(t),
+                n => protocol.buffer_updated(n, t),
+            }),
+            None => READ_BUF.with_borrow_mut(|buf| {
+                buf.resize(buffer_size, 0);
+                read_into(t, buf).map(|n| match n {
+                    0 => protocol.eof_received(t),
+                    n => protocol.data_received(&buf[..n], t),
+                })
+            }),
+        };
         match read {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {} // spurious wake-up
             Err(e) => return Err(e),
         }
     }
+}
+
+/// One non-blocking read into `buf`. A short read drained the socket: its readiness is
+/// forgotten now, as tokio's own streams do, instead of paying for a read that would
+/// block.
+fn read_into(t: &mut Transport, buf: &mut [u8]) -> io::Result<usize> {
+    let n = t.stream.try_read(buf)?;
+    if 0 < n && n < buf.len() {
+        let _ = t.stream.try_io(Interest::READABLE, || {
+            Err::<(), _>(io::ErrorKind::WouldBlock.into())
+        });
+    }
+    Ok(n)
 }

@@ -10,11 +10,15 @@
 //! - Each task owns its read buffer across `.await` points, so an idle connection keeps
 //!   its buffer (the price of the stream style; see echo-tokio-callback for the other).
 //! - Backpressure: `write_all(..).await` suspends the task until the client reads.
+//! - Framed mode reads the payload straight into the connection's `FrameBuf` with
+//!   `read_exact`, and writes header and payload back with one `write_all`.
 
 use std::io;
 use std::process::ExitCode;
 
-use common::{Config, ConnGuard};
+use common::echo::inside_frame;
+use common::frame::FrameBuf;
+use common::{Config, ConnGuard, Echo, Mode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -42,7 +46,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
             match listener.accept().await {
                 Ok((stream, _peer)) => {
                     let guard = ConnGuard::open();
-                    tokio::spawn(serve_conn(stream, config.buffer_size, guard));
+                    tokio::spawn(serve_conn(stream, config.echo, guard));
                 }
                 Err(e) => tokio::time::sleep(common::net::accept_failed(&e)).await,
             }
@@ -50,13 +54,17 @@ fn serve(config: Config) -> anyhow::Result<()> {
     })
 }
 
-async fn serve_conn(stream: TcpStream, buffer_size: usize, _guard: ConnGuard) {
-    if let Err(e) = echo(stream, buffer_size).await {
+async fn serve_conn(stream: TcpStream, echo: Echo, _guard: ConnGuard) {
+    let result = match echo.mode {
+        Mode::Raw => raw(stream, echo.buffer_size).await,
+        Mode::Framed { max_frame } => framed(stream, max_frame).await,
+    };
+    if let Err(e) = result {
         common::conn::error(&e);
     }
 }
 
-async fn echo(mut stream: TcpStream, buffer_size: usize) -> io::Result<()> {
+async fn raw(mut stream: TcpStream, buffer_size: usize) -> io::Result<()> {
     let mut buf = vec![0u8; buffer_size];
     loop {
         let n = stream.read(&mut buf).await?;
@@ -64,5 +72,26 @@ async fn echo(mut stream: TcpStream, buffer_size: usize) -> io::Result<()> {
             return Ok(()); // client closed its side; everything was echoed
         }
         stream.write_all(&buf[..n]).await?;
+    }
+}
+
+async fn framed(mut stream: TcpStream, max_frame: u64) -> io::Result<()> {
+    let mut frame = FrameBuf::new(max_frame);
+    loop {
+        let header = frame.header_mut();
+        match stream.read(&mut header[..]).await? {
+            0 => return Ok(()), // closed between frames: a clean end
+            n => stream
+                .read_exact(&mut header[n..])
+                .await
+                .map(drop)
+                .map_err(inside_frame)?,
+        }
+        frame.start_frame()?;
+        stream
+            .read_exact(frame.payload_mut())
+            .await
+            .map_err(inside_frame)?;
+        stream.write_all(frame.frame()).await?;
     }
 }
