@@ -6,7 +6,7 @@ ARGS   ?=
 # Where measurement targets write their results: results/<date>-<host>/
 RESULTS ?= results/$(shell date +%Y-%m-%d)-$(shell hostname -s)
 
-.PHONY: help deps build release test lint fmt run-server idle-rss clean
+.PHONY: help deps build release test lint fmt run-server idle-rss bench bench-full clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -38,7 +38,17 @@ run-server: ## MODEL=epoll [ARGS="--threads 2"]: build (release) and run one ser
 
 idle-rss: ## measure server RSS per idle connection (10,000 per model) into $(RESULTS)
 	$(CARGO) build --release --locked --quiet -p conformance --bin idle-rss
-	./target/release/idle-rss --conns 10000 --out $(RESULTS)
+	./target/release/idle-rss --conns 10000 --out $(RESULTS)/bench
+
+bench: ## quick bench (minutes on 2 cores): all models, ping-pong 10-1000 conns, small plans, into $(RESULTS)/bench
+	$(CARGO) build --workspace --release --locked --quiet
+	./target/release/loadgen bench --conns 10,100,1000 --duration 2s --rounds 1 --scale 0.05 --out $(RESULTS)/bench
+	./target/release/loadgen report $(RESULTS)/bench
+
+bench-full: ## the complete matrix: 10-19900 conns, 10 s, 3 rounds, full plans (an hour or more), into $(RESULTS)/bench-full
+	$(CARGO) build --workspace --release --locked --quiet
+	./target/release/loadgen bench --out $(RESULTS)/bench-full
+	./target/release/loadgen report $(RESULTS)/bench-full
 
 clean: ## remove build outputs
 	$(CARGO) clean

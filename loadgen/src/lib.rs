@@ -31,9 +31,11 @@
 //!
 //! Modules: [`opts`] (flags) -> [`plan`] (checked settings, with [`addrs`]) -> [`engine`] (workers and
 //! users) -> [`stats`] (counts, histograms) -> [`report`] (data, text, JSON); [`probe`]
-//! reads /proc; [`merge`] and [`procs`] add runs up.
+//! reads /proc; [`merge`] and [`procs`] add runs up. [`bench`] (`loadgen bench`) runs suites
+//! over every model and [`report::render`] (`loadgen report`) renders its results.
 
 pub mod addrs;
+pub mod bench;
 pub mod engine;
 pub mod merge;
 pub mod opts;
@@ -50,7 +52,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 
-pub use opts::{Command, LoadArgs, MergeArgs, Opts};
+pub use opts::{BenchArgs, Command, LoadArgs, MergeArgs, Opts, ReportArgs};
 pub use plan::{Plan, PlanError};
 pub use report::RunReport;
 
@@ -82,6 +84,12 @@ pub enum Error {
     Procs(#[from] ProcsError),
     #[error("cannot write the report: {0}")]
     Output(#[from] io::Error),
+    #[error(transparent)]
+    Bench(#[from] bench::BenchError),
+    #[error(transparent)]
+    Report(#[from] report::render::ReportError),
+    #[error("`loadgen {0}` is run by loadgen::execute, not run_to")]
+    NotALoad(&'static str),
 }
 
 impl Error {
@@ -91,6 +99,8 @@ impl Error {
             Error::Plan(_) | Error::JsonPath { .. } | Error::Merge(_) => EXIT_USAGE,
             Error::Json(JsonError::Read { .. } | JsonError::Parse { .. }) => EXIT_USAGE,
             Error::Json(JsonError::Format { .. }) => EXIT_USAGE,
+            Error::Bench(bench::BenchError::Config(_)) => EXIT_USAGE,
+            Error::Report(report::render::ReportError::Data(_)) => EXIT_USAGE,
             _ => 1,
         }
     }
@@ -122,7 +132,33 @@ pub fn run(opts: Opts) -> Result<Outcome, Error> {
 pub fn run_to(opts: Opts, out: &mut dyn Write, live: bool) -> Result<Outcome, Error> {
     match opts.command {
         Some(Command::Merge(m)) => merge_files(&m, out),
+        Some(Command::Bench(_)) => Err(Error::NotALoad("bench")),
+        Some(Command::Report(_)) => Err(Error::NotALoad("report")),
         None => run_load(&opts.load, out, live),
+    }
+}
+
+/// Runs any subcommand, printing to stdout; returns the exit code. What the binary calls.
+pub fn execute(opts: Opts) -> Result<u8, Error> {
+    let stdout = io::stdout();
+    match &opts.command {
+        Some(Command::Bench(b)) => {
+            bench::run(b, std::env::args().collect(), &mut stdout.lock())?;
+            Ok(0)
+        }
+        Some(Command::Report(r)) => {
+            for path in report::render::render_dir(r)? {
+                writeln!(stdout.lock(), "wrote {}", path.display())?;
+            }
+            Ok(0)
+        }
+        _ => {
+            let outcome = run(opts)?;
+            if outcome.exit_code() != 0 {
+                eprintln!("loadgen: no sample succeeded");
+            }
+            Ok(outcome.exit_code())
+        }
     }
 }
 

@@ -21,13 +21,8 @@ fn main() -> ExitCode {
             return ExitCode::from(loadgen::EXIT_USAGE);
         }
     };
-    match loadgen::run(opts).map_err(|e| (e.exit_code(), anyhow::Error::from(e))) {
-        Ok(outcome) => {
-            if outcome.exit_code() != 0 {
-                eprintln!("loadgen: no sample succeeded");
-            }
-            ExitCode::from(outcome.exit_code())
-        }
+    match loadgen::execute(opts).map_err(|e| (e.exit_code(), anyhow::Error::from(e))) {
+        Ok(code) => ExitCode::from(code),
         Err((code, e)) => {
             eprintln!("loadgen: error: {e:#}");
             ExitCode::from(code)

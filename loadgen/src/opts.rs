@@ -35,6 +35,73 @@ pub enum Command {
     /// Merge the JSON results of several runs (processes or machines) exactly and print the
     /// report: counts add up, histograms merge.
     Merge(MergeArgs),
+    /// Run suites (ping-pong sweep, fixed rate, JMeter plans) over the models, each server
+    /// started from its release build and pinned apart from loadgen, rounds interleaved
+    /// across models; writes OUT/raw.json. Render it with `loadgen report OUT`.
+    Bench(BenchArgs),
+    /// Render DIR/raw.json (from `loadgen bench`) as DIR/summary.md with SVG charts.
+    Report(ReportArgs),
+}
+
+/// `loadgen bench [--suite ..] [--models ..] [--conns ..] ...`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Suites, comma-separated: pingpong, plans.
+    #[arg(long, default_value = "pingpong,plans", value_name = "LIST")]
+    pub suite: String,
+
+    /// Models, comma-separated (thread, epoll, tokio, ...), or `all`.
+    #[arg(long, default_value = "all", value_name = "LIST")]
+    pub models: String,
+
+    /// Connection counts of the ping-pong sweep, comma-separated (at most 19900 each: one
+    /// process's open files).
+    #[arg(long, default_value = "10,100,1000,10000,19900", value_name = "LIST")]
+    pub conns: String,
+
+    /// Length of each timed run.
+    #[arg(long, default_value = "10s", value_parser = duration_arg, value_name = "DUR")]
+    pub duration: Duration,
+
+    /// Rounds; the models are interleaved within each round.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub rounds: u32,
+
+    /// Scale of the plans' loop counts and of the fixed rate (0.01 for a quick run).
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    pub scale: f64,
+
+    /// Results folder, which must not exist [default: results/<date>-<host>/bench].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Offered load of the ping-pong suite's fixed-rate run (100 connections), messages/s,
+    /// before --scale.
+    #[arg(long, default_value_t = 50_000.0, value_name = "R")]
+    pub rate_fixed: f64,
+
+    /// Folder holding the echo-<model> binaries [default: loadgen's own folder, i.e.
+    /// target/release for a release build].
+    #[arg(long, value_name = "DIR")]
+    pub bin_dir: Option<PathBuf>,
+
+    /// Do not count system calls with perf.
+    #[arg(long)]
+    pub no_perf: bool,
+}
+
+/// `loadgen report DIR [--readme FILE]`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// A folder written by `loadgen bench` (holding raw.json).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Also put a link to DIR and its main table into this Markdown file, between the
+    /// lines `<!-- latest-run:begin -->` and `<!-- latest-run:end -->` (added at the end
+    /// when missing).
+    #[arg(long, value_name = "FILE")]
+    pub readme: Option<PathBuf>,
 }
 
 /// `loadgen merge A.json B.json ... [--json OUT]`.
@@ -146,6 +213,7 @@ fn duration_arg(s: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use std::path::Path;
 
     #[test]
     fn flags_are_consistent() {
@@ -178,5 +246,20 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn bench_and_report_subcommands() {
+        let o = Opts::parse_from(["loadgen", "bench", "--models", "epoll", "--rounds", "1"]);
+        match o.command {
+            Some(Command::Bench(b)) => {
+                assert_eq!(b.models, "epoll");
+                assert_eq!(b.suite, "pingpong,plans");
+                assert_eq!(b.duration, Duration::from_secs(10));
+            }
+            other => panic!("{other:?}"),
+        }
+        let o = Opts::parse_from(["loadgen", "report", "results/x"]);
+        assert!(matches!(o.command, Some(Command::Report(r)) if r.dir == Path::new("results/x")));
     }
 }

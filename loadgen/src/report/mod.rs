@@ -2,8 +2,17 @@
 //! histograms; [`text`] renders it as JMeter summariser lines and the rest, [`json`] writes
 //! and reads it. A run, a `--procs` parent and `loadgen merge` all build their report
 //! through [`RunReport::build`], so their figures are computed the same way.
+//!
+//! A bench's results (`crate::bench::data`) are rendered by [`render`] (`loadgen report`):
+//! [`aggregate`] makes means and 95% intervals over rounds, [`markdown`] the tables of
+//! summary.md, [`chart`] the SVG charts.
 
+pub mod aggregate;
+pub mod chart;
 pub mod json;
+pub mod markdown;
+pub mod render;
+pub mod sections;
 pub mod text;
 
 use std::time::Duration;

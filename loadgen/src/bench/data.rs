@@ -1,0 +1,231 @@
+//! The bench's results as data: [`BenchResults`] is what `loadgen bench` writes to
+//! `DIR/raw.json` (after every run, so an interrupted bench keeps what it measured) and what
+//! `loadgen report DIR` renders. Every setting and the environment are in it.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::probe::Environment;
+use crate::report::RunReport;
+
+/// Layout version of raw.json.
+pub const BENCH_FORMAT: u32 = 1;
+
+/// A whole bench: its settings, the machine, every run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchResults {
+    /// Layout version of this file.
+    pub format: u32,
+    /// Version of the loadgen that wrote it.
+    pub loadgen_version: String,
+    /// The settings, as checked.
+    pub config: BenchConfig,
+    /// The machine and the software.
+    pub environment: BenchEnvironment,
+    /// Wall-clock start, Unix time in milliseconds.
+    pub started_unix_ms: u64,
+    /// Wall-clock end of the last run so far, Unix time in milliseconds.
+    pub finished_unix_ms: u64,
+    /// True once every planned run was done (false while running or after Ctrl-C).
+    pub complete: bool,
+    /// Things said once (perf missing, say).
+    pub notes: Vec<String>,
+    /// Every run, in the order they ran.
+    pub runs: Vec<RunRecord>,
+}
+
+/// The settings of a bench.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchConfig {
+    /// Suites run, in order.
+    pub suites: Vec<String>,
+    /// Models run, in the order they are interleaved within a round.
+    pub models: Vec<String>,
+    /// Connection counts of the ping-pong sweep.
+    pub conns: Vec<u64>,
+    /// Length of each timed run, seconds.
+    pub duration_s: f64,
+    /// Rounds; each round runs every point of every model once.
+    pub rounds: u32,
+    /// Scale of the plans' loop counts and of the fixed rate (1.0: as in the studies).
+    pub scale: f64,
+    /// Offered load of the fixed-rate run before scaling, messages per second.
+    pub rate_fixed: f64,
+    /// Where the server binaries were taken from.
+    pub bin_dir: String,
+    /// The results folder.
+    pub out: String,
+    /// Whether perf was asked for (false with --no-perf).
+    pub perf: bool,
+    /// The exact command line.
+    pub command: Vec<String>,
+}
+
+/// The machine and the software a bench ran with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BenchEnvironment {
+    /// Host, kernel, CPUs, open-file limit, port range, as loadgen records for every run.
+    pub base: Environment,
+    /// CPU model name (/proc/cpuinfo).
+    pub cpu_model: String,
+    /// `rustc --version` on PATH, if any.
+    pub rustc: Option<String>,
+    /// Versions of the runtime crates the servers were built with (from Cargo.lock).
+    pub crates: BTreeMap<String, String>,
+    /// `perf --version`, or None when perf is missing or unusable.
+    pub perf: Option<String>,
+    /// CPUs the servers were pinned to (None: no pinning, fewer than two CPUs).
+    pub server_cpus: Option<String>,
+    /// CPUs loadgen was pinned to.
+    pub loadgen_cpus: Option<String>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "status", content = "detail")]
+pub enum RunStatus {
+    /// The server started, the load ran, the server was alive at the end.
+    Ok,
+    /// The server did not start or printed no readiness line; the text says why.
+    ServerFailed(String),
+    /// The server exited during the run; the text has its exit status and stderr's tail.
+    ServerDied(String),
+    /// loadgen refused or could not carry out the load; the text says why.
+    LoadFailed(String),
+}
+
+/// One model at one point of one suite in one round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Suite name (`pingpong`, `plans`).
+    pub suite: String,
+    /// Point within the suite (`10`, `rate-50000`, `1000x2000`): what a table column is.
+    pub point: String,
+    /// Kind of point: `sweep` (closed loop, timed), `fixed-rate` (open loop), `plan` (loop-counted).
+    pub kind: String,
+    /// Connections (virtual users).
+    pub conns: u64,
+    /// Round, from 1.
+    pub round: u32,
+    /// Model.
+    pub model: String,
+    /// How it ended.
+    pub status: RunStatus,
+    /// The server's readiness line.
+    pub ready_line: Option<String>,
+    /// loadgen's flags for this run (target and --server-pid added by the bench).
+    pub args: Vec<String>,
+    /// Echoed messages per second: ok samples over the run's wall time.
+    pub messages_per_s: Option<f64>,
+    /// Server resident memory just before the load, KiB.
+    pub rss_start_kib: Option<u64>,
+    /// Highest server resident memory seen (sampled every 100 ms), KiB.
+    pub rss_peak_kib: Option<u64>,
+    /// Highest server virtual size seen (sampled every 100 ms), KiB.
+    pub vsz_peak_kib: Option<u64>,
+    /// Server system calls from perf, None without perf.
+    pub syscalls: Option<Syscalls>,
+    /// Everything loadgen measured, server CPU, RSS/VSZ at the end and context switches included.
+    pub report: Option<RunReport>,
+}
+
+/// Server system calls over a run, counted by `perf stat` tracepoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Syscalls {
+    /// Every system call entry (raw_syscalls:sys_enter).
+    pub total: u64,
+    /// total over ok messages.
+    pub per_message: f64,
+    /// Counts of the watched system calls, largest first (zeros left out).
+    pub top: Vec<(String, u64)>,
+}
+
+impl RunRecord {
+    /// Server user share of its CPU time, percent.
+    pub fn user_share_pct(&self) -> Option<f64> {
+        let cpu = &self.report.as_ref()?.server.as_ref()?.cpu;
+        (cpu.total_s() > 0.0).then(|| cpu.user_s / cpu.total_s() * 100.0)
+    }
+
+    /// Server CPU (user + system) as a percentage of one CPU.
+    pub fn server_cpu_pct(&self) -> Option<f64> {
+        let s = self.report.as_ref()?.server.as_ref()?;
+        Some(s.cpu_user_pct + s.cpu_system_pct)
+    }
+
+    /// Server CPU microseconds per message.
+    pub fn cpu_us_per_message(&self) -> Option<f64> {
+        let r = self.report.as_ref()?;
+        let s = r.server.as_ref()?;
+        (r.ok > 0).then(|| s.cpu.total_s() * 1e6 / r.ok as f64)
+    }
+
+    /// Server memory per connection: peak RSS minus RSS before the load, bytes.
+    pub fn rss_per_conn_bytes(&self) -> Option<f64> {
+        let (start, peak) = (self.rss_start_kib?, self.rss_peak_kib?);
+        (self.conns > 0).then(|| peak.saturating_sub(start) as f64 * 1024.0 / self.conns as f64)
+    }
+
+    /// Error share of the samples, percent.
+    pub fn error_pct(&self) -> Option<f64> {
+        let r = self.report.as_ref()?;
+        (r.samples > 0).then(|| r.errors as f64 * 100.0 / r.samples as f64)
+    }
+}
+
+/// raw.json that cannot be written or read.
+#[derive(Debug, Error)]
+pub enum DataError {
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a loadgen bench result: {source}")]
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
+    #[error("{path} has format {found}; this loadgen reads format {BENCH_FORMAT}")]
+    Format { path: String, found: u32 },
+}
+
+impl BenchResults {
+    /// Writes raw.json (pretty-printed), replacing it.
+    pub fn write(&self, path: &Path) -> Result<(), DataError> {
+        let text = serde_json::to_string_pretty(self).expect("results always serialize");
+        fs::write(path, text + "\n").map_err(|source| DataError::Write {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Reads raw.json.
+    pub fn read(path: &Path) -> Result<BenchResults, DataError> {
+        let name = || path.display().to_string();
+        let text = fs::read_to_string(path).map_err(|source| DataError::Read {
+            path: name(),
+            source,
+        })?;
+        let r: BenchResults = serde_json::from_str(&text).map_err(|source| DataError::Parse {
+            path: name(),
+            source,
+        })?;
+        if r.format != BENCH_FORMAT {
+            return Err(DataError::Format {
+                path: name(),
+                found: r.format,
+            });
+        }
+        Ok(r)
+    }
+}

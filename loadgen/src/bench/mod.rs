@@ -1,0 +1,310 @@
+//! `loadgen bench`: every suite over every model, fairly. Each run starts the model's server
+//! fresh from the given build (release by default) on its own CPU, waits for the readiness
+//! line, runs one load point in-process (loadgen pinned to the other CPUs) with the server's
+//! CPU, memory and context switches measured from /proc and its system calls counted by
+//! perf, then stops the server. Rounds repeat everything with the models interleaved at each
+//! point, so drift hits all alike. Results go to OUT/raw.json after every run; `loadgen
+//! report OUT` renders them.
+//!
+//! Modules: [`config`] (flags checked), [`suite`] (what load: one module per suite),
+//! [`server`] (processes started, stopped, stopped on Ctrl-C), [`perf`] (system calls),
+//! [`env`] (the machine), [`data`] (raw.json).
+
+pub mod config;
+pub mod data;
+pub mod env;
+pub mod perf;
+pub mod server;
+pub mod suite;
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::Parser;
+use common::pin::CpuList;
+use thiserror::Error;
+
+use crate::opts::{BenchArgs, Opts};
+use crate::probe;
+use data::{BenchConfig, BenchResults, DataError, RunRecord, RunStatus};
+use server::{MemoryWatch, ServerProc};
+use suite::{Point, Suite};
+
+/// Why a bench could not run.
+#[derive(Debug, Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error("cannot create {path}: {source}")]
+    Create { path: String, source: io::Error },
+    #[error("cannot install the Ctrl-C handler: {0}")]
+    Signal(io::Error),
+    #[error("cannot print progress: {0}")]
+    Output(#[from] io::Error),
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Runs the bench the flags ask for, printing one line per run to `out`.
+pub fn run(
+    args: &BenchArgs,
+    command: Vec<String>,
+    out: &mut dyn Write,
+) -> Result<BenchResults, BenchError> {
+    let config = config::check(args, command)?;
+    let dir = PathBuf::from(&config.out);
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| BenchError::Create {
+            path: parent.display().to_string(),
+            source,
+        })?;
+    }
+    std::fs::create_dir(&dir).map_err(|source| BenchError::Create {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    server::stop_children_on_interrupt().map_err(BenchError::Signal)?;
+
+    // Server on the first CPU this process may use, loadgen on the others.
+    let (server_cpus, loadgen_cpus) = split_cpus();
+    if let Some(l) = &loadgen_cpus {
+        if let Err(e) = l.pin_current_thread() {
+            writeln!(out, "loadgen bench: cannot pin loadgen to CPUs {l}: {e}")?;
+        }
+    }
+    let mut notes = Vec::new();
+    let perf = if config.perf { perf::available() } else { None };
+    if config.perf && perf.is_none() {
+        let note =
+            "perf is missing or cannot count tracepoints here: syscalls are recorded as null";
+        writeln!(out, "loadgen bench: {note}")?;
+        notes.push(note.to_string());
+    }
+    if server_cpus.is_none() {
+        notes.push("fewer than two CPUs: server and loadgen were not pinned apart".into());
+    }
+    let environment = env::current(
+        perf.clone(),
+        server_cpus.as_ref().map(ToString::to_string),
+        loadgen_cpus.as_ref().map(ToString::to_string),
+    );
+    let mut results = BenchResults {
+        format: data::BENCH_FORMAT,
+        loadgen_version: env!("CARGO_PKG_VERSION").into(),
+        config,
+        environment,
+        started_unix_ms: now_ms(),
+        finished_unix_ms: now_ms(),
+        complete: false,
+        notes,
+        runs: Vec::new(),
+    };
+    let raw = dir.join("raw.json");
+    results.write(&raw)?;
+
+    let suites: Vec<Box<dyn Suite>> = results
+        .config
+        .suites
+        .iter()
+        .filter_map(|s| suite::by_name(s))
+        .collect();
+    let plan: Vec<(u32, &dyn Suite, Point)> = (1..=results.config.rounds)
+        .flat_map(|round| {
+            let config = &results.config;
+            suites.iter().flat_map(move |s| {
+                s.points(config)
+                    .into_iter()
+                    .map(move |p| (round, s.as_ref(), p))
+            })
+        })
+        .collect();
+    let models = results.config.models.clone();
+    let total = plan.len() * models.len();
+    writeln!(
+        out,
+        "loadgen bench: {total} runs ({} models x {} points x {} rounds) into {}; server CPUs {}, loadgen CPUs {}",
+        models.len(),
+        plan.len() / results.config.rounds as usize,
+        results.config.rounds,
+        dir.display(),
+        results.environment.server_cpus.as_deref().unwrap_or("any"),
+        results.environment.loadgen_cpus.as_deref().unwrap_or("any"),
+    )?;
+    for (round, suite, point) in &plan {
+        for model in &models {
+            let ctx = Run {
+                config: &results.config,
+                suite: *suite,
+                point,
+                model,
+                round: *round,
+                cpus: server_cpus.as_ref(),
+                perf: perf.is_some(),
+                dir: &dir,
+            };
+            let record = ctx.run();
+            writeln!(
+                out,
+                "[{}/{total}] {}",
+                results.runs.len() + 1,
+                progress(&record)
+            )?;
+            out.flush()?;
+            results.runs.push(record);
+            results.finished_unix_ms = now_ms();
+            results.write(&raw)?;
+        }
+    }
+    results.complete = true;
+    results.write(&raw)?;
+    writeln!(
+        out,
+        "loadgen bench: wrote {}; render it with `loadgen report {}`",
+        raw.display(),
+        dir.display()
+    )?;
+    Ok(results)
+}
+
+/// (server CPUs, loadgen CPUs): the first allowed CPU and the rest, when there are two or more.
+fn split_cpus() -> (Option<CpuList>, Option<CpuList>) {
+    let Ok(allowed) = CpuList::allowed() else {
+        return (None, None);
+    };
+    match allowed.cpus() {
+        [first, rest @ ..] if !rest.is_empty() => {
+            let join = |c: &[usize]| {
+                c.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            (join(&[*first]).parse().ok(), join(rest).parse().ok())
+        }
+        _ => (None, None),
+    }
+}
+
+/// One model at one point.
+struct Run<'a> {
+    config: &'a BenchConfig,
+    suite: &'a dyn Suite,
+    point: &'a Point,
+    model: &'a str,
+    round: u32,
+    cpus: Option<&'a CpuList>,
+    perf: bool,
+    dir: &'a Path,
+}
+
+impl Run<'_> {
+    fn run(&self) -> RunRecord {
+        let mut record = RunRecord {
+            suite: self.suite.name().into(),
+            point: self.point.point.clone(),
+            kind: self.point.kind.into(),
+            conns: self.point.conns,
+            round: self.round,
+            model: self.model.into(),
+            status: RunStatus::Ok,
+            ready_line: None,
+            args: self.point.args.clone(),
+            messages_per_s: None,
+            rss_start_kib: None,
+            rss_peak_kib: None,
+            vsz_peak_kib: None,
+            syscalls: None,
+            report: None,
+        };
+        let bin = Path::new(&self.config.bin_dir).join(format!("echo-{}", self.model));
+        let server_args: Vec<String> = if self.suite.framed() {
+            vec!["--framed".into()]
+        } else {
+            vec![]
+        };
+        let mut server = match ServerProc::start(&bin, &server_args, self.cpus) {
+            Ok(s) => s,
+            Err(why) => {
+                record.status = RunStatus::ServerFailed(why);
+                return record;
+            }
+        };
+        record.ready_line = Some(server.ready_line.clone());
+        let pid = server.pid();
+        record.rss_start_kib =
+            probe::sample(pid).map(|s| s.rss_pages * crate::sys::page_size() / 1024);
+        let watch = MemoryWatch::start(pid);
+        let perf = if self.perf {
+            perf::PerfStat::start(pid, &self.dir.join(format!(".perf-{pid}.csv")))
+        } else {
+            None
+        };
+        let mut argv = vec!["loadgen".to_string()];
+        argv.extend(self.point.args.iter().cloned());
+        argv.extend([
+            "--port".into(),
+            server.port.to_string(),
+            "--server-pid".into(),
+            pid.to_string(),
+        ]);
+        argv.extend(["--summary-interval".into(), "1h".into()]);
+        let outcome = Opts::try_parse_from(&argv)
+            .map_err(|e| {
+                e.to_string()
+                    .lines()
+                    .next()
+                    .unwrap_or("bad flags")
+                    .to_string()
+            })
+            .and_then(|opts| {
+                crate::run_to(opts, &mut io::sink(), false).map_err(|e| e.to_string())
+            });
+        let ok = outcome.as_ref().map_or(0, |o| o.report.ok);
+        record.syscalls = perf.and_then(|p| p.finish(ok));
+        let (rss_peak, vsz_peak) = watch.finish();
+        record.rss_peak_kib = Some(rss_peak);
+        record.vsz_peak_kib = Some(vsz_peak);
+        match outcome {
+            Ok(o) => {
+                let r = o.report;
+                record.messages_per_s = (r.elapsed_s > 0.0).then(|| r.ok as f64 / r.elapsed_s);
+                record.report = Some(r);
+            }
+            Err(why) => record.status = RunStatus::LoadFailed(why),
+        }
+        if let Some(exit) = server.exited() {
+            record.status =
+                RunStatus::ServerDied(format!("{exit}; stderr: {}", server.stderr_tail()));
+        }
+        server.stop();
+        record
+    }
+}
+
+/// One line about a finished run.
+fn progress(r: &RunRecord) -> String {
+    let head = format!("round {} {} {} {}:", r.round, r.suite, r.point, r.model);
+    match (&r.status, &r.report) {
+        (RunStatus::Ok, Some(rep)) => format!(
+            "{head} {:.0} msg/s, p50 {} us, p95 {} us, errors {}, server CPU {:.0}% ({:.2} us/msg){}",
+            r.messages_per_s.unwrap_or(0.0),
+            rep.latency_us.p50,
+            rep.latency_us.p95,
+            rep.errors,
+            r.server_cpu_pct().unwrap_or(0.0),
+            r.cpu_us_per_message().unwrap_or(0.0),
+            r.syscalls
+                .as_ref()
+                .map(|s| format!(", {:.2} syscalls/msg", s.per_message))
+                .unwrap_or_default(),
+        ),
+        (status, _) => format!("{head} {status:?}"),
+    }
+}

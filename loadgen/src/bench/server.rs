@@ -1,0 +1,260 @@
+//! Starting and stopping the processes a bench runs (servers, perf): each is registered
+//! while it lives, so that Ctrl-C (SIGINT) or SIGTERM stops them all before loadgen exits.
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, Once};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::pin::CpuList;
+use common::testkit::parse_ready_line;
+
+use crate::probe;
+
+/// How long a server may take to print its readiness line.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a server may take to exit after SIGTERM before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Processes started and not yet reaped.
+static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Sends `sig` to a process.
+pub fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill() with a pid this process started and a valid signal number.
+    unsafe { libc::kill(pid as libc::pid_t, sig) };
+}
+
+/// Records a started process, so that an interrupt stops it.
+pub fn register(pid: u32) {
+    CHILDREN.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+}
+
+/// Forgets a reaped process.
+pub fn unregister(pid: u32) {
+    CHILDREN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|&p| p != pid);
+}
+
+/// On SIGINT or SIGTERM: SIGTERM every registered process, give them a moment, SIGKILL
+/// what is left, and exit 130. Installed once.
+pub fn stop_children_on_interrupt() -> std::io::Result<()> {
+    static ONCE: Once = Once::new();
+    let mut result = Ok(());
+    ONCE.call_once(|| {
+        let mut signals = match signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM]) {
+            Ok(s) => s,
+            Err(e) => {
+                result = Err(e);
+                return;
+            }
+        };
+        thread::spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                let pids = CHILDREN.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                eprintln!(
+                    "loadgen bench: interrupted (signal {sig}); stopping {} process(es)",
+                    pids.len()
+                );
+                pids.iter().for_each(|&p| signal(p, libc::SIGTERM));
+                thread::sleep(Duration::from_millis(500));
+                pids.iter().for_each(|&p| signal(p, libc::SIGKILL));
+                std::process::exit(130);
+            }
+        });
+    });
+    result
+}
+
+/// A server started by the bench.
+pub struct ServerProc {
+    child: Child,
+    /// Its port (from the readiness line).
+    pub port: u16,
+    /// Its readiness line.
+    pub ready_line: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl ServerProc {
+    /// Starts `bin` on 127.0.0.1:0 with `args`, on `cpus` when given, and waits for its
+    /// readiness line. The error says what went wrong, with stderr's tail.
+    pub fn start(
+        bin: &Path,
+        args: &[String],
+        cpus: Option<&CpuList>,
+    ) -> Result<ServerProc, String> {
+        let mut cmd = Command::new(bin);
+        cmd.args(["--addr", "127.0.0.1:0"]).args(args);
+        if let Some(cpus) = cpus {
+            cmd.arg("--pin").arg(cpus.to_string());
+            let cpus = cpus.clone();
+            // The bench itself is pinned to the other CPUs; the child must be allowed the
+            // server's before its own --pin check runs.
+            // SAFETY: only sched_setaffinity, a plain system call, runs between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    cpus.pin_current_thread()
+                        .map_err(|e| std::io::Error::other(e.to_string()))
+                });
+            }
+        }
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        register(child.id());
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut pipe = child.stderr.take().expect("stderr is piped");
+        let sink = Arc::clone(&stderr);
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let mut s = sink.lock().unwrap_or_else(|e| e.into_inner());
+                s.push_str(&String::from_utf8_lossy(&buf[..n]));
+                if s.len() > 64 * 1024 {
+                    let cut = s.len() - 16 * 1024;
+                    let cut = (cut..s.len()).find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+                    s.drain(..cut);
+                }
+            }
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout is piped");
+        thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let _ = tx.send(line);
+            // Keep the pipe open (and drained) while the server lives.
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        });
+        let mut server = ServerProc {
+            child,
+            port: 0,
+            ready_line: String::new(),
+            stderr,
+        };
+        let line = match rx.recv_timeout(READY_TIMEOUT) {
+            Ok(line) => line,
+            Err(_) => {
+                server.stop();
+                return Err(format!(
+                    "no readiness line within {READY_TIMEOUT:?}; stderr: {}",
+                    server.stderr_tail()
+                ));
+            }
+        };
+        match parse_ready_line(&line) {
+            Some(addr) => {
+                server.port = addr.port();
+                server.ready_line = line.trim_end().to_string();
+                Ok(server)
+            }
+            None => {
+                thread::sleep(Duration::from_millis(100));
+                let exit = server.stop();
+                Err(format!(
+                    "bad readiness line {line:?} ({exit}); stderr: {}",
+                    server.stderr_tail()
+                ))
+            }
+        }
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The last lines of its stderr.
+    pub fn stderr_tail(&self) -> String {
+        let s = self.stderr.lock().unwrap_or_else(|e| e.into_inner());
+        let lines: Vec<&str> = s.lines().rev().take(5).collect();
+        lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
+    }
+
+    /// None while it runs; how it ended once it exited.
+    pub fn exited(&mut self) -> Option<String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(status.to_string()),
+            Ok(None) => None,
+            Err(e) => Some(format!("cannot wait: {e}")),
+        }
+    }
+
+    /// SIGTERM, then SIGKILL after [`STOP_TIMEOUT`]; says how it ended.
+    pub fn stop(&mut self) -> String {
+        if let Some(done) = self.exited() {
+            unregister(self.pid());
+            return format!("had exited: {done}");
+        }
+        signal(self.pid(), libc::SIGTERM);
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        let how = loop {
+            if let Some(done) = self.exited() {
+                break done;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break format!("killed: no exit within {STOP_TIMEOUT:?} of SIGTERM");
+            }
+            thread::sleep(Duration::from_millis(5));
+        };
+        unregister(self.pid());
+        how
+    }
+}
+
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        if self.exited().is_none() {
+            self.stop();
+        }
+    }
+}
+
+/// Highest RSS and VSZ of a process, sampled every 100 ms on a thread until stopped.
+pub struct MemoryWatch {
+    stop: Arc<Mutex<bool>>,
+    handle: thread::JoinHandle<(u64, u64)>,
+}
+
+impl MemoryWatch {
+    /// Starts watching `pid`.
+    pub fn start(pid: u32) -> MemoryWatch {
+        let stop = Arc::new(Mutex::new(false));
+        let flag = Arc::clone(&stop);
+        let handle = thread::spawn(move || {
+            let mut peak = (0u64, 0u64);
+            loop {
+                if let Some(s) = probe::sample(pid) {
+                    peak.0 = peak.0.max(s.rss_pages * crate::sys::page_size() / 1024);
+                    peak.1 = peak.1.max(s.vsize / 1024);
+                }
+                if *flag.lock().unwrap_or_else(|e| e.into_inner()) {
+                    return peak;
+                }
+                thread::sleep(Duration::from_millis(100));
+            }
+        });
+        MemoryWatch { stop, handle }
+    }
+
+    /// Stops and returns (peak RSS KiB, peak VSZ KiB), after one last reading.
+    pub fn finish(self) -> (u64, u64) {
+        *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.handle.join().unwrap_or((0, 0))
+    }
+}

@@ -1,0 +1,84 @@
+//! Suites: what load each model gets. A suite is one module behind [`Suite`]: it turns the
+//! bench's settings into points, each a set of loadgen flags; the runner starts the servers,
+//! adds the target and `--server-pid`, measures and records. Adding a suite (`frames`,
+//! `mixed`) is one new module and one line in [`by_name`].
+
+mod pingpong;
+mod plans;
+
+use super::data::BenchConfig;
+
+pub use pingpong::PingPong;
+pub use plans::Plans;
+
+/// Every suite, in the order they run by default.
+pub const SUITES: [&str; 2] = ["pingpong", "plans"];
+
+/// One load point of a suite, the same for every model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// Name within the suite: a table column (`100`, `rate-50000`, `1000x2000`).
+    pub point: String,
+    /// `sweep`, `fixed-rate` or `plan`.
+    pub kind: &'static str,
+    /// Connections (virtual users).
+    pub conns: u64,
+    /// loadgen flags, without the target and --server-pid.
+    pub args: Vec<String>,
+}
+
+/// A family of load points.
+pub trait Suite {
+    /// Its name on the command line and in the results.
+    fn name(&self) -> &'static str;
+    /// Its points for these settings, in the order they run.
+    fn points(&self, config: &BenchConfig) -> Vec<Point>;
+    /// Servers need `--framed` for this suite.
+    fn framed(&self) -> bool {
+        false
+    }
+}
+
+/// The suite called `name`.
+pub fn by_name(name: &str) -> Option<Box<dyn Suite>> {
+    match name {
+        "pingpong" => Some(Box::new(PingPong)),
+        "plans" => Some(Box::new(Plans)),
+        _ => None,
+    }
+}
+
+/// Seconds as loadgen reads them (`2.5s`).
+fn secs(s: f64) -> String {
+    format!("{s}s")
+}
+
+#[cfg(test)]
+pub(crate) fn config(scale: f64) -> BenchConfig {
+    BenchConfig {
+        suites: SUITES.iter().map(|s| s.to_string()).collect(),
+        models: vec!["epoll".into()],
+        conns: vec![10, 100],
+        duration_s: 2.0,
+        rounds: 1,
+        scale,
+        rate_fixed: 50_000.0,
+        bin_dir: "target/release".into(),
+        out: "out".into(),
+        perf: false,
+        command: vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_suite_exists() {
+        for name in SUITES {
+            assert_eq!(by_name(name).map(|s| s.name()), Some(name));
+        }
+        assert!(by_name("nope").is_none());
+    }
+}

@@ -1,0 +1,223 @@
+//! `loadgen report DIR`: reads DIR/raw.json and writes what each output [`Format`] renders
+//! from it (the SVG charts, then summary.md that embeds them); with `--readme FILE`, also
+//! puts a link and the main table into FILE between two marker lines.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use super::aggregate::Grid;
+use super::chart::{self, Chart};
+use super::markdown;
+use crate::bench::data::{BenchResults, DataError, RunRecord};
+use crate::opts::ReportArgs;
+
+/// Marks the start of the generated part of a README.
+pub const BEGIN: &str = "<!-- latest-run:begin -->";
+/// Marks its end.
+pub const END: &str = "<!-- latest-run:end -->";
+
+/// A report that cannot be made.
+#[derive(Debug, Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// One way of rendering a bench: (file name, contents) pairs to write into its folder.
+pub trait Format {
+    /// The files.
+    fn files(&self, results: &BenchResults) -> Vec<(String, String)>;
+}
+
+/// The SVG charts.
+pub struct Charts;
+
+/// summary.md, embedding the charts.
+pub struct Markdown;
+
+/// (file, caption, chart) for every chart the results allow.
+fn charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
+    let g = Grid::new(r, "pingpong", "sweep");
+    if g.is_empty() {
+        return Vec::new();
+    }
+    let line = |f: fn(&RunRecord) -> Option<f64>| -> Vec<(String, Vec<(f64, f64)>)> {
+        g.models
+            .iter()
+            .map(|m| {
+                let pts = g
+                    .points
+                    .iter()
+                    .filter_map(|p| Some((g.conns(p) as f64, g.cell(m, p, f)?.mean)))
+                    .collect();
+                (m.clone(), pts)
+            })
+            .collect()
+    };
+    let p95 = |r: &RunRecord| {
+        let rep = r.report.as_ref()?;
+        (rep.ok > 0).then(|| rep.latency_us.p95 as f64 / 1000.0)
+    };
+    vec![
+        (
+            "pingpong-throughput.svg".into(),
+            "messages/s vs connections".into(),
+            Chart {
+                title: "pingpong: messages/s (mean over rounds)".into(),
+                x_label: "connections (log scale)".into(),
+                y_label: "messages/s".into(),
+                log_x: true,
+                log_y: false,
+                series: line(|r| r.messages_per_s),
+            },
+        ),
+        (
+            "pingpong-p95.svg".into(),
+            "p95 latency vs connections".into(),
+            Chart {
+                title: "pingpong: p95 latency, ms (mean over rounds)".into(),
+                x_label: "connections (log scale)".into(),
+                y_label: "p95 latency, ms (log scale)".into(),
+                log_x: true,
+                log_y: true,
+                series: line(p95),
+            },
+        ),
+        (
+            "pingpong-cpu-per-msg.svg".into(),
+            "server CPU us per message vs connections".into(),
+            Chart {
+                title: "pingpong: server CPU us per message".into(),
+                x_label: "connections (log scale)".into(),
+                y_label: "us of CPU per message".into(),
+                log_x: true,
+                log_y: false,
+                series: line(RunRecord::cpu_us_per_message),
+            },
+        ),
+    ]
+}
+
+impl Format for Charts {
+    fn files(&self, r: &BenchResults) -> Vec<(String, String)> {
+        charts(r)
+            .into_iter()
+            .map(|(f, _, c)| (f, chart::svg(&c)))
+            .collect()
+    }
+}
+
+impl Format for Markdown {
+    fn files(&self, r: &BenchResults) -> Vec<(String, String)> {
+        let embedded: Vec<(String, String)> =
+            charts(r).into_iter().map(|(f, c, _)| (f, c)).collect();
+        vec![("summary.md".into(), markdown::summary(r, &embedded))]
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), ReportError> {
+    fs::write(path, text).map_err(|source| ReportError::Write {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Renders DIR/raw.json into DIR; returns the files written.
+pub fn render_dir(args: &ReportArgs) -> Result<Vec<PathBuf>, ReportError> {
+    let results = BenchResults::read(&args.dir.join("raw.json"))?;
+    let mut written = Vec::new();
+    let formats: [&dyn Format; 2] = [&Charts, &Markdown];
+    for format in formats {
+        for (name, text) in format.files(&results) {
+            let path = args.dir.join(name);
+            write(&path, &text)?;
+            written.push(path);
+        }
+    }
+    if let Some(readme) = &args.readme {
+        let old = match fs::read_to_string(readme) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(source) => {
+                return Err(ReportError::Read {
+                    path: readme.display().to_string(),
+                    source,
+                });
+            }
+        };
+        let link = relative(&args.dir, readme.parent().unwrap_or(Path::new("")));
+        let section = format!(
+            "{BEGIN}\nLatest run: [{link}]({link}/summary.md), rendered from its raw.json by `loadgen report` ({} runs{}).\n\n{}{END}",
+            results.runs.len(),
+            if results.complete { "" } else { ", incomplete" },
+            super::sections::headline(&results)
+        );
+        write(readme, &splice(&old, &section))?;
+        written.push(readme.clone());
+    }
+    Ok(written)
+}
+
+/// `dir` relative to `base` when it lies under it.
+fn relative(dir: &Path, base: &Path) -> String {
+    let d = dir.strip_prefix(base).unwrap_or(dir);
+    d.display().to_string().trim_end_matches('/').to_string()
+}
+
+/// `text` with its marked part replaced by `section` (appended when there is none).
+fn splice(text: &str, section: &str) -> String {
+    match (text.find(BEGIN), text.find(END)) {
+        (Some(a), Some(b)) if b > a => format!("{}{section}{}", &text[..a], &text[b + END.len()..]),
+        _ => {
+            let sep = if text.is_empty() || text.ends_with("\n\n") {
+                ""
+            } else if text.ends_with('\n') {
+                "\n"
+            } else {
+                "\n\n"
+            };
+            format!("{text}{sep}{section}\n")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splices_between_markers() {
+        let first = splice(
+            "# Results\n",
+            "<!-- latest-run:begin -->\nA<!-- latest-run:end -->",
+        );
+        assert_eq!(
+            first,
+            "# Results\n\n<!-- latest-run:begin -->\nA<!-- latest-run:end -->\n"
+        );
+        let second = splice(
+            &first,
+            "<!-- latest-run:begin -->\nB<!-- latest-run:end -->",
+        );
+        assert_eq!(
+            second,
+            "# Results\n\n<!-- latest-run:begin -->\nB<!-- latest-run:end -->\n"
+        );
+        assert_eq!(
+            relative(Path::new("results/2026-x"), Path::new("results")),
+            "2026-x"
+        );
+    }
+}

@@ -1,0 +1,284 @@
+//! The suites' sections of summary.md: the main table, `pingpong` (messages/s with
+//! intervals, relative speed, latency, CPU per message, system calls, user share, RSS per
+//! connection, top system calls, the fixed-rate run) and `plans` (the PyYYC table).
+
+use std::fmt::Write as _;
+
+use super::aggregate::Grid;
+use super::markdown::{Figure, grid_table, lat, mean, ms, num, pm, table};
+use crate::bench::data::{BenchResults, RunRecord};
+
+/// The main table: messages/s per connection count, and the server's CPU at the fixed rate.
+pub fn headline(r: &BenchResults) -> String {
+    let sweep = Grid::new(r, "pingpong", "sweep");
+    let fixed = Grid::new(r, "pingpong", "fixed-rate");
+    if sweep.is_empty() {
+        return "(no ping-pong runs)\n".into();
+    }
+    let mut header = vec!["model".to_string()];
+    header.extend(
+        sweep
+            .points
+            .iter()
+            .map(|p| format!("msg/s @ {} conns", num(sweep.conns(p) as f64, 0))),
+    );
+    let fp = fixed.points.first().cloned();
+    if let Some(p) = &fp {
+        header.push(format!("server CPU % @ {} msg/s", num(rate_of(p), 0)));
+        header.push("server CPU us/msg @ fixed rate".into());
+    }
+    let rows: Vec<Vec<String>> = sweep
+        .models
+        .iter()
+        .map(|m| {
+            let mut row = vec![m.clone()];
+            row.extend(
+                sweep
+                    .points
+                    .iter()
+                    .map(|p| mean(sweep.cell(m, p, |r| r.messages_per_s), |v| num(v, 0))),
+            );
+            if let Some(p) = &fp {
+                row.push(mean(fixed.cell(m, p, RunRecord::server_cpu_pct), |v| {
+                    num(v, 1)
+                }));
+                row.push(mean(fixed.cell(m, p, RunRecord::cpu_us_per_message), |v| {
+                    num(v, 2)
+                }));
+            }
+            row
+        })
+        .collect();
+    table(&header, &rows)
+}
+
+/// The offered rate in a fixed-rate point's name (`rate-50000`).
+fn rate_of(point: &str) -> f64 {
+    point.trim_start_matches("rate-").parse().unwrap_or(0.0)
+}
+
+pub(super) fn pingpong(r: &BenchResults, s: &mut String) {
+    let g = Grid::new(r, "pingpong", "sweep");
+    if g.is_empty() {
+        return;
+    }
+    let rounds = r.config.rounds;
+    let _ = writeln!(
+        s,
+        "## pingpong\n\n64-byte ping-pong, one message in flight per connection, {}s per run, {rounds} round(s).\n",
+        r.config.duration_s
+    );
+    let _ = writeln!(
+        s,
+        "### Messages per second (mean ± 95% interval over rounds)\n\n{}",
+        grid_table(&g, |r| r.messages_per_s, |c| pm(c, 0))
+    );
+    let mut header = vec!["model".to_string()];
+    header.extend(
+        g.points
+            .iter()
+            .map(|p| format!("{} conns", num(g.conns(p) as f64, 0))),
+    );
+    let slowest: Vec<Option<f64>> = g
+        .points
+        .iter()
+        .map(|p| {
+            g.models
+                .iter()
+                .filter_map(|m| g.cell(m, p, |r| r.messages_per_s).map(|c| c.mean))
+                .filter(|v| *v > 0.0)
+                .reduce(f64::min)
+        })
+        .collect();
+    let rows: Vec<Vec<String>> = g
+        .models
+        .iter()
+        .map(|m| {
+            let mut row = vec![m.clone()];
+            for (p, low) in g.points.iter().zip(&slowest) {
+                let c = g.cell(m, p, |r| r.messages_per_s);
+                row.push(match (c, low) {
+                    (Some(c), Some(low)) => format!("x{:.2}", c.mean / low),
+                    _ => "-".into(),
+                });
+            }
+            row
+        })
+        .collect();
+    let _ = writeln!(
+        s,
+        "### Speed relative to the slowest model at each count\n\n{}",
+        table(&header, &rows)
+    );
+    let _ = writeln!(s, "### Latency p50 / p95, ms (mean over rounds)\n\n{}", {
+        let p50 = |m: &str, p: &str| g.cell(m, p, |r| lat(r, |l| l.p50));
+        let p95 = |m: &str, p: &str| g.cell(m, p, |r| lat(r, |l| l.p95));
+        let rows: Vec<Vec<String>> = g
+            .models
+            .iter()
+            .map(|m| {
+                let mut row = vec![m.clone()];
+                row.extend(
+                    g.points
+                        .iter()
+                        .map(|p| format!("{} / {}", mean(p50(m, p), ms), mean(p95(m, p), ms))),
+                );
+                row
+            })
+            .collect();
+        table(&header, &rows)
+    });
+    let sections: [(&str, Figure, usize); 4] = [
+        (
+            "Server CPU microseconds (user + system) per message",
+            RunRecord::cpu_us_per_message,
+            2,
+        ),
+        (
+            "Server system calls per message (perf)",
+            |r| r.syscalls.as_ref().map(|s| s.per_message),
+            2,
+        ),
+        (
+            "User share of the server's CPU time, %",
+            RunRecord::user_share_pct,
+            0,
+        ),
+        (
+            "Server RSS per connection, bytes (peak during the run minus before it)",
+            RunRecord::rss_per_conn_bytes,
+            0,
+        ),
+    ];
+    for (title, f, d) in sections {
+        let _ = writeln!(
+            s,
+            "### {title}\n\n{}",
+            grid_table(&g, f, |c| mean(c, |v| num(v, d)))
+        );
+    }
+    if let Some(last) = g.points.last() {
+        let rows: Vec<Vec<String>> = g
+            .models
+            .iter()
+            .map(|m| {
+                let top = g
+                    .ok_runs(m, last)
+                    .filter_map(|r| Some((r.syscalls.as_ref()?, r.report.as_ref()?.ok)))
+                    .last();
+                let text = top.map_or("-".into(), |(sc, ok)| {
+                    sc.top
+                        .iter()
+                        .map(|(n, c)| format!("{n} {:.2}", *c as f64 / ok.max(1) as f64))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                });
+                vec![m.clone(), text]
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "### Top system calls per message at {} conns (last good round)\n\n{}",
+            num(g.conns(last) as f64, 0),
+            table(&["model".into(), "calls per message".into()], &rows)
+        );
+    }
+    fixed_rate(r, s);
+}
+
+fn fixed_rate(r: &BenchResults, s: &mut String) {
+    let g = Grid::new(r, "pingpong", "fixed-rate");
+    let Some(p) = g.points.first() else { return };
+    let header: Vec<String> = [
+        "model",
+        "offered msg/s",
+        "achieved msg/s",
+        "server CPU %",
+        "CPU us/msg",
+        "p50 ms",
+        "p95 ms",
+        "syscalls/msg",
+        "errors %",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    let rows: Vec<Vec<String>> = g
+        .models
+        .iter()
+        .map(|m| {
+            vec![
+                m.clone(),
+                num(rate_of(p), 0),
+                pm(g.cell(m, p, |r| r.messages_per_s), 0),
+                pm(g.cell(m, p, RunRecord::server_cpu_pct), 1),
+                mean(g.cell(m, p, RunRecord::cpu_us_per_message), |v| num(v, 2)),
+                mean(g.cell(m, p, |r| lat(r, |l| l.p50)), ms),
+                mean(g.cell(m, p, |r| lat(r, |l| l.p95)), ms),
+                mean(
+                    g.cell(m, p, |r| r.syscalls.as_ref().map(|s| s.per_message)),
+                    |v| num(v, 2),
+                ),
+                mean(g.cell(m, p, RunRecord::error_pct), |v| num(v, 2)),
+            ]
+        })
+        .collect();
+    let _ = writeln!(
+        s,
+        "### Server CPU at a fixed offered load ({} msg/s over {} connections, open loop)\n\nThe same load for every model: the CPU it needs is its cost. Latency counts from each request's due time.\n\n{}",
+        num(rate_of(p), 0),
+        g.conns(p),
+        table(&header, &rows)
+    );
+}
+
+pub(super) fn plans(r: &BenchResults, s: &mut String) {
+    let g = Grid::new(r, "plans", "plan");
+    if g.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "## plans\n\nThe PyYYC 2020 JMeter plans (threads x loops, 1 s ramp-up; loops scaled by {}), as its table: throughput, latency avg/min/max, errors, server CPU and memory.\n",
+        r.config.scale
+    );
+    let header: Vec<String> = [
+        "model",
+        "throughput/s",
+        "avg ms",
+        "min ms",
+        "max ms",
+        "error %",
+        "server CPU %",
+        "RSS peak MiB",
+        "VSZ peak MiB",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    for p in &g.points {
+        let rows: Vec<Vec<String>> = g
+            .models
+            .iter()
+            .map(|m| {
+                let c = |f: fn(&RunRecord) -> Option<f64>| g.cell(m, p, f);
+                vec![
+                    m.clone(),
+                    pm(c(|r| r.report.as_ref().map(|x| x.throughput_per_s)), 0),
+                    mean(c(|r| r.report.as_ref().map(|x| x.latency_us.mean)), ms),
+                    c(|r| lat(r, |l| l.min)).map_or("-".into(), |c| ms(c.min)),
+                    c(|r| lat(r, |l| l.max)).map_or("-".into(), |c| ms(c.max)),
+                    mean(c(RunRecord::error_pct), |v| num(v, 2)),
+                    mean(c(RunRecord::server_cpu_pct), |v| num(v, 1)),
+                    mean(c(|r| r.rss_peak_kib.map(|k| k as f64 / 1024.0)), |v| {
+                        num(v, 1)
+                    }),
+                    mean(c(|r| r.vsz_peak_kib.map(|k| k as f64 / 1024.0)), |v| {
+                        num(v, 1)
+                    }),
+                ]
+            })
+            .collect();
+        let _ = writeln!(s, "### {p} (threads x loops)\n\n{}", table(&header, &rows));
+    }
+}
