@@ -10,6 +10,7 @@ use clap::Parser;
 
 use crate::pin::CpuList;
 use crate::units::{parse_duration, parse_size};
+use crate::work::Workload;
 
 /// An echolab echo server. Every byte read is written back, in order, on the same
 /// connection. All models take the same flags; they differ only in their concurrency model.
@@ -97,6 +98,8 @@ pub struct Echo {
     pub mode: Mode,
     /// Raw mode: bytes read per read call, and the bound on unsent bytes.
     pub buffer_size: usize,
+    /// Framed mode: the work each request costs, if any.
+    pub workload: Option<Workload>,
 }
 
 /// What a server runs with, after every flag has been checked.
@@ -108,6 +111,10 @@ pub struct Config {
     pub threads: usize,
     /// How connections are echoed.
     pub echo: Echo,
+    /// Most connections served at once (`--max-conns`); the rest wait in the backlog.
+    pub max_conns: Option<usize>,
+    /// Where to write service-time percentiles on exit (`--stats-file`).
+    pub stats_file: Option<PathBuf>,
     /// CPUs to pin to, if asked.
     pub pin: Option<CpuList>,
     /// SO_REUSEPORT on the listening socket(s).
@@ -120,6 +127,10 @@ pub const MAX_THREADS: usize = 1024;
 pub const MAX_BUFFER: u64 = 64 << 20;
 /// `--max-frame` when not given.
 pub const DEFAULT_MAX_FRAME: u64 = 256 << 20;
+/// Most parts a backend wait may be split into.
+pub const MAX_SPLITS: u32 = 1000;
+/// Longest CPU work or backend wait per request.
+pub const MAX_WORK: Duration = Duration::from_secs(60);
 /// Largest `--max-frame` accepted (a frame is one buffer in memory).
 pub const MAX_FRAME: u64 = 1 << 40;
 
@@ -127,32 +138,38 @@ impl ServerArgs {
     /// Checks the flags and turns them into a [`Config`]. Flags of the contract that this
     /// build does not implement yet are refused, never silently ignored.
     pub fn into_config(self) -> anyhow::Result<Config> {
-        let refuse = |flag: &str, what: &str| -> anyhow::Result<Config> {
-            bail!("{flag} is not supported yet: {what}; not implemented in this build")
+        let workload = match (self.cpu_work, self.backend_wait) {
+            (None, None) if self.splits == 1 => None,
+            _ if !self.framed => bail!("--cpu-work, --backend-wait and --splits need --framed"),
+            (cpu, wait) => {
+                if self.splits == 0 || self.splits > MAX_SPLITS {
+                    bail!("--splits {}: expected 1 to {MAX_SPLITS}", self.splits);
+                }
+                let (cpu, wait) = (cpu.unwrap_or_default(), wait.unwrap_or_default());
+                if cpu > MAX_WORK || wait > MAX_WORK {
+                    bail!("--cpu-work and --backend-wait: expected at most 60s per request");
+                }
+                Some(Workload {
+                    cpu,
+                    wait,
+                    splits: self.splits,
+                })
+            }
         };
-        if self.cpu_work.is_some() || self.backend_wait.is_some() || self.splits != 1 {
-            return refuse(
-                "--cpu-work/--backend-wait/--splits",
-                "the per-frame workload is not implemented",
-            );
-        }
         if self.max_frame != DEFAULT_MAX_FRAME && !self.framed {
             bail!("--max-frame applies only with --framed");
         }
         if self.max_frame > MAX_FRAME {
             bail!("--max-frame {}: expected at most 1TiB", self.max_frame);
         }
-        if self.max_conns.is_some() {
-            return refuse("--max-conns", "the connection cap is not implemented");
+        if self.max_conns == Some(0) {
+            bail!("--max-conns 0: expected at least 1");
         }
-        if self.stats_file.is_some() {
-            return refuse(
-                "--stats-file",
-                "service-time statistics are not implemented",
-            );
+        if self.stats_file.is_some() && !self.framed {
+            bail!("--stats-file needs --framed (a request is a frame)");
         }
         if self.idle_timeout.is_some() {
-            return refuse("--idle-timeout", "idle timeouts are not implemented");
+            bail!("--idle-timeout is not supported yet: idle timeouts are not implemented");
         }
         if self.threads == 0 || self.threads > MAX_THREADS {
             bail!("--threads {}: expected 1 to {MAX_THREADS}", self.threads);
@@ -179,7 +196,10 @@ impl ServerArgs {
             echo: Echo {
                 mode,
                 buffer_size: self.buffer_size as usize,
+                workload,
             },
+            max_conns: self.max_conns,
+            stats_file: self.stats_file,
             pin: self.pin,
             reuse_port: self.reuse_port,
         })
@@ -204,9 +224,11 @@ mod tests {
             c.echo,
             Echo {
                 mode: Mode::Raw,
-                buffer_size: 65536
+                buffer_size: 65536,
+                workload: None
             }
         );
+        assert_eq!(c.max_conns, None);
         assert!(!c.reuse_port);
         assert!(c.pin.is_none());
     }
@@ -230,17 +252,47 @@ mod tests {
 
     #[test]
     fn unimplemented_flags_are_refused_not_ignored() {
+        let err = config(&["--idle-timeout", "10s"]).unwrap_err().to_string();
+        assert!(err.contains("not supported yet"), "{err}");
+    }
+
+    #[test]
+    fn workload_needs_framed_mode() {
+        let c = config(&[
+            "--framed",
+            "--cpu-work",
+            "5ms",
+            "--backend-wait",
+            "55ms",
+            "--splits",
+            "5",
+        ])
+        .unwrap();
+        let w = c.echo.workload.unwrap();
+        assert_eq!(
+            (w.cpu, w.wait, w.splits),
+            (Duration::from_millis(5), Duration::from_millis(55), 5)
+        );
+        assert!(
+            config(&["--framed", "--splits", "5"])
+                .unwrap()
+                .echo
+                .workload
+                .is_some()
+        );
         for args in [
             &["--cpu-work", "5ms"][..],
-            &["--backend-wait", "55ms"],
-            &["--splits", "5"],
-            &["--max-conns", "12"],
-            &["--stats-file", "/tmp/x.json"],
-            &["--idle-timeout", "10s"],
+            &["--backend-wait", "1ms"],
+            &["--splits", "2"],
         ] {
             let err = config(args).unwrap_err().to_string();
-            assert!(err.contains("not supported yet"), "{args:?}: {err}");
+            assert!(err.contains("need --framed"), "{args:?}: {err}");
         }
+        assert!(config(&["--framed", "--splits", "0", "--cpu-work", "1ms"]).is_err());
+        assert!(config(&["--framed", "--cpu-work", "2m"]).is_err());
+        assert!(config(&["--stats-file", "/tmp/x.json"]).is_err());
+        assert_eq!(config(&["--max-conns", "12"]).unwrap().max_conns, Some(12));
+        assert!(config(&["--max-conns", "0"]).is_err());
     }
 
     #[test]

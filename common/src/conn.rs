@@ -45,3 +45,8 @@ pub fn counts() -> (u64, u64, u64) {
         ERRORS.total(),
     )
 }
+
+/// Connections open now, in the whole process (for `--max-conns` in loop models).
+pub fn open_now() -> usize {
+    OPEN.load(Ordering::Relaxed) as usize
+}

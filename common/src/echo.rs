@@ -10,22 +10,34 @@
 //! Framed mode: read the 8-byte header, then the payload straight into the connection's
 //! [`FrameBuf`] (sized from the header, reused while large enough), write the frame back.
 //! A frame over `--max-frame`, a buffer that cannot be allocated, or a close in the middle
-//! of a frame ends that connection with one (rate-limited) log line.
+//! of a frame ends that connection with one (rate-limited) log line. With a workload
+//! (`--cpu-work`, `--backend-wait`), each frame's work runs between reading and replying,
+//! the wait done with the `sleep` the model passes in; with `--stats-file` each frame's
+//! service time is recorded from its first byte read to its last byte written.
 
+use std::future::Future;
 use std::io::{self, Read, Write};
+use std::time::Duration;
 
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::ConnGuard;
 use crate::args::{Echo, Mode};
 use crate::frame::FrameBuf;
+use crate::work::Workload;
+use crate::{ConnGuard, service};
 
 /// Echoes a blocking stream until the client closes it; counts an error that ends it.
-/// The guard marks the connection open until this returns.
-pub fn blocking<S: Read + Write>(mut stream: S, echo: Echo, _guard: ConnGuard) {
+/// `sleep` is the model's blocking sleep (for the backend wait). The guard marks the
+/// connection open until this returns.
+pub fn blocking<S: Read + Write>(
+    mut stream: S,
+    echo: Echo,
+    sleep: impl Fn(Duration),
+    _guard: ConnGuard,
+) {
     let result = match echo.mode {
         Mode::Raw => raw_blocking(&mut stream, echo.buffer_size),
-        Mode::Framed { max_frame } => framed_blocking(&mut stream, max_frame),
+        Mode::Framed { max_frame } => framed_blocking(&mut stream, max_frame, echo.workload, sleep),
     };
     if let Err(e) = result {
         crate::conn::error(&e);
@@ -45,31 +57,52 @@ fn raw_blocking(stream: &mut (impl Read + Write), buffer_size: usize) -> io::Res
     }
 }
 
-fn framed_blocking(stream: &mut (impl Read + Write), max_frame: u64) -> io::Result<()> {
+fn framed_blocking(
+    stream: &mut (impl Read + Write),
+    max_frame: u64,
+    workload: Option<Workload>,
+    sleep: impl Fn(Duration),
+) -> io::Result<()> {
     let mut frame = FrameBuf::new(max_frame);
     loop {
         let header = frame.header_mut();
-        match stream.read(&mut header[..])? {
-            0 => return Ok(()), // closed between frames: a clean end
-            n => stream.read_exact(&mut header[n..]).map_err(inside_frame)?,
-        }
+        let n = match stream.read(&mut header[..]) {
+            Ok(0) => return Ok(()), // closed between frames: a clean end
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let started = service::start();
+        stream.read_exact(&mut header[n..]).map_err(inside_frame)?;
         frame.start_frame()?;
         stream
             .read_exact(frame.payload_mut())
             .map_err(inside_frame)?;
+        if let Some(w) = workload {
+            w.run_blocking(&sleep);
+        }
         stream.write_all(frame.frame())?;
+        service::finish(started);
     }
 }
 
 /// Echoes an async (`futures-io`) stream until the client closes it; counts an error
-/// that ends it. Buffers are owned by the task across `.await` points.
-pub async fn stream<S>(mut stream: S, echo: Echo, _guard: ConnGuard)
-where
+/// that ends it. `sleep` is the runtime's timer (for the backend wait). Buffers are
+/// owned by the task across `.await` points.
+pub async fn stream<S, F>(
+    mut stream: S,
+    echo: Echo,
+    sleep: impl Fn(Duration) -> F,
+    _guard: ConnGuard,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
+    F: Future,
 {
     let result = match echo.mode {
         Mode::Raw => raw_stream(&mut stream, echo.buffer_size).await,
-        Mode::Framed { max_frame } => framed_stream(&mut stream, max_frame).await,
+        Mode::Framed { max_frame } => {
+            framed_stream(&mut stream, max_frame, echo.workload, sleep).await
+        }
     };
     if let Err(e) = result {
         crate::conn::error(&e);
@@ -90,26 +123,38 @@ where
     }
 }
 
-async fn framed_stream<S>(stream: &mut S, max_frame: u64) -> io::Result<()>
+async fn framed_stream<S, F>(
+    stream: &mut S,
+    max_frame: u64,
+    workload: Option<Workload>,
+    sleep: impl Fn(Duration) -> F,
+) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
+    F: Future,
 {
     let mut frame = FrameBuf::new(max_frame);
     loop {
         let header = frame.header_mut();
-        match stream.read(&mut header[..]).await? {
-            0 => return Ok(()), // closed between frames: a clean end
-            n => stream
-                .read_exact(&mut header[n..])
-                .await
-                .map_err(inside_frame)?,
+        let n = stream.read(&mut header[..]).await?;
+        if n == 0 {
+            return Ok(()); // closed between frames: a clean end
         }
+        let started = service::start();
+        stream
+            .read_exact(&mut header[n..])
+            .await
+            .map_err(inside_frame)?;
         frame.start_frame()?;
         stream
             .read_exact(frame.payload_mut())
             .await
             .map_err(inside_frame)?;
+        if let Some(w) = workload {
+            w.run_async(&sleep).await;
+        }
         stream.write_all(frame.frame()).await?;
+        service::finish(started);
     }
 }
 
@@ -136,11 +181,17 @@ mod tests {
     const RAW: Echo = Echo {
         mode: Mode::Raw,
         buffer_size: 4096,
+        workload: None,
     };
     const FRAMED: Echo = Echo {
         mode: Mode::Framed { max_frame: 1 << 20 },
         buffer_size: 4096,
+        workload: None,
     };
+
+    fn no_sleep(_: Duration) {}
+
+    async fn no_async_sleep(_: Duration) {}
 
     fn frames(sizes: &[u64]) -> Vec<u8> {
         let mut out = Vec::new();
@@ -160,7 +211,7 @@ mod tests {
             chunk: 999,
             output: vec![],
         };
-        blocking(&mut script, FRAMED, ConnGuard::open());
+        blocking(&mut script, FRAMED, no_sleep, ConnGuard::open());
         assert_eq!(script.output, input);
         let mut script = Script {
             input: input.clone(),
@@ -168,7 +219,12 @@ mod tests {
             chunk: 3,
             output: vec![],
         };
-        futures_lite::future::block_on(stream(&mut script, FRAMED, ConnGuard::open()));
+        futures_lite::future::block_on(stream(
+            &mut script,
+            FRAMED,
+            no_async_sleep,
+            ConnGuard::open(),
+        ));
         assert_eq!(script.output, input);
     }
 
@@ -189,7 +245,7 @@ mod tests {
                 chunk: 64,
                 output: vec![],
             };
-            blocking(&mut script, FRAMED, ConnGuard::open());
+            blocking(&mut script, FRAMED, no_sleep, ConnGuard::open());
             assert_eq!(script.output, good);
             assert!(
                 crate::conn::counts().2 > before,
@@ -234,7 +290,7 @@ mod tests {
             chunk: 777,
             output: vec![],
         };
-        blocking(&mut script, RAW, ConnGuard::open());
+        blocking(&mut script, RAW, no_sleep, ConnGuard::open());
         assert_eq!(script.output, input);
     }
 
@@ -274,7 +330,7 @@ mod tests {
             chunk: 1000,
             output: vec![],
         };
-        futures_lite::future::block_on(stream(&mut script, RAW, ConnGuard::open()));
+        futures_lite::future::block_on(stream(&mut script, RAW, no_async_sleep, ConnGuard::open()));
         assert_eq!(script.output, input);
     }
 }

@@ -21,12 +21,15 @@ pub mod args;
 pub mod conn;
 pub mod echo;
 pub mod frame;
+pub mod limit;
 pub mod log;
 pub mod net;
 pub mod pin;
+pub mod service;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod units;
+pub mod work;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -38,6 +41,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 
 pub use args::{Config, Echo, Mode, ServerArgs};
 pub use conn::ConnGuard;
+pub use work::Workload;
 
 static MODEL: OnceLock<&'static str> = OnceLock::new();
 
@@ -85,7 +89,13 @@ fn prepare(config: &Config) -> anyhow::Result<()> {
         // Pin before any thread starts, so every thread the model starts inherits it.
         cpus.pin_current_thread()?;
     }
-    exit_on_signal()
+    if config.echo.workload.is_some() {
+        work::calibrate();
+    }
+    if config.stats_file.is_some() {
+        service::enable();
+    }
+    exit_on_signal(config.stats_file.clone())
 }
 
 /// SIGINT/SIGTERM: stop accepting, close every connection and exit 0, within a second.
@@ -93,7 +103,7 @@ fn prepare(config: &Config) -> anyhow::Result<()> {
 /// One thread waits for the signal and ends the process; the kernel then closes every
 /// socket (listener and connections) at once. That is the same for every model, needs no
 /// cooperation from a runtime that may be busy, and cannot hang on a stuck connection.
-fn exit_on_signal() -> anyhow::Result<()> {
+fn exit_on_signal(stats_file: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
     std::thread::Builder::new()
         .name("signals".into())
@@ -106,6 +116,12 @@ fn exit_on_signal() -> anyhow::Result<()> {
                     "{name}: closing {open} open connections and exiting \
                  ({accepted} accepted, {errors} ended in an error)"
                 );
+                if let Some(path) = &stats_file {
+                    if let Err(e) = service::write(path) {
+                        log!("cannot write {}: {e}", path.display());
+                        std::process::exit(1);
+                    }
+                }
                 std::process::exit(0);
             }
         })?;

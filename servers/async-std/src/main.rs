@@ -12,8 +12,10 @@
 //!   (the loop is `common::echo::stream`, shared with the other futures-io models).
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use async_std::net::TcpListener;
+use common::limit::AsyncGate;
 use common::{Config, ConnGuard};
 
 fn main() -> ExitCode {
@@ -28,11 +30,21 @@ fn serve(config: Config) -> anyhow::Result<()> {
         let listener = common::net::bind(config.addr, config.reuse_port)?;
         let listener = TcpListener::from(listener);
         common::ready(listener.local_addr()?, config.threads);
+        let gate = config.max_conns.map(|n| Arc::new(AsyncGate::new(n)));
         loop {
+            // Under --max-conns, wait for a free place before accepting.
+            let pass = match &gate {
+                Some(gate) => Some(gate.acquire_arc().await),
+                None => None,
+            };
             match listener.accept().await {
                 Ok((stream, _peer)) => {
                     let guard = ConnGuard::open();
-                    async_std::task::spawn(common::echo::stream(stream, config.echo, guard));
+                    async_std::task::spawn(async move {
+                        let _pass = pass;
+                        common::echo::stream(stream, config.echo, async_std::task::sleep, guard)
+                            .await
+                    });
                 }
                 Err(e) => async_std::task::sleep(common::net::accept_failed(&e)).await,
             }

@@ -284,7 +284,7 @@ fn refuses_bad_input_with_one_line(model: &str) {
             2,
             "--max-frame applies only with --framed",
         ),
-        (&["--max-conns", "2"], 2, "not supported yet"),
+        (&["--idle-timeout", "1s"], 2, "not supported yet"),
         (&["--addr", &in_use], 1, "cannot bind"),
     ];
     for (args, code, mention) in cases {
@@ -434,6 +434,124 @@ fn framed_bad_frames_end_only_their_connection(model: &str) {
     assert!(!log.contains("panicked"), "{model} logged: {log}");
 }
 
+/// --max-conns 2 with 5 clients: two are served at once, the others only as places free.
+fn max_conns_serves_at_most_n_at_once(model: &str) {
+    let server = Server::start(model, &["--max-conns", "2"]);
+    let mut clients: Vec<TcpStream> = (0..5).map(|_| connect(server.addr).unwrap()).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.write_all(format!("client {i}").as_bytes()).unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+    }
+    let mut served = vec![false; 5];
+    let poll_replies = |clients: &mut Vec<TcpStream>, served: &mut Vec<bool>| {
+        let deadline = Instant::now() + Duration::from_millis(600);
+        while Instant::now() < deadline {
+            for (i, c) in clients.iter_mut().enumerate() {
+                if !served[i] && c.read(&mut [0u8; 16]).is_ok_and(|n| n > 0) {
+                    served[i] = true;
+                }
+            }
+        }
+    };
+    poll_replies(&mut clients, &mut served);
+    let first: Vec<usize> = (0..5).filter(|&i| served[i]).collect();
+    assert_eq!(
+        first.len(),
+        2,
+        "{model}: served at once under --max-conns 2: {first:?}"
+    );
+    // Closing the served ones lets the waiting ones in, two at a time.
+    for &i in &first {
+        clients[i].shutdown(Shutdown::Both).unwrap();
+    }
+    poll_replies(&mut clients, &mut served);
+    assert_eq!(
+        served.iter().filter(|&&s| s).count(),
+        4,
+        "{model}: after two closed: {served:?}"
+    );
+    for i in 0..5 {
+        if served[i] {
+            let _ = clients[i].shutdown(Shutdown::Both);
+        }
+    }
+    poll_replies(&mut clients, &mut served);
+    assert!(
+        served.iter().all(|&s| s),
+        "{model}: every client is served in the end: {served:?}"
+    );
+}
+
+/// Server CPU time (user + system) so far, from /proc/PID/stat.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis(ticks * 1000 / hz)
+}
+
+/// A request with --cpu-work and --backend-wait takes at least their sum, the work is
+/// real CPU time, and --stats-file records every request's service time on exit.
+fn workload_costs_what_it_says(model: &str) {
+    let stats =
+        std::env::temp_dir().join(format!("echolab-stats-{model}-{}.json", std::process::id()));
+    let stats_arg = stats.to_string_lossy().into_owned();
+    let args = [
+        "--framed",
+        "--cpu-work",
+        "20ms",
+        "--backend-wait",
+        "30ms",
+        "--splits",
+        "3",
+    ];
+    let mut server = Server::start(model, &[&args[..], &["--stats-file", &stats_arg]].concat());
+    let stream = connect(server.addr).unwrap();
+    let mut rng = Rng::new(5);
+    let cpu_before = cpu_time(server.pid());
+    for _ in 0..5 {
+        let started = Instant::now();
+        frame_round_trip(&stream, 100, &mut rng);
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(50),
+            "{model}: a request took {took:?}"
+        );
+    }
+    let cpu = cpu_time(server.pid()) - cpu_before;
+    assert!(
+        cpu >= Duration::from_millis(50),
+        "{model}: 5 x 20ms of work used {cpu:?} of CPU"
+    );
+    server.signal(libc::SIGTERM);
+    assert!(
+        server
+            .wait_exit(Duration::from_secs(1))
+            .is_some_and(|s| s.success())
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    std::fs::remove_file(&stats).unwrap();
+    assert_eq!(
+        json["requests"],
+        5,
+        "{model}: {json}; stderr: {}",
+        server.stderr()
+    );
+    assert!(
+        json["p50_us"].as_u64().unwrap() >= 50_000,
+        "{model}: {json}"
+    );
+}
+
 fn echo_once(server: &Server, message: &[u8]) {
     let mut s = connect(server.addr).unwrap();
     s.write_all(message).unwrap();
@@ -488,6 +606,14 @@ macro_rules! conformance {
             #[test]
             fn framed_bad_frames_end_only_their_connection() {
                 super::framed_bad_frames_end_only_their_connection($model);
+            }
+            #[test]
+            fn max_conns_serves_at_most_n_at_once() {
+                super::max_conns_serves_at_most_n_at_once($model);
+            }
+            #[test]
+            fn workload_costs_what_it_says() {
+                super::workload_costs_what_it_says($model);
             }
             #[test]
             fn refuses_bad_input_with_one_line() {

@@ -11,13 +11,16 @@
 //!   plain non-blocking `recv`/`send` (it usually succeeds) and falls back to an io_uring
 //!   poll when the socket is not ready, so the read buffer is a normal `Vec` owned by
 //!   the task; no buffer has to be handed to the kernel for the duration of an operation.
-//! - Tasks are `!Send` and never migrate; the echo loop is `common::echo::stream`.
+//! - Tasks are `!Send` and never migrate; the echo loop is `common::echo::stream`, the
+//!   backend wait glommio's timer (an io_uring timeout).
 //! - glommio locks memory for its rings: the default 8 MiB RLIMIT_MEMLOCK is enough for
 //!   the small `io_memory` set below.
 
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use common::limit::AsyncGate;
 use common::{Config, ConnGuard, Echo};
 use glommio::net::TcpListener;
 use glommio::{CpuSet, LocalExecutorPoolBuilder, PoolPlacement};
@@ -50,16 +53,19 @@ fn serve(config: Config) -> anyhow::Result<()> {
         None => PoolPlacement::MaxSpread(config.threads, None),
     };
     let echo = config.echo;
+    // One cap for the whole server, shared by the executors.
+    let gate = config.max_conns.map(|n| Arc::new(AsyncGate::new(n)));
     let executors = LocalExecutorPoolBuilder::new(placement)
         .name("echo")
         .io_memory(IO_MEMORY)
         .on_all_shards(move || {
             let fd = fds[glommio::executor().id() - 1];
+            let gate = gate.clone();
             async move {
                 // SAFETY: `fd` is a bound, listening socket whose ownership moved here
                 // (into_raw_fd above); each executor takes a different one.
                 let listener = unsafe { TcpListener::from_raw_fd(fd) };
-                accept_loop(listener, echo).await
+                accept_loop(listener, echo, gate).await
             }
         })
         .map_err(glommio_error)?;
@@ -75,12 +81,22 @@ fn glommio_error<T>(e: glommio::GlommioError<T>) -> anyhow::Error {
     anyhow::anyhow!("glommio: {e}")
 }
 
-async fn accept_loop(listener: TcpListener, echo: Echo) {
+async fn accept_loop(listener: TcpListener, echo: Echo, gate: Option<Arc<AsyncGate>>) {
     loop {
+        // Under --max-conns, wait for a free place before accepting.
+        let pass = match &gate {
+            Some(gate) => Some(gate.acquire_arc().await),
+            None => None,
+        };
         match listener.accept().await {
             Ok(stream) => {
                 let guard = ConnGuard::open();
-                glommio::spawn_local(common::echo::stream(stream, echo, guard)).detach();
+                let echo = common::echo::stream(stream, echo, glommio::timer::sleep, guard);
+                glommio::spawn_local(async move {
+                    let _pass = pass;
+                    echo.await
+                })
+                .detach();
             }
             Err(e) => {
                 let e = std::io::Error::from(e);

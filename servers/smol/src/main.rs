@@ -13,6 +13,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use common::limit::AsyncGate;
 use common::{Config, ConnGuard};
 use smol::net::TcpListener;
 use smol::{Async, Executor, Timer};
@@ -33,13 +34,24 @@ fn serve(config: Config) -> anyhow::Result<()> {
             .spawn(move || smol::block_on(executor.run(smol::future::pending::<()>())))?;
     }
     let spawner = Arc::clone(&executor);
+    let gate = config.max_conns.map(|n| Arc::new(AsyncGate::new(n)));
     let accept = executor.run(async move {
         loop {
+            // Under --max-conns, wait for a free place before accepting.
+            let pass = match &gate {
+                Some(gate) => Some(gate.acquire_arc().await),
+                None => None,
+            };
             match listener.accept().await {
                 Ok((stream, _peer)) => {
                     let guard = ConnGuard::open();
+                    let sleep = |d| Timer::after(d);
+                    let echo = common::echo::stream(stream, config.echo, sleep, guard);
                     spawner
-                        .spawn(common::echo::stream(stream, config.echo, guard))
+                        .spawn(async move {
+                            let _pass = pass;
+                            echo.await
+                        })
                         .detach();
                 }
                 Err(e) => {

@@ -11,11 +11,14 @@
 //! - Backpressure is free: `write_all` blocks until the client reads, and nothing more is
 //!   read meanwhile (the loop is `common::echo::blocking`, shared with echo-may).
 //! - `--threads N` sets how many threads block in `accept()` on the shared listener.
+//! - The backend wait of framed mode's workload is a plain blocking sleep: the kernel
+//!   runs other threads meanwhile, preemptively, also while one spins its CPU work.
 
 use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use common::limit::Gate;
 use common::{Config, ConnGuard, Echo};
 
 /// Stack per connection thread: the echo loop needs a few KiB; the buffer is on the heap.
@@ -28,10 +31,12 @@ fn main() -> ExitCode {
 fn serve(config: Config) -> anyhow::Result<()> {
     let listener = Arc::new(common::net::bind(config.addr, config.reuse_port)?);
     common::ready(listener.local_addr()?, config.threads);
+    let gate = config.max_conns.map(Gate::new);
     let acceptors: Vec<_> = (0..config.threads)
         .map(|_| {
             let listener = Arc::clone(&listener);
-            std::thread::spawn(move || accept_loop(&listener, config.echo))
+            let gate = gate.clone();
+            std::thread::spawn(move || accept_loop(&listener, config.echo, gate))
         })
         .collect();
     for acceptor in acceptors {
@@ -42,14 +47,19 @@ fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn accept_loop(listener: &TcpListener, echo: Echo) {
+fn accept_loop(listener: &TcpListener, echo: Echo, gate: Option<Arc<Gate>>) {
     loop {
+        // Under --max-conns, wait for a free place before accepting.
+        let pass = gate.as_ref().map(Gate::enter);
         match listener.accept() {
             Ok((stream, _peer)) => {
                 let guard = ConnGuard::open();
                 let spawned = std::thread::Builder::new()
                     .stack_size(STACK_SIZE)
-                    .spawn(move || common::echo::blocking(stream, echo, guard));
+                    .spawn(move || {
+                        let _pass = pass;
+                        common::echo::blocking(stream, echo, std::thread::sleep, guard)
+                    });
                 // Out of threads or memory: this connection is dropped (closed), counted,
                 // and the server goes on with the others.
                 if let Err(e) = spawned {

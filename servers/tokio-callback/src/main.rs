@@ -17,16 +17,22 @@
 //!   (`get_buffer`) so each payload is read straight into the frame buffer. Like asyncio,
 //!   the transport copies whatever the socket does not take at once into its own buffer
 //!   (kept, not reallocated, between frames): that copy is the callback style's cost.
+//! - The backend wait of framed mode's workload is a timer callback (asyncio's
+//!   `call_later`): the protocol asks the transport for one and gets `timer_fired`.
 //! - `--threads 1` uses tokio's current-thread runtime, `--threads N` N workers.
 
 use std::cell::RefCell;
 use std::io;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use common::frame::{FrameBuf, HEADER_LEN};
-use common::{Config, ConnGuard, Mode};
+use common::work::spin;
+use common::{Config, ConnGuard, Mode, Workload};
 use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
 /// The application side of a connection, called by the driver as events happen.
 trait Protocol {
@@ -46,6 +52,8 @@ trait Protocol {
     fn eof_received(&mut self, transport: &mut Transport) {
         transport.close();
     }
+    /// The timer set with `Transport::call_later` is due.
+    fn timer_fired(&mut self, _transport: &mut Transport) {}
     /// The connection is gone: `None` after an orderly close, else the error.
     fn connection_lost(&mut self, _error: Option<&io::Error>) {}
 }
@@ -59,14 +67,42 @@ impl Protocol for Echo {
     }
 }
 
-/// The framed echo protocol: header, then payload, read in place; the frame goes back
-/// whole.
+/// The framed echo protocol: header, then payload, read in place; then the request's
+/// work (CPU spin, backend wait as timer callbacks, CPU spin); the frame goes back whole.
 struct FramedEcho {
     frame: FrameBuf,
     /// Bytes of the header (before the length is known) or payload read so far.
     filled: usize,
     /// Payload length once the header is complete.
     payload: Option<usize>,
+    workload: Option<Workload>,
+    /// Parts of the backend wait still to come for the current request.
+    waits_left: u32,
+    /// When the current request's first byte was read (with --stats-file).
+    started: Option<Instant>,
+}
+
+impl FramedEcho {
+    fn new(max_frame: u64, workload: Option<Workload>) -> FramedEcho {
+        FramedEcho {
+            frame: FrameBuf::new(max_frame),
+            filled: 0,
+            payload: None,
+            workload,
+            waits_left: 0,
+            started: None,
+        }
+    }
+
+    /// The last half of the CPU work, then the reply; ready for the next header.
+    fn reply(&mut self, transport: &mut Transport) {
+        if let Some(w) = self.workload {
+            spin(w.cpu - w.cpu / 2);
+        }
+        transport.write(self.frame.frame());
+        common::service::finish(self.started.take());
+        (self.payload, self.filled) = (None, 0);
+    }
 }
 
 impl Protocol for FramedEcho {
@@ -78,6 +114,9 @@ impl Protocol for FramedEcho {
     }
 
     fn buffer_updated(&mut self, n: usize, transport: &mut Transport) {
+        if self.payload.is_none() && self.filled == 0 {
+            self.started = common::service::start();
+        }
         self.filled += n;
         if self.payload.is_none() && self.filled == HEADER_LEN {
             match self.frame.start_frame() {
@@ -85,9 +124,27 @@ impl Protocol for FramedEcho {
                 Err(e) => return transport.abort(e.into()),
             }
         }
-        if self.payload == Some(self.filled) {
-            transport.write(self.frame.frame());
-            (self.payload, self.filled) = (None, 0);
+        if self.payload != Some(self.filled) {
+            return;
+        }
+        match self.workload {
+            Some(w) => {
+                spin(w.cpu / 2);
+                if w.wait.is_zero() {
+                    return self.reply(transport);
+                }
+                self.waits_left = w.splits;
+                transport.call_later(w.wait_part());
+            }
+            None => self.reply(transport),
+        }
+    }
+
+    fn timer_fired(&mut self, transport: &mut Transport) {
+        self.waits_left -= 1;
+        match self.workload {
+            Some(w) if self.waits_left > 0 => transport.call_later(w.wait_part()),
+            _ => self.reply(transport),
         }
     }
 
@@ -110,6 +167,7 @@ struct Transport {
     unsent: Vec<u8>,
     closing: bool,
     error: Option<io::Error>,
+    timer: Option<tokio::time::Instant>,
 }
 
 impl Transport {
@@ -135,6 +193,12 @@ impl Transport {
     /// Closes the connection once every written byte has been sent.
     fn close(&mut self) {
         self.closing = true;
+    }
+
+    /// Calls the protocol's `timer_fired` after `delay` (asyncio's `loop.call_later`).
+    /// Reading pauses until then: the request in progress is not finished.
+    fn call_later(&mut self, delay: Duration) {
+        self.timer = Some(tokio::time::Instant::now() + delay);
     }
 
     /// Closes the connection at once, for `error`.
@@ -182,22 +246,27 @@ fn serve(config: Config) -> anyhow::Result<()> {
         listener.set_nonblocking(true)?;
         let listener = TcpListener::from_std(listener)?;
         common::ready(listener.local_addr()?, config.threads);
+        let gate = config.max_conns.map(|n| Arc::new(Semaphore::new(n)));
         loop {
+            // Under --max-conns, wait for a free place before accepting.
+            let pass = match &gate {
+                Some(gate) => Some(Arc::clone(gate).acquire_owned().await?),
+                None => None,
+            };
             match listener.accept().await {
                 Ok((stream, _peer)) => {
                     let guard = ConnGuard::open();
                     let buffer_size = config.echo.buffer_size;
-                    match config.echo.mode {
-                        Mode::Raw => tokio::spawn(drive(stream, Echo, buffer_size, guard)),
-                        Mode::Framed { max_frame } => {
-                            let protocol = FramedEcho {
-                                frame: FrameBuf::new(max_frame),
-                                filled: 0,
-                                payload: None,
-                            };
-                            tokio::spawn(drive(stream, protocol, buffer_size, guard))
+                    tokio::spawn(async move {
+                        let _pass = pass;
+                        match config.echo.mode {
+                            Mode::Raw => drive(stream, Echo, buffer_size, guard).await,
+                            Mode::Framed { max_frame } => {
+                                let protocol = FramedEcho::new(max_frame, config.echo.workload);
+                                drive(stream, protocol, buffer_size, guard).await
+                            }
                         }
-                    };
+                    });
                 }
                 Err(e) => tokio::time::sleep(common::net::accept_failed(&e)).await,
             }
@@ -212,6 +281,7 @@ async fn drive(stream: TcpStream, mut protocol: impl Protocol, buffer_size: usiz
         unsent: Vec::new(),
         closing: false,
         error: None,
+        timer: None,
     };
     protocol.connection_made(&mut transport);
     let result = run_transport(&mut transport, &mut protocol, buffer_size).await;
@@ -234,6 +304,11 @@ async fn run_transport(
             // Reading is paused until the client has taken what it is owed.
             t.stream.writable().await?;
             t.flush()?;
+            continue;
+        }
+        if let Some(due) = t.timer.take() {
+            tokio::time::sleep_until(due).await;
+            protocol.timer_fired(t);
             continue;
         }
         if t.closing {

@@ -10,17 +10,20 @@
 //! - Each task owns its read buffer across `.await` points, so an idle connection keeps
 //!   its buffer (the price of the stream style; see echo-tokio-callback for the other).
 //! - Backpressure: `write_all(..).await` suspends the task until the client reads.
+//! - The backend wait is `tokio::time::sleep`; `--max-conns` is tokio's semaphore.
 //! - Framed mode reads the payload straight into the connection's `FrameBuf` with
 //!   `read_exact`, and writes header and payload back with one `write_all`.
 
 use std::io;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use common::echo::inside_frame;
 use common::frame::FrameBuf;
-use common::{Config, ConnGuard, Echo, Mode};
+use common::{Config, ConnGuard, Echo, Mode, Workload};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
 fn main() -> ExitCode {
     common::run("tokio", serve)
@@ -42,11 +45,21 @@ fn serve(config: Config) -> anyhow::Result<()> {
         listener.set_nonblocking(true)?;
         let listener = TcpListener::from_std(listener)?;
         common::ready(listener.local_addr()?, config.threads);
+        let gate = config.max_conns.map(|n| Arc::new(Semaphore::new(n)));
         loop {
+            // Under --max-conns, wait for a free place before accepting.
+            let pass = match &gate {
+                Some(gate) => Some(Arc::clone(gate).acquire_owned().await?),
+                None => None,
+            };
             match listener.accept().await {
                 Ok((stream, _peer)) => {
                     let guard = ConnGuard::open();
-                    tokio::spawn(serve_conn(stream, config.echo, guard));
+                    let echo = serve_conn(stream, config.echo, guard);
+                    tokio::spawn(async move {
+                        let _pass = pass;
+                        echo.await
+                    });
                 }
                 Err(e) => tokio::time::sleep(common::net::accept_failed(&e)).await,
             }
@@ -57,7 +70,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
 async fn serve_conn(stream: TcpStream, echo: Echo, _guard: ConnGuard) {
     let result = match echo.mode {
         Mode::Raw => raw(stream, echo.buffer_size).await,
-        Mode::Framed { max_frame } => framed(stream, max_frame).await,
+        Mode::Framed { max_frame } => framed(stream, max_frame, echo.workload).await,
     };
     if let Err(e) = result {
         common::conn::error(&e);
@@ -75,23 +88,32 @@ async fn raw(mut stream: TcpStream, buffer_size: usize) -> io::Result<()> {
     }
 }
 
-async fn framed(mut stream: TcpStream, max_frame: u64) -> io::Result<()> {
+async fn framed(
+    mut stream: TcpStream,
+    max_frame: u64,
+    workload: Option<Workload>,
+) -> io::Result<()> {
     let mut frame = FrameBuf::new(max_frame);
     loop {
         let header = frame.header_mut();
-        match stream.read(&mut header[..]).await? {
-            0 => return Ok(()), // closed between frames: a clean end
-            n => stream
-                .read_exact(&mut header[n..])
-                .await
-                .map(drop)
-                .map_err(inside_frame)?,
+        let n = stream.read(&mut header[..]).await?;
+        if n == 0 {
+            return Ok(()); // closed between frames: a clean end
         }
+        let started = common::service::start();
+        stream
+            .read_exact(&mut header[n..])
+            .await
+            .map_err(inside_frame)?;
         frame.start_frame()?;
         stream
             .read_exact(frame.payload_mut())
             .await
             .map_err(inside_frame)?;
+        if let Some(w) = workload {
+            w.run_async(tokio::time::sleep).await;
+        }
         stream.write_all(frame.frame()).await?;
+        common::service::finish(started);
     }
 }
