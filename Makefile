@@ -42,7 +42,7 @@ idle-rss: ## measure server RSS per idle connection (10,000 per model) into $(RE
 
 bench: ## quick bench (minutes on 2 cores): all models, ping-pong 10-1000 conns, small plans, into $(RESULTS)/bench
 	$(CARGO) build --workspace --release --locked --quiet
-	./target/release/loadgen bench --conns 10,100,1000 --duration 2s --rounds 1 --scale 0.05 --out $(RESULTS)/bench
+	./target/release/loadgen bench --conns 10,100,1000 --duration 2s --rounds 1 --scale 0.25 --out $(RESULTS)/bench
 	./target/release/loadgen report $(RESULTS)/bench
 
 bench-full: ## the complete matrix: 10-19900 conns, 10 s, 3 rounds, full plans (an hour or more), into $(RESULTS)/bench-full

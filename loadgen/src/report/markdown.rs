@@ -100,13 +100,30 @@ pub(super) fn grid_table(
     table(&header, &rows)
 }
 
+/// `read_timeout 205, reset 3`: the kinds that occurred.
+fn error_kinds(e: &crate::stats::ErrorCounts) -> String {
+    match serde_json::to_value(e) {
+        Ok(serde_json::Value::Object(kinds)) => kinds
+            .iter()
+            .filter(|(_, n)| n.as_u64().unwrap_or(0) > 0)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => format!("{e:?}"),
+    }
+}
+
 fn problems(r: &BenchResults, s: &mut String) {
     let mut rows = Vec::new();
     for run in &r.runs {
         let what = match &run.status {
             RunStatus::Ok => match &run.report {
                 Some(rep) if rep.errors > 0 => {
-                    format!("{} sample errors: {:?}", rep.errors, rep.errors_by_kind)
+                    format!(
+                        "{} sample errors: {}",
+                        rep.errors,
+                        error_kinds(&rep.errors_by_kind)
+                    )
                 }
                 _ => continue,
             },

@@ -180,7 +180,10 @@ pub(super) fn pingpong(r: &BenchResults, s: &mut String) {
             s,
             "### Top system calls per message at {} conns (last good round)\n\n{}",
             num(g.conns(last) as f64, 0),
-            table(&["model".into(), "calls per message".into()], &rows)
+            table(
+                &["model".into(), "calls per message (watched calls)".into()],
+                &rows
+            )
         );
     }
     fixed_rate(r, s);
