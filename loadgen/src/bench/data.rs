@@ -119,6 +119,9 @@ pub struct RunRecord {
     pub ready_line: Option<String>,
     /// loadgen's flags for this run (target and --server-pid added by the bench).
     pub args: Vec<String>,
+    /// The server's flags for this run (besides port and pinning).
+    #[serde(default)]
+    pub server_args: Vec<String>,
     /// Echoed messages per second: ok samples over the run's wall time.
     pub messages_per_s: Option<f64>,
     /// Server resident memory just before the load, KiB.

@@ -137,7 +137,15 @@ pub fn run(
         results.environment.server_cpus.as_deref().unwrap_or("any"),
         results.environment.loadgen_cpus.as_deref().unwrap_or("any"),
     )?;
+    let mut baselined = std::collections::HashSet::new();
     for (round, suite, point) in &plan {
+        if baselined.insert((*round, suite.name())) {
+            for record in suite.baselines(&results.config, *round) {
+                writeln!(out, "[baseline] {}", progress(&record))?;
+                results.runs.push(record);
+                results.write(&raw)?;
+            }
+        }
         for model in &models {
             let ctx = Run {
                 config: &results.config,
@@ -216,6 +224,7 @@ impl Run<'_> {
             status: RunStatus::Ok,
             ready_line: None,
             args: self.point.args.clone(),
+            server_args: Vec::new(),
             messages_per_s: None,
             rss_start_kib: None,
             rss_peak_kib: None,
@@ -224,11 +233,13 @@ impl Run<'_> {
             report: None,
         };
         let bin = Path::new(&self.config.bin_dir).join(format!("echo-{}", self.model));
-        let server_args: Vec<String> = if self.suite.framed() {
+        let mut server_args: Vec<String> = if self.suite.framed() {
             vec!["--framed".into()]
         } else {
             vec![]
         };
+        server_args.extend(self.point.server_args.iter().cloned());
+        record.server_args.clone_from(&server_args);
         let mut server = match ServerProc::start(&bin, &server_args, self.cpus) {
             Ok(s) => s,
             Err(why) => {

@@ -25,6 +25,8 @@ pub struct Point {
     pub conns: u64,
     /// loadgen flags, without the target and --server-pid.
     pub args: Vec<String>,
+    /// Server flags for this point beyond the suite's (`--max-conns 12`, `--cpu-work 5ms`).
+    pub server_args: Vec<String>,
 }
 
 /// A family of load points.
@@ -36,6 +38,12 @@ pub trait Suite {
     /// Servers need `--framed` for this suite.
     fn framed(&self) -> bool {
         false
+    }
+    /// Measurements that involve no model (the loopback limit, say), taken once per round
+    /// before the suite's points; each comes back as a finished record whose `model` names
+    /// what was measured (`iperf3`).
+    fn baselines(&self, _config: &BenchConfig, _round: u32) -> Vec<super::data::RunRecord> {
+        Vec::new()
     }
 }
 

@@ -34,6 +34,7 @@ impl Suite for PingPong {
                     "--message-size".into(),
                     "64".into(),
                 ],
+                server_args: vec![],
             })
             .collect();
         let rate = (c.rate_fixed * c.scale).round().max(1.0);
@@ -51,6 +52,7 @@ impl Suite for PingPong {
                 "--rate".into(),
                 rate.to_string(),
             ],
+            server_args: vec![],
         });
         points
     }

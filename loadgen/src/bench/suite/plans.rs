@@ -34,6 +34,7 @@ impl Suite for Plans {
                         "--rampup".into(),
                         "1s".into(),
                     ],
+                    server_args: vec![],
                 }
             })
             .collect()
