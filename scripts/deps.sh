@@ -16,9 +16,10 @@ for tool in rustfmt clippy; do
 done
 
 # Debian packages used by measurement targets (not by the tests): perf for syscall
-# counts, nc for poking a server by hand. Missing ones are installed when apt can;
-# failure here is reported, not fatal, since `make test` does not use them.
-want=(linux-perf:perf netcat-openbsd:nc)
+# counts, nc for poking a server by hand, iperf3 for the loopback limit in the frames
+# suite. Missing ones are installed when apt can; failure here is reported, not fatal,
+# since `make test` does not use them.
+want=(linux-perf:perf netcat-openbsd:nc iperf3:iperf3)
 missing=()
 for entry in "${want[@]}"; do
     command -v "${entry#*:}" >/dev/null || missing+=("${entry%%:*}")
@@ -26,6 +27,10 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
         say "installing ${missing[*]}"
+        # iperf3's package asks whether to start an iperf3 daemon at boot: no.
+        if command -v debconf-set-selections >/dev/null; then
+            echo "iperf3 iperf3/start_daemon boolean false" | debconf-set-selections || true
+        fi
         if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >/dev/null 2>&1; then
             say "could not install ${missing[*]} (measurement targets will say what is missing)"
         fi
