@@ -81,8 +81,9 @@ fn framed_blocking(
         if let Some(w) = workload {
             w.run_blocking(&sleep);
         }
+        let reply = service::replying(started);
         stream.write_all(frame.frame())?;
-        service::finish(started);
+        reply.sent();
     }
 }
 
@@ -153,8 +154,9 @@ where
         if let Some(w) = workload {
             w.run_async(&sleep).await;
         }
+        let reply = service::replying(started);
         stream.write_all(frame.frame()).await?;
-        service::finish(started);
+        reply.sent();
     }
 }
 

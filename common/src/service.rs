@@ -1,11 +1,21 @@
 //! The server's own service time per request (`--stats-file`): from the first byte of a
 //! request read to the last byte of its reply written, so it excludes any wait in the
 //! listen backlog. Written on exit as JSON.
+//!
+//! What the file holds: every request whose reply was written in full before the exit
+//! signal, and none that was not. A reply's last byte can reach the client before the
+//! serving thread records it (the client may read it, and send SIGTERM, while that thread
+//! waits for a CPU between its `write` and the record), so a server marks a reply as
+//! *being sent* ([`replying`]) before the write that may finish it, and records it after
+//! ([`Reply::sent`]). At exit, [`write`] waits for the replies being sent to be recorded
+//! (at most [`GRACE`], for a write stuck on a client that does not read) before it reads
+//! the histogram. Recording before the write instead would count replies that were never
+//! delivered and leave the write itself out of the service time.
 
 use std::path::Path;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
@@ -13,6 +23,12 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 /// One histogram for the process. Its lock is taken once per request and only while
 /// `--stats-file` is given; at the request rates of the workload runs it is uncontended.
 static HISTOGRAM: Mutex<Option<Histogram<u64>>> = Mutex::new(None);
+/// Replies whose last write may have reached the client but which are not recorded yet.
+static REPLYING: AtomicUsize = AtomicUsize::new(0);
+
+/// Longest wait at exit for replies being sent to be recorded. Well under the contract's
+/// one second to exit; a reply that is really on its way is recorded in microseconds.
+pub const GRACE: Duration = Duration::from_millis(300);
 
 fn new_histogram() -> Histogram<u64> {
     // Microseconds from 1 us to 1 hour, 3 significant digits.
@@ -29,18 +45,53 @@ pub fn start() -> Option<Instant> {
     ENABLED.load(Ordering::Relaxed).then(Instant::now)
 }
 
-/// Records a request that started at `started` (from [`start`]) and has just been
-/// answered.
-pub fn finish(started: Option<Instant>) {
-    if let Some(t) = started {
-        let us = t.elapsed().as_micros().max(1) as u64;
-        let mut h = HISTOGRAM.lock().unwrap_or_else(|e| e.into_inner());
-        h.get_or_insert_with(new_histogram).saturating_record(us);
+/// A reply being sent: made with [`replying`] just before a write that may send its last
+/// byte. [`Reply::sent`] records it; dropping it instead (the write failed, or sent only
+/// part of the reply) records nothing.
+#[derive(Debug)]
+#[must_use = "a reply is recorded by Reply::sent"]
+pub struct Reply {
+    started: Option<Instant>,
+}
+
+/// Marks the reply to a request that started at `started` (from [`start`]) as being sent:
+/// call it before the write that may finish the reply, so that the exit-time [`write`]
+/// waits for its record.
+pub fn replying(started: Option<Instant>) -> Reply {
+    if started.is_some() {
+        REPLYING.fetch_add(1, Ordering::SeqCst);
+    }
+    Reply { started }
+}
+
+impl Reply {
+    /// The whole reply was written: records its service time.
+    pub fn sent(mut self) {
+        if let Some(t) = self.started.take() {
+            let us = t.elapsed().as_micros().max(1) as u64;
+            let mut h = HISTOGRAM.lock().unwrap_or_else(|e| e.into_inner());
+            h.get_or_insert_with(new_histogram).saturating_record(us);
+            drop(h);
+            REPLYING.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
-/// Writes the percentiles (microseconds) as JSON.
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if self.started.is_some() {
+            REPLYING.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Writes the percentiles (microseconds) as JSON, once the replies being sent are
+/// recorded (or [`GRACE`] has passed).
 pub fn write(path: &Path) -> std::io::Result<()> {
+    let deadline = Instant::now() + GRACE;
+    while REPLYING.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(200));
+    }
     let all = HISTOGRAM
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -68,7 +119,17 @@ pub fn write(path: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::sync::Arc;
+
+    /// Writes the file and returns one of its numeric fields.
+    fn written(name: &str, tag: &str) -> u64 {
+        let path = std::env::temp_dir().join(format!("service-{tag}-{}.json", std::process::id()));
+        write(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let rest = text.split(&format!("\"{name}\": ")).nth(1).unwrap();
+        rest.split([',', '\n']).next().unwrap().parse().unwrap()
+    }
 
     #[test]
     fn records_across_threads_and_writes_percentiles() {
@@ -79,7 +140,7 @@ mod tests {
                     for _ in 0..10 {
                         let t = start();
                         std::thread::sleep(Duration::from_millis(1));
-                        finish(t);
+                        replying(t).sent();
                     }
                 })
             })
@@ -87,16 +148,32 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-        let path = std::env::temp_dir().join(format!("service-{}.json", std::process::id()));
-        write(&path).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        let field = |name: &str| -> u64 {
-            let rest = text.split(&format!("\"{name}\": ")).nth(1).unwrap();
-            rest.split([',', '\n']).next().unwrap().parse().unwrap()
-        };
         // Other tests in this process may record too: lower bounds only.
-        assert!(field("requests") >= 30, "{text}");
-        assert!(field("max_us") >= 1000, "{text}");
+        assert!(written("requests", "a") >= 30);
+        assert!(written("max_us", "b") >= 1000);
+    }
+
+    #[test]
+    fn exit_write_waits_for_a_reply_being_sent() {
+        enable();
+        // A reply whose last byte may already be with the client, not yet recorded: the
+        // file must not be written without it.
+        let reply = replying(start());
+        let recording = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&recording);
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            flag.store(true, Ordering::SeqCst);
+            reply.sent();
+        });
+        written("requests", "c");
+        assert!(
+            recording.load(Ordering::SeqCst),
+            "the file was written before the reply was recorded"
+        );
+        sender.join().unwrap();
+        // A reply that was not sent in full is dropped unrecorded and holds nothing up.
+        drop(replying(start()));
+        drop(replying(None));
     }
 }

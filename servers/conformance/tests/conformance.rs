@@ -275,8 +275,13 @@ fn shares_a_port_and_pins(model: &str) {
 fn refuses_bad_input_with_one_line(model: &str) {
     let occupied = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let in_use = occupied.local_addr().unwrap().to_string();
-    let cases: [(&[&str], i32, &str); 6] = [
+    let cases: [(&[&str], i32, &str); 11] = [
         (&["--bogus"], 2, "--bogus"),
+        (&["--cpu-work", "5ms"], 2, "need --framed"),
+        (&["--framed", "--splits", "0"], 2, "--splits 0"),
+        (&["--framed", "--cpu-work=-5ms"], 2, "negative"),
+        (&["--framed", "--backend-wait", "2h"], 2, "at most 60s"),
+        (&["--framed", "--backend-wait", "55"], 2, "unknown unit"),
         (&["--addr", "not-an-address"], 2, "--addr"),
         (&["--threads", "0"], 2, "--threads"),
         (
@@ -540,12 +545,12 @@ fn workload_costs_what_it_says(model: &str) {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
     std::fs::remove_file(&stats).unwrap();
-    // Every recorded request must be one of the five sent. Under the full suite's load a
-    // run has been seen to record four of the five (cause not found yet; noted on the
-    // mixed-workload issue), so the count is bounded, not pinned.
-    let requests = json["requests"].as_u64().unwrap();
-    assert!(
-        (1..=5).contains(&requests),
+    // Exactly the five: each reply was read before SIGTERM was sent, and the server
+    // marks a reply as being sent before its last write, so the file waits for its record
+    // even when the serving thread is preempted between the write and the record.
+    assert_eq!(
+        json["requests"].as_u64(),
+        Some(5),
         "{model}: {json}; stderr: {}",
         server.stderr()
     );

@@ -222,11 +222,15 @@ fn reply(stream: &mut TcpStream, f: &mut Framing) -> io::Result<Next> {
 
 /// Writes what is left of the frame; true once it is all sent (back to reading headers).
 fn send_reply(stream: &mut TcpStream, f: &mut Framing) -> io::Result<bool> {
+    // Marked before the write that may send the last byte (the client may read it and
+    // signal the server before the record); dropped unrecorded if it does not.
+    let reply = common::service::replying(f.started);
     f.filled += write_some(stream, &f.frame.frame()[f.filled..])?;
     if f.filled < f.frame.frame().len() {
         return Ok(false); // the next writable edge brings us back
     }
-    common::service::finish(f.started.take());
+    f.started = None;
+    reply.sent();
     (f.stage, f.filled) = (Stage::Header, 0);
     Ok(true)
 }

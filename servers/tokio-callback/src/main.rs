@@ -99,8 +99,9 @@ impl FramedEcho {
         if let Some(w) = self.workload {
             spin(w.cpu - w.cpu / 2);
         }
+        let reply = common::service::replying(self.started.take());
         transport.write(self.frame.frame());
-        common::service::finish(self.started.take());
+        reply.sent();
         (self.payload, self.filled) = (None, 0);
     }
 }

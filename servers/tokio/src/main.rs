@@ -113,7 +113,10 @@ async fn framed(
         if let Some(w) = workload {
             w.run_async(tokio::time::sleep).await;
         }
+        // Marked before the write: the client may have the reply (and signal the server)
+        // before this task records it, and the stats file must not miss it.
+        let reply = common::service::replying(started);
         stream.write_all(frame.frame()).await?;
-        common::service::finish(started);
+        reply.sent();
     }
 }
