@@ -100,6 +100,10 @@ pub struct Echo {
     pub buffer_size: usize,
     /// Framed mode: the work each request costs, if any.
     pub workload: Option<Workload>,
+    /// Close a connection whose client has sent nothing for this long (`--idle-timeout`).
+    /// Only waits for input count: a connection blocked writing to a client that does
+    /// not read is bounded by backpressure, not by this.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// What a server runs with, after every flag has been checked.
@@ -131,6 +135,8 @@ pub const DEFAULT_MAX_FRAME: u64 = 256 << 20;
 pub const MAX_SPLITS: u32 = 1000;
 /// Longest CPU work or backend wait per request.
 pub const MAX_WORK: Duration = Duration::from_secs(60);
+/// Longest `--idle-timeout` accepted.
+pub const MAX_IDLE: Duration = Duration::from_secs(24 * 3600);
 /// Largest `--max-frame` accepted (a frame is one buffer in memory).
 pub const MAX_FRAME: u64 = 1 << 40;
 
@@ -168,8 +174,11 @@ impl ServerArgs {
         if self.stats_file.is_some() && !self.framed {
             bail!("--stats-file needs --framed (a request is a frame)");
         }
-        if self.idle_timeout.is_some() {
-            bail!("--idle-timeout is not supported yet: idle timeouts are not implemented");
+        if self
+            .idle_timeout
+            .is_some_and(|d| d.is_zero() || d > MAX_IDLE)
+        {
+            bail!("--idle-timeout: expected more than 0 and at most 1 day");
         }
         if self.threads == 0 || self.threads > MAX_THREADS {
             bail!("--threads {}: expected 1 to {MAX_THREADS}", self.threads);
@@ -197,6 +206,7 @@ impl ServerArgs {
                 mode,
                 buffer_size: self.buffer_size as usize,
                 workload,
+                idle_timeout: self.idle_timeout,
             },
             max_conns: self.max_conns,
             stats_file: self.stats_file,
@@ -225,7 +235,8 @@ mod tests {
             Echo {
                 mode: Mode::Raw,
                 buffer_size: 65536,
-                workload: None
+                workload: None,
+                idle_timeout: None,
             }
         );
         assert_eq!(c.max_conns, None);
@@ -251,9 +262,12 @@ mod tests {
     }
 
     #[test]
-    fn unimplemented_flags_are_refused_not_ignored() {
-        let err = config(&["--idle-timeout", "10s"]).unwrap_err().to_string();
-        assert!(err.contains("not supported yet"), "{err}");
+    fn idle_timeout_is_positive() {
+        let c = config(&["--idle-timeout", "10s"]).unwrap();
+        assert_eq!(c.echo.idle_timeout, Some(Duration::from_secs(10)));
+        for bad in ["0s", "25h", "5"] {
+            assert!(config(&["--idle-timeout", bad]).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -40,7 +40,46 @@ pub fn blocking<S: Read + Write>(
         Mode::Framed { max_frame } => framed_blocking(&mut stream, max_frame, echo.workload, sleep),
     };
     if let Err(e) = result {
-        crate::conn::error(&e);
+        crate::conn::error(&idle_or(e, echo.idle_timeout));
+    }
+}
+
+/// `--idle-timeout` for blocking streams is the socket's read timeout (SO_RCVTIMEO, set
+/// by the model): a read that times out fails with `WouldBlock` (or `TimedOut`), which
+/// is the idle timeout when one is set.
+fn idle_or(e: io::Error, idle: Option<Duration>) -> io::Error {
+    match idle {
+        Some(after)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            crate::conn::idle_timeout(after)
+        }
+        _ => e,
+    }
+}
+
+/// Waits for `read`, or fails with the idle timeout once `idle` has passed (the model's
+/// own timer, `sleep`). Without `--idle-timeout` it is `read` itself, at no cost.
+pub async fn within_idle<T, F>(
+    read: impl Future<Output = io::Result<T>>,
+    idle: Option<Duration>,
+    sleep: impl Fn(Duration) -> F,
+) -> io::Result<T>
+where
+    F: Future,
+{
+    match idle {
+        None => read.await,
+        Some(after) => {
+            let timeout = async {
+                sleep(after).await;
+                Err(crate::conn::idle_timeout(after))
+            };
+            futures_lite::future::or(read, timeout).await
+        }
     }
 }
 
@@ -100,9 +139,16 @@ pub async fn stream<S, F>(
     F: Future,
 {
     let result = match echo.mode {
-        Mode::Raw => raw_stream(&mut stream, echo.buffer_size).await,
+        Mode::Raw => raw_stream(&mut stream, echo.buffer_size, echo.idle_timeout, sleep).await,
         Mode::Framed { max_frame } => {
-            framed_stream(&mut stream, max_frame, echo.workload, sleep).await
+            framed_stream(
+                &mut stream,
+                max_frame,
+                echo.workload,
+                echo.idle_timeout,
+                sleep,
+            )
+            .await
         }
     };
     if let Err(e) = result {
@@ -110,13 +156,19 @@ pub async fn stream<S, F>(
     }
 }
 
-async fn raw_stream<S>(stream: &mut S, buffer_size: usize) -> io::Result<()>
+async fn raw_stream<S, F>(
+    stream: &mut S,
+    buffer_size: usize,
+    idle: Option<Duration>,
+    sleep: impl Fn(Duration) -> F,
+) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
+    F: Future,
 {
     let mut buf = vec![0u8; buffer_size];
     loop {
-        let n = stream.read(&mut buf).await?;
+        let n = within_idle(stream.read(&mut buf), idle, &sleep).await?;
         if n == 0 {
             return Ok(()); // client closed its side; everything was echoed
         }
@@ -128,6 +180,7 @@ async fn framed_stream<S, F>(
     stream: &mut S,
     max_frame: u64,
     workload: Option<Workload>,
+    idle: Option<Duration>,
     sleep: impl Fn(Duration) -> F,
 ) -> io::Result<()>
 where
@@ -137,18 +190,18 @@ where
     let mut frame = FrameBuf::new(max_frame);
     loop {
         let header = frame.header_mut();
-        let n = stream.read(&mut header[..]).await?;
+        let n = within_idle(stream.read(&mut header[..]), idle, &sleep).await?;
         if n == 0 {
             return Ok(()); // closed between frames: a clean end
         }
         let started = service::start();
-        stream
-            .read_exact(&mut header[n..])
+        // Inside a frame too: a client that stalls mid-frame (slowloris) is closed like
+        // one that stalls between frames.
+        read_exact_within(stream, &mut header[n..], idle, &sleep)
             .await
             .map_err(inside_frame)?;
         frame.start_frame()?;
-        stream
-            .read_exact(frame.payload_mut())
+        read_exact_within(stream, frame.payload_mut(), idle, &sleep)
             .await
             .map_err(inside_frame)?;
         if let Some(w) = workload {
@@ -158,6 +211,31 @@ where
         stream.write_all(frame.frame()).await?;
         reply.sent();
     }
+}
+
+/// `read_exact`, where each read (not the whole frame, which may be large and slow)
+/// must come within the idle timeout.
+async fn read_exact_within<S, F>(
+    stream: &mut S,
+    buf: &mut [u8],
+    idle: Option<Duration>,
+    sleep: impl Fn(Duration) -> F,
+) -> io::Result<()>
+where
+    S: AsyncRead + Unpin,
+    F: Future,
+{
+    if idle.is_none() {
+        return stream.read_exact(buf).await;
+    }
+    let mut done = 0;
+    while done < buf.len() {
+        match within_idle(stream.read(&mut buf[done..]), idle, &sleep).await? {
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            n => done += n,
+        }
+    }
+    Ok(())
 }
 
 /// Names an end of stream inside a frame for what it is: a truncated frame.
@@ -184,11 +262,13 @@ mod tests {
         mode: Mode::Raw,
         buffer_size: 4096,
         workload: None,
+        idle_timeout: None,
     };
     const FRAMED: Echo = Echo {
         mode: Mode::Framed { max_frame: 1 << 20 },
         buffer_size: 4096,
         workload: None,
+        idle_timeout: None,
     };
 
     fn no_sleep(_: Duration) {}

@@ -289,7 +289,7 @@ fn refuses_bad_input_with_one_line(model: &str) {
             2,
             "--max-frame applies only with --framed",
         ),
-        (&["--idle-timeout", "1s"], 2, "not supported yet"),
+        (&["--idle-timeout", "0s"], 2, "--idle-timeout"),
         (&["--addr", &in_use], 1, "cannot bind"),
     ];
     for (args, code, mention) in cases {
@@ -560,6 +560,119 @@ fn workload_costs_what_it_says(model: &str) {
     );
 }
 
+/// Idle connections for the idle cases (the fault suite runs 1,000).
+const IDLE_CONNS: usize = 200;
+
+/// `--idle-timeout 1s`: connections that never send are closed after a second (not
+/// before), a connection that keeps sending is not, and their descriptors are released.
+fn idle_timeout_closes_only_idle_connections(model: &str) {
+    let server = Server::start(model, &["--idle-timeout", "1s"]);
+    let opened = Instant::now();
+    let idle: Vec<TcpStream> = (0..IDLE_CONNS)
+        .map(|_| connect(server.addr).unwrap())
+        .collect();
+    let mut active = connect(server.addr).unwrap();
+    let mut got = [0u8; 1];
+    // Half the timeout in, every idle connection is still open.
+    while opened.elapsed() < Duration::from_millis(500) {
+        active.write_all(b"a").unwrap();
+        active.read_exact(&mut got).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for s in &idle {
+        s.set_nonblocking(true).unwrap();
+        let err = (&*s).read(&mut got).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            std::io::ErrorKind::WouldBlock,
+            "{model}: closed early"
+        );
+        s.set_nonblocking(false).unwrap();
+    }
+    // The active connection sends every 100 ms for 2.5 s: it outlives the idle ones.
+    while opened.elapsed() < Duration::from_millis(2500) {
+        active.write_all(b"b").unwrap();
+        active.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"b", "{model}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for (i, mut s) in idle.into_iter().enumerate() {
+        // Closed: end of stream, or a reset if the server closed with unread data.
+        match s.read(&mut got) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("{model}: idle connection {i} not closed: {other:?}"),
+        }
+    }
+    active.write_all(b"c").unwrap();
+    active.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"c", "{model}: the active connection is still served");
+    let fds = settled_fds(&server);
+    assert!(
+        fds < 50,
+        "{model}: {fds} descriptors left after the idle closes"
+    );
+    assert!(
+        server.stderr().contains("idle timeout"),
+        "{model}: the closes are logged: {}",
+        server.stderr()
+    );
+}
+
+/// Framed mode with `--idle-timeout`: a client that stalls inside a frame (slowloris)
+/// is closed; one that keeps sending frames is not.
+fn idle_timeout_closes_a_stalled_frame(model: &str) {
+    let server = Server::start(model, &["--framed", "--idle-timeout", "500ms"]);
+    let opened = Instant::now();
+    let mut stalled = connect(server.addr).unwrap();
+    stalled.write_all(&common::frame::header(100)[..3]).unwrap();
+    let mut mid_payload = connect(server.addr).unwrap();
+    mid_payload.write_all(&common::frame::header(100)).unwrap();
+    mid_payload.write_all(&[7u8; 40]).unwrap();
+    let active = connect(server.addr).unwrap();
+    let mut rng = Rng::new(11);
+    while opened.elapsed() < Duration::from_millis(1500) {
+        frame_round_trip(&active, 1000, &mut rng);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for s in [&mut stalled, &mut mid_payload] {
+        match s.read(&mut [0u8; 1]) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("{model}: stalled frame not closed: {other:?}"),
+        }
+    }
+    frame_round_trip(&active, 10, &mut rng);
+}
+
+/// Without `--idle-timeout`, idle connections are never closed and cost no CPU: the
+/// server sleeps (no timers ticking, no polling) while they sit there.
+fn idle_connections_cost_no_cpu(model: &str) {
+    let server = Server::start(model, &[]);
+    let idle: Vec<TcpStream> = (0..IDLE_CONNS)
+        .map(|_| connect(server.addr).unwrap())
+        .collect();
+    echo_once(&server, b"settle");
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu_time(server.pid());
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_time(server.pid()) - before;
+    // Generous: a server that polls or spins burns most of the 2 s; one that sleeps, ~0.
+    assert!(
+        used <= Duration::from_millis(200),
+        "{model}: {used:?} of CPU over 2 s with {IDLE_CONNS} idle connections"
+    );
+    for s in &idle {
+        s.set_nonblocking(true).unwrap();
+        let err = (&*s).read(&mut [0u8; 1]).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            std::io::ErrorKind::WouldBlock,
+            "{model}: closed"
+        );
+    }
+}
+
 fn echo_once(server: &Server, message: &[u8]) {
     let mut s = connect(server.addr).unwrap();
     s.write_all(message).unwrap();
@@ -622,6 +735,18 @@ macro_rules! conformance {
             #[test]
             fn workload_costs_what_it_says() {
                 super::workload_costs_what_it_says($model);
+            }
+            #[test]
+            fn idle_timeout_closes_only_idle_connections() {
+                super::idle_timeout_closes_only_idle_connections($model);
+            }
+            #[test]
+            fn idle_timeout_closes_a_stalled_frame() {
+                super::idle_timeout_closes_a_stalled_frame($model);
+            }
+            #[test]
+            fn idle_connections_cost_no_cpu() {
+                super::idle_connections_cost_no_cpu($model);
             }
             #[test]
             fn refuses_bad_input_with_one_line() {

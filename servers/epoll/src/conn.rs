@@ -21,6 +21,11 @@ pub struct Conn {
     /// The client's FIN has been seen (EPOLLRDHUP): a short read no longer proves there
     /// is nothing left to read, because the end of stream itself raises no new edge.
     pub peer_closed: bool,
+    /// A read returned data since the loop last looked (`--idle-timeout`).
+    pub input_seen: bool,
+    /// When the loop last saw data from the client, or the connection stopped waiting for
+    /// it (`--idle-timeout`).
+    pub last_input: Instant,
     _guard: ConnGuard,
 }
 
@@ -41,6 +46,8 @@ struct Framing {
     workload: Option<Workload>,
     /// When the current request's first byte was read (with --stats-file).
     started: Option<Instant>,
+    /// When the current request's backend wait began: its parts are timed from here.
+    wait_began: Instant,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -65,7 +72,7 @@ pub enum Next {
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, id: u64, echo: Echo) -> Conn {
+    pub fn new(stream: TcpStream, id: u64, echo: Echo, now: Instant) -> Conn {
         let state = match echo.mode {
             Mode::Raw => State::Raw { unsent: Vec::new() },
             Mode::Framed { max_frame } => State::Framed(Framing {
@@ -74,6 +81,7 @@ impl Conn {
                 filled: 0,
                 workload: echo.workload,
                 started: None,
+                wait_began: Instant::now(),
             }),
         };
         Conn {
@@ -81,6 +89,8 @@ impl Conn {
             id,
             state,
             peer_closed: false,
+            input_seen: false,
+            last_input: now,
             _guard: ConnGuard::open(),
         }
     }
@@ -89,10 +99,30 @@ impl Conn {
     /// for a read.
     pub fn turn(&mut self, buf: &mut [u8], readable: bool) -> io::Result<Next> {
         match &mut self.state {
-            State::Raw { unsent } => {
-                raw_turn(&mut self.stream, unsent, buf, readable, self.peer_closed)
-            }
-            State::Framed(f) => framed_turn(&mut self.stream, f, readable, self.peer_closed),
+            State::Raw { unsent } => raw_turn(
+                &mut self.stream,
+                unsent,
+                buf,
+                readable,
+                self.peer_closed,
+                &mut self.input_seen,
+            ),
+            State::Framed(f) => framed_turn(
+                &mut self.stream,
+                f,
+                readable,
+                self.peer_closed,
+                &mut self.input_seen,
+            ),
+        }
+    }
+
+    /// True while the connection waits for its client's bytes (not writing a reply, not
+    /// in a backend wait): only then can it be idle.
+    pub fn waits_for_input(&self) -> bool {
+        match &self.state {
+            State::Raw { unsent } => unsent.is_empty(),
+            State::Framed(f) => matches!(f.stage, Stage::Header | Stage::Payload),
         }
     }
 
@@ -104,9 +134,12 @@ impl Conn {
         match f.stage {
             Stage::Waiting(left) if left > 1 => {
                 f.stage = Stage::Waiting(left - 1);
-                Ok(Next::Timer(
-                    f.workload.map(|w| w.wait_part()).unwrap_or_default(),
-                ))
+                // Part `splits - left + 2` is next, timed from the start of the wait so
+                // that a late timer shortens it rather than delaying the reply.
+                let next = f.workload.map_or(Instant::now(), |w| {
+                    w.part_due(f.wait_began, w.splits - left + 2)
+                });
+                Ok(Next::Timer(next.saturating_duration_since(Instant::now())))
             }
             Stage::Waiting(_) => reply(&mut self.stream, f),
             _ => Ok(Next::Wait),
@@ -121,6 +154,7 @@ fn raw_turn(
     buf: &mut [u8],
     readable: bool,
     peer_closed: bool,
+    input_seen: &mut bool,
 ) -> io::Result<Next> {
     let mut read_now = readable;
     if !unsent.is_empty() {
@@ -141,6 +175,7 @@ fn raw_turn(
         Ok(n) => n,
         Err(next) => return Ok(next),
     };
+    *input_seen = true;
     let sent = write_some(stream, &buf[..n])?;
     if sent < n {
         unsent.extend_from_slice(&buf[sent..n]);
@@ -155,6 +190,7 @@ fn framed_turn(
     f: &mut Framing,
     readable: bool,
     peer_closed: bool,
+    input_seen: &mut bool,
 ) -> io::Result<Next> {
     let mut read_now = readable;
     match f.stage {
@@ -181,6 +217,7 @@ fn framed_turn(
         Ok(n) => n,
         Err(next) => return Ok(next),
     };
+    *input_seen = true;
     if f.stage == Stage::Header && f.filled == 0 {
         f.started = common::service::start();
     }
@@ -195,6 +232,7 @@ fn framed_turn(
             spin(w.cpu / 2);
             if !w.wait.is_zero() {
                 f.stage = Stage::Waiting(w.splits);
+                f.wait_began = Instant::now();
                 return Ok(Next::Timer(w.wait_part()));
             }
         }

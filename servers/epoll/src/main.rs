@@ -25,6 +25,9 @@
 //! - `--max-conns N`: at N open connections the listener leaves epoll, so new
 //!   connections wait in the kernel's backlog; it comes back when one closes.
 //! - `--threads N` runs N independent loops, each with its own SO_REUSEPORT listener.
+//! - `--idle-timeout`: one check per connection in a second timer heap; input only
+//!   stamps the connection with the loop's clock, and a due check that finds a newer
+//!   stamp re-arms itself, so busy connections cost no heap work per message.
 
 mod conn;
 
@@ -95,6 +98,12 @@ struct EventLoop {
     again: Vec<usize>,
     /// Backend-wait timers: (due, slab key, connection id).
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    /// Idle checks (`--idle-timeout`), one per connection: (due, slab key, connection
+    /// id). Data arriving does not touch the heap; a check that finds newer input
+    /// re-arms itself for the new due time.
+    idle_checks: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    /// The loop's clock: read once per epoll_wait wake-up.
+    now: Instant,
 }
 
 impl EventLoop {
@@ -120,6 +129,8 @@ impl EventLoop {
             buf: vec![0u8; echo.buffer_size],
             again: Vec::new(),
             timers: BinaryHeap::new(),
+            idle_checks: BinaryHeap::new(),
+            now: Instant::now(),
         })
     }
 
@@ -132,6 +143,7 @@ impl EventLoop {
                 Err(e) => return Err(e).context("epoll_wait"),
             }
             let now = Instant::now();
+            self.now = now;
             if self.accept_recheck.is_some_and(|t| now >= t) {
                 self.accept_recheck = None;
                 self.resume_accepting()?;
@@ -166,7 +178,37 @@ impl EventLoop {
                     self.serve(key, |conn, _| conn.timer_due())?;
                 }
             }
+            self.close_idle()?;
         }
+    }
+
+    /// Closes the connections whose idle check is due and that have had no input for
+    /// `--idle-timeout`; re-arms the others.
+    fn close_idle(&mut self) -> io::Result<()> {
+        let Some(idle) = self.echo.idle_timeout else {
+            return Ok(());
+        };
+        while let Some(&Reverse((due, key, id))) = self.idle_checks.peek() {
+            if due > self.now {
+                break;
+            }
+            self.idle_checks.pop();
+            let Some(conn) = self.conns.get_mut(key).filter(|c| c.id == id) else {
+                continue; // closed already
+            };
+            if !conn.waits_for_input() {
+                // Busy writing or in a backend wait: idle time starts when waiting does.
+                conn.last_input = self.now;
+            }
+            let due = conn.last_input + idle;
+            if due > self.now {
+                self.idle_checks.push(Reverse((due, key, id)));
+            } else {
+                common::conn::error(&common::conn::idle_timeout(idle));
+                self.close(key)?;
+            }
+        }
+        Ok(())
     }
 
     /// epoll_wait's timeout: none if connections are waiting for another turn, else
@@ -175,14 +217,18 @@ impl EventLoop {
         if !self.again.is_empty() {
             return Some(Duration::ZERO);
         }
-        let timer = self.timers.peek().map(|Reverse((due, _, _))| *due);
-        let next = match (timer, self.accept_recheck) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        // Rounded up: epoll_wait counts whole milliseconds, and waking early would only
-        // spin until the timer is due.
-        next.map(|t| t.saturating_duration_since(Instant::now()) + Duration::from_micros(999))
+        let next = [
+            self.timers.peek().map(|Reverse((due, _, _))| *due),
+            self.idle_checks.peek().map(|Reverse((due, _, _))| *due),
+            self.accept_recheck,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        // mio rounds this up to epoll_wait's whole milliseconds (waking early would only
+        // spin until the timer is due); rounding it up here as well made every timer up
+        // to two milliseconds late.
+        next.map(|t| t.saturating_duration_since(Instant::now()))
     }
 
     /// Accepts until the backlog is empty, the cap is reached, or accept() runs out of
@@ -208,7 +254,12 @@ impl EventLoop {
                         continue;
                     }
                     self.next_id += 1;
-                    entry.insert(Conn::new(stream, self.next_id, self.echo));
+                    let key = entry.key();
+                    entry.insert(Conn::new(stream, self.next_id, self.echo, self.now));
+                    if let Some(idle) = self.echo.idle_timeout {
+                        let due = self.now + idle;
+                        self.idle_checks.push(Reverse((due, key, self.next_id)));
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) => {
@@ -259,7 +310,12 @@ impl EventLoop {
         let Some(conn) = self.conns.get_mut(key) else {
             return Ok(());
         };
-        match step(conn, &mut self.buf) {
+        let result = step(conn, &mut self.buf);
+        if conn.input_seen {
+            conn.input_seen = false;
+            conn.last_input = self.now;
+        }
+        match result {
             Ok(Next::Wait) => {}
             Ok(Next::Again) => self.again.push(key),
             Ok(Next::Timer(delay)) => {

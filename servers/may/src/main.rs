@@ -52,7 +52,14 @@ fn serve(config: Config) -> anyhow::Result<()> {
                     let guard = ConnGuard::open();
                     let gate = gate.clone();
                     may::go!(move || {
-                        common::echo::blocking(stream, echo, may::coroutine::sleep, guard);
+                        // --idle-timeout: may's own read timeout, a timer in its scheduler
+                        // that wakes the parked coroutine.
+                        match stream.set_read_timeout(echo.idle_timeout) {
+                            Ok(()) => {
+                                common::echo::blocking(stream, echo, may::coroutine::sleep, guard)
+                            }
+                            Err(e) => common::conn::error(&e),
+                        }
                         if let Some(gate) = gate {
                             gate.post();
                         }

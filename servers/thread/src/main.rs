@@ -11,6 +11,8 @@
 //! - Backpressure is free: `write_all` blocks until the client reads, and nothing more is
 //!   read meanwhile (the loop is `common::echo::blocking`, shared with echo-may).
 //! - `--threads N` sets how many threads block in `accept()` on the shared listener.
+//! - `--idle-timeout` is the socket's read timeout (SO_RCVTIMEO): the blocked `read`
+//!   itself gives up, no timer thread is involved.
 //! - The backend wait of framed mode's workload is a plain blocking sleep: the kernel
 //!   runs other threads meanwhile, preemptively, also while one spins its CPU work.
 
@@ -54,6 +56,11 @@ fn accept_loop(listener: &TcpListener, echo: Echo, gate: Option<Arc<Gate>>) {
         match listener.accept() {
             Ok((stream, _peer)) => {
                 let guard = ConnGuard::open();
+                // --idle-timeout is the socket's read timeout: a blocked read gives up.
+                if let Err(e) = stream.set_read_timeout(echo.idle_timeout) {
+                    common::conn::error(&e);
+                    continue;
+                }
                 let spawned = std::thread::Builder::new()
                     .stack_size(STACK_SIZE)
                     .spawn(move || {

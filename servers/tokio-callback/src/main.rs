@@ -20,6 +20,8 @@
 //! - The backend wait of framed mode's workload is a timer callback (asyncio's
 //!   `call_later`): the protocol asks the transport for one and gets `timer_fired`.
 //! - `--threads 1` uses tokio's current-thread runtime, `--threads N` N workers.
+//! - `--idle-timeout`: the driver waits for readability only until a deadline that
+//!   every read of data pushes back (tokio's timer).
 
 use std::cell::RefCell;
 use std::io;
@@ -78,6 +80,8 @@ struct FramedEcho {
     workload: Option<Workload>,
     /// Parts of the backend wait still to come for the current request.
     waits_left: u32,
+    /// When the current request's backend wait began: its parts are timed from here.
+    wait_began: Instant,
     /// When the current request's first byte was read (with --stats-file).
     started: Option<Instant>,
 }
@@ -90,6 +94,7 @@ impl FramedEcho {
             payload: None,
             workload,
             waits_left: 0,
+            wait_began: Instant::now(),
             started: None,
         }
     }
@@ -135,6 +140,7 @@ impl Protocol for FramedEcho {
                     return self.reply(transport);
                 }
                 self.waits_left = w.splits;
+                self.wait_began = Instant::now();
                 transport.call_later(w.wait_part());
             }
             None => self.reply(transport),
@@ -144,7 +150,12 @@ impl Protocol for FramedEcho {
     fn timer_fired(&mut self, transport: &mut Transport) {
         self.waits_left -= 1;
         match self.workload {
-            Some(w) if self.waits_left > 0 => transport.call_later(w.wait_part()),
+            // Timed from the start of the wait: a late timer (tokio's wheel rounds up
+            // to a millisecond) shortens the next part instead of delaying the reply.
+            Some(w) if self.waits_left > 0 => {
+                let due = w.part_due(self.wait_began, w.splits - self.waits_left + 1);
+                transport.call_later(due.saturating_duration_since(Instant::now()));
+            }
             _ => self.reply(transport),
         }
     }
@@ -257,14 +268,17 @@ fn serve(config: Config) -> anyhow::Result<()> {
             match listener.accept().await {
                 Ok((stream, _peer)) => {
                     let guard = ConnGuard::open();
-                    let buffer_size = config.echo.buffer_size;
+                    let limits = Limits {
+                        buffer_size: config.echo.buffer_size,
+                        idle: config.echo.idle_timeout,
+                    };
                     tokio::spawn(async move {
                         let _pass = pass;
                         match config.echo.mode {
-                            Mode::Raw => drive(stream, Echo, buffer_size, guard).await,
+                            Mode::Raw => drive(stream, Echo, limits, guard).await,
                             Mode::Framed { max_frame } => {
                                 let protocol = FramedEcho::new(max_frame, config.echo.workload);
-                                drive(stream, protocol, buffer_size, guard).await
+                                drive(stream, protocol, limits, guard).await
                             }
                         }
                     });
@@ -275,8 +289,17 @@ fn serve(config: Config) -> anyhow::Result<()> {
     })
 }
 
+/// What the driver needs besides the protocol.
+#[derive(Clone, Copy)]
+struct Limits {
+    /// Size of the shared read buffer (raw mode).
+    buffer_size: usize,
+    /// `--idle-timeout`: close the connection when no byte arrives for this long.
+    idle: Option<Duration>,
+}
+
 /// Turns readiness events into protocol callbacks until the connection ends.
-async fn drive(stream: TcpStream, mut protocol: impl Protocol, buffer_size: usize, _g: ConnGuard) {
+async fn drive(stream: TcpStream, mut protocol: impl Protocol, limits: Limits, _g: ConnGuard) {
     let mut transport = Transport {
         stream,
         unsent: Vec::new(),
@@ -285,7 +308,7 @@ async fn drive(stream: TcpStream, mut protocol: impl Protocol, buffer_size: usiz
         timer: None,
     };
     protocol.connection_made(&mut transport);
-    let result = run_transport(&mut transport, &mut protocol, buffer_size).await;
+    let result = run_transport(&mut transport, &mut protocol, limits).await;
     if let Err(e) = &result {
         common::conn::error(e);
     }
@@ -295,8 +318,12 @@ async fn drive(stream: TcpStream, mut protocol: impl Protocol, buffer_size: usiz
 async fn run_transport(
     t: &mut Transport,
     protocol: &mut impl Protocol,
-    buffer_size: usize,
+    limits: Limits,
 ) -> io::Result<()> {
+    // When the connection counts as idle if nothing arrives before (asyncio servers do
+    // this with a `call_later` handle pushed back on every `data_received`).
+    let idle_due = |idle: Duration| tokio::time::Instant::now() + idle;
+    let mut deadline = limits.idle.map(idle_due);
     loop {
         if let Some(e) = t.error.take() {
             return Err(e);
@@ -305,32 +332,43 @@ async fn run_transport(
             // Reading is paused until the client has taken what it is owed.
             t.stream.writable().await?;
             t.flush()?;
+            // Idle means waiting for input: the clock starts again when waiting does.
+            deadline = limits.idle.map(idle_due);
             continue;
         }
         if let Some(due) = t.timer.take() {
             tokio::time::sleep_until(due).await;
             protocol.timer_fired(t);
+            deadline = limits.idle.map(idle_due);
             continue;
         }
         if t.closing {
             return Ok(());
         }
-        t.stream.readable().await?;
+        match (deadline, limits.idle) {
+            (Some(due), Some(idle)) => {
+                tokio::time::timeout_at(due, t.stream.readable())
+                    .await
+                    .map_err(|_| common::conn::idle_timeout(idle))??;
+            }
+            _ => t.stream.readable().await?,
+        }
         let read = match protocol.get_buffer() {
-            Some(own) => read_into(t, own).map(|n| match n {
+            Some(own) => read_into(t, own).inspect(|&n| match n {
                 0 => protocol.eof_received(t),
                 n => protocol.buffer_updated(n, t),
             }),
             None => READ_BUF.with_borrow_mut(|buf| {
-                buf.resize(buffer_size, 0);
-                read_into(t, buf).map(|n| match n {
+                buf.resize(limits.buffer_size, 0);
+                read_into(t, buf).inspect(|&n| match n {
                     0 => protocol.eof_received(t),
                     n => protocol.data_received(&buf[..n], t),
                 })
             }),
         };
         match read {
-            Ok(()) => {}
+            Ok(0) => {}
+            Ok(_) => deadline = limits.idle.map(idle_due),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {} // spurious wake-up
             Err(e) => return Err(e),
         }

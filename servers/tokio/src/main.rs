@@ -11,12 +11,15 @@
 //!   its buffer (the price of the stream style; see echo-tokio-callback for the other).
 //! - Backpressure: `write_all(..).await` suspends the task until the client reads.
 //! - The backend wait is `tokio::time::sleep`; `--max-conns` is tokio's semaphore.
+//! - `--idle-timeout` races each read against a `tokio::time::sleep` (tokio's timer
+//!   wheel); without it reads are awaited bare.
 //! - Framed mode reads the payload straight into the connection's `FrameBuf` with
 //!   `read_exact`, and writes header and payload back with one `write_all`.
 
 use std::io;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::echo::inside_frame;
 use common::frame::FrameBuf;
@@ -69,18 +72,20 @@ fn serve(config: Config) -> anyhow::Result<()> {
 
 async fn serve_conn(stream: TcpStream, echo: Echo, _guard: ConnGuard) {
     let result = match echo.mode {
-        Mode::Raw => raw(stream, echo.buffer_size).await,
-        Mode::Framed { max_frame } => framed(stream, max_frame, echo.workload).await,
+        Mode::Raw => raw(stream, echo.buffer_size, echo.idle_timeout).await,
+        Mode::Framed { max_frame } => {
+            framed(stream, max_frame, echo.workload, echo.idle_timeout).await
+        }
     };
     if let Err(e) = result {
         common::conn::error(&e);
     }
 }
 
-async fn raw(mut stream: TcpStream, buffer_size: usize) -> io::Result<()> {
+async fn raw(mut stream: TcpStream, buffer_size: usize, idle: Option<Duration>) -> io::Result<()> {
     let mut buf = vec![0u8; buffer_size];
     loop {
-        let n = stream.read(&mut buf).await?;
+        let n = within_idle(stream.read(&mut buf), idle).await?;
         if n == 0 {
             return Ok(()); // client closed its side; everything was echoed
         }
@@ -92,22 +97,21 @@ async fn framed(
     mut stream: TcpStream,
     max_frame: u64,
     workload: Option<Workload>,
+    idle: Option<Duration>,
 ) -> io::Result<()> {
     let mut frame = FrameBuf::new(max_frame);
     loop {
         let header = frame.header_mut();
-        let n = stream.read(&mut header[..]).await?;
+        let n = within_idle(stream.read(&mut header[..]), idle).await?;
         if n == 0 {
             return Ok(()); // closed between frames: a clean end
         }
         let started = common::service::start();
-        stream
-            .read_exact(&mut header[n..])
+        read_exact_within(&mut stream, &mut header[n..], idle)
             .await
             .map_err(inside_frame)?;
         frame.start_frame()?;
-        stream
-            .read_exact(frame.payload_mut())
+        read_exact_within(&mut stream, frame.payload_mut(), idle)
             .await
             .map_err(inside_frame)?;
         if let Some(w) = workload {
@@ -119,4 +123,32 @@ async fn framed(
         stream.write_all(frame.frame()).await?;
         reply.sent();
     }
+}
+
+/// A read that fails with the idle timeout if nothing comes within `idle`.
+async fn within_idle<T>(
+    read: impl Future<Output = io::Result<T>>,
+    idle: Option<Duration>,
+) -> io::Result<T> {
+    common::echo::within_idle(read, idle, tokio::time::sleep).await
+}
+
+/// `read_exact`, where each read (not the whole frame, which may be large) must come
+/// within the idle timeout.
+async fn read_exact_within(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    idle: Option<Duration>,
+) -> io::Result<()> {
+    if idle.is_none() {
+        return stream.read_exact(buf).await.map(drop);
+    }
+    let mut done = 0;
+    while done < buf.len() {
+        match within_idle(stream.read(&mut buf[done..]), idle).await? {
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            n => done += n,
+        }
+    }
+    Ok(())
 }
