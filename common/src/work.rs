@@ -26,14 +26,25 @@ impl Workload {
         self.wait / self.splits
     }
 
+    /// When part `k` (from 1) of a backend wait that began at `began` ends: at `k` parts
+    /// from the start, not from the end of the part before. Timers fire late by up to
+    /// their resolution (a millisecond for epoll_wait and tokio's wheel, rounded up), and
+    /// timing each part from the last one's end would add that up once per part: 5 parts
+    /// of 11 ms took about 60 ms. Timed from the start, a late part shortens the next one
+    /// and the whole wait is late by at most one timer's lateness.
+    pub fn part_due(&self, began: Instant, k: u32) -> Instant {
+        began + self.wait * k.min(self.splits) / self.splits
+    }
+
     /// Runs the workload with a blocking sleep (OS threads, coroutines).
     pub fn run_blocking(&self, sleep: impl Fn(Duration)) {
         spin(self.cpu / 2);
         if !self.wait.is_zero() {
-            for _ in 0..self.splits {
+            let began = Instant::now();
+            for k in 1..=self.splits {
                 // Some timers wake a little early (may's does): sleep again for the rest,
-                // so every part lasts at least what was asked.
-                let due = Instant::now() + self.wait_part();
+                // so every part ends no earlier than it should.
+                let due = self.part_due(began, k);
                 while let Some(left) = due.checked_duration_since(Instant::now()) {
                     if left.is_zero() {
                         break;
@@ -49,8 +60,9 @@ impl Workload {
     pub async fn run_async<F: Future>(&self, sleep: impl Fn(Duration) -> F) {
         spin(self.cpu / 2);
         if !self.wait.is_zero() {
-            for _ in 0..self.splits {
-                let due = Instant::now() + self.wait_part();
+            let began = Instant::now();
+            for k in 1..=self.splits {
+                let due = self.part_due(began, k);
                 while let Some(left) = due.checked_duration_since(Instant::now()) {
                     if left.is_zero() {
                         break;
@@ -154,6 +166,33 @@ mod tests {
         assert!(
             used >= Duration::from_millis(10),
             "spin(20ms) used {used:?} of CPU"
+        );
+    }
+
+    #[test]
+    fn parts_are_timed_from_the_start_of_the_wait() {
+        let w = Workload {
+            cpu: Duration::ZERO,
+            wait: Duration::from_millis(55),
+            splits: 5,
+        };
+        let t = Instant::now();
+        assert_eq!(w.part_due(t, 1), t + Duration::from_millis(11));
+        assert_eq!(w.part_due(t, 5), t + Duration::from_millis(55));
+        assert_eq!(w.part_due(t, 9), t + Duration::from_millis(55));
+        // A sleep that always oversleeps by 1 ms makes the next part shorter: the whole
+        // wait is late by one oversleep, not five.
+        let slept = std::cell::Cell::new(Duration::ZERO);
+        let started = Instant::now();
+        w.run_blocking(|d| {
+            slept.set(slept.get() + d);
+            std::thread::sleep(d + Duration::from_millis(1));
+        });
+        assert!(started.elapsed() >= Duration::from_millis(55));
+        assert!(
+            slept.get() < Duration::from_millis(52),
+            "asked for {:?} of sleep",
+            slept.get()
         );
     }
 
