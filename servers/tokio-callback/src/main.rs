@@ -176,7 +176,11 @@ impl Protocol for FramedEcho {
 /// is kept and sent when the socket becomes writable.
 struct Transport {
     stream: TcpStream,
+    /// Bytes written but not yet sent are `unsent[sent..]`. Sent bytes are skipped, not
+    /// moved out: draining the front of a 100 MiB reply after every partial write would
+    /// copy what is left each time (asyncio's bytearray drops its front in O(1) too).
     unsent: Vec<u8>,
+    sent: usize,
     closing: bool,
     error: Option<io::Error>,
     timer: Option<tokio::time::Instant>,
@@ -189,7 +193,7 @@ impl Transport {
             return;
         }
         let mut rest = data;
-        if self.unsent.is_empty() {
+        if !self.has_unsent() {
             match self.stream.try_write(data) {
                 Ok(n) => rest = &data[n..],
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -218,13 +222,22 @@ impl Transport {
         self.error = Some(error);
     }
 
+    /// True while written bytes wait to be sent.
+    fn has_unsent(&self) -> bool {
+        self.sent < self.unsent.len()
+    }
+
     /// Sends as much of the kept bytes as the socket takes now.
     fn flush(&mut self) -> io::Result<()> {
-        match self.stream.try_write(&self.unsent) {
+        match self.stream.try_write(&self.unsent[self.sent..]) {
             Ok(n) => {
-                // Kept (not freed) once drained, so a connection that was backpressured
-                // once does not allocate again for every large write.
-                self.unsent.drain(..n);
+                self.sent += n;
+                if !self.has_unsent() {
+                    // Emptied but kept (not freed), so a connection that was backpressured
+                    // once does not allocate again for every large write.
+                    self.unsent.clear();
+                    self.sent = 0;
+                }
                 Ok(())
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
@@ -303,6 +316,7 @@ async fn drive(stream: TcpStream, mut protocol: impl Protocol, limits: Limits, _
     let mut transport = Transport {
         stream,
         unsent: Vec::new(),
+        sent: 0,
         closing: false,
         error: None,
         timer: None,
@@ -328,7 +342,7 @@ async fn run_transport(
         if let Some(e) = t.error.take() {
             return Err(e);
         }
-        if !t.unsent.is_empty() {
+        if t.has_unsent() {
             // Reading is paused until the client has taken what it is owed.
             t.stream.writable().await?;
             t.flush()?;
