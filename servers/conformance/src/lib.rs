@@ -6,6 +6,8 @@
 //! behaviour only: byte-exact echo, concurrency, half-close, resets, backpressure,
 //! signals and bad input. It never asserts speed.
 
+pub mod faults;
+
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
