@@ -6,7 +6,7 @@ ARGS   ?=
 # Where measurement targets write their results: results/<date>-<host>/
 RESULTS ?= results/$(shell date +%Y-%m-%d)-$(shell hostname -s)
 
-.PHONY: help deps build release test lint fmt run-server idle-rss bench bench-full clean
+.PHONY: help deps build release test lint fmt run-server faults idle-rss bench bench-full clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,10 @@ run-server: ## MODEL=epoll [ARGS="--threads 2"]: build (release) and run one ser
 	  *) echo "unknown MODEL '$(MODEL)'; models: $(MODELS)" >&2; exit 2;; esac
 	@$(CARGO) build --release --locked --quiet -p echo-$(MODEL)
 	exec ./target/release/echo-$(MODEL) $(ARGS)
+
+faults: ## fault suite, full size (10,000 resets, fd exhaustion, 1,000 slowloris, 100 slow readers, garbage, SIGTERM, loadgen vs bad servers) into $(RESULTS)
+	$(CARGO) build --workspace --release --locked --quiet
+	./target/release/faults --size full --out $(RESULTS)
 
 idle-rss: ## measure server RSS per idle connection (10,000 per model) into $(RESULTS)
 	$(CARGO) build --release --locked --quiet -p conformance --bin idle-rss
