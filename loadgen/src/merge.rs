@@ -30,11 +30,16 @@ pub fn merge(reports: &[RunReport]) -> Result<RunReport, MergeError> {
     let mut meta: Meta = first.meta();
     for r in rest {
         let (a, b) = (&meta.settings, &r.settings);
-        let checks: [(&'static str, bool); 5] = [
+        // A JMeter run (imported) and a loadgen run are compared side by side, not added up.
+        if a.generator != b.generator {
+            return Err(MergeError::Incompatible("load generators"));
+        }
+        let checks: [(&'static str, bool); 6] = [
             ("message sizes", a.message_size == b.message_size),
             ("framing", a.framed == b.framed),
             ("loop counts", a.loops == b.loops),
             ("durations", a.duration_s == b.duration_s),
+            ("warm-ups", a.warmup_s == b.warmup_s),
             ("connection reuse", a.reuse == b.reuse),
         ];
         if let Some((what, _)) = checks.iter().find(|(_, same)| !same) {
@@ -69,6 +74,9 @@ pub fn merge(reports: &[RunReport]) -> Result<RunReport, MergeError> {
         if meta.server.is_none() {
             meta.server = r.server.clone();
             meta.settings.server_pid = r.settings.server_pid;
+            meta.settings
+                .server_pids
+                .clone_from(&r.settings.server_pids);
         }
         meta.intervals = if same_interval {
             add_intervals(&meta.intervals, &r.intervals)

@@ -84,6 +84,25 @@ pub fn sample(pid: u32) -> Option<ProcSample> {
     })
 }
 
+/// Several processes read now and added up (threads, memory, CPU, context switches); None
+/// when the list is empty or any of them is gone. `alive` only when all are.
+pub fn sample_all(pids: &[u32]) -> Option<ProcSample> {
+    let mut samples = pids.iter().map(|&p| sample(p));
+    let mut sum = samples.next()??;
+    for s in samples {
+        let s = s?;
+        sum.utime += s.utime;
+        sum.stime += s.stime;
+        sum.threads += s.threads;
+        sum.vsize += s.vsize;
+        sum.rss_pages += s.rss_pages;
+        sum.voluntary += s.voluntary;
+        sum.involuntary += s.involuntary;
+        sum.alive &= s.alive;
+    }
+    Some(sum)
+}
+
 /// CPU time a process spent over a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct CpuUsage {
@@ -123,11 +142,14 @@ impl CpuUsage {
     }
 }
 
-/// The server process over the run (`--server-pid`).
+/// The server process over the run (`--server-pid`); several are added up.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerUsage {
-    /// Its process id.
+    /// Its process id (the first one's, when there were several).
     pub pid: u32,
+    /// How many processes the figures add up (several share a port with --reuse-port).
+    #[serde(default = "one")]
+    pub processes: u32,
     /// CPU seconds and context switches during the run.
     pub cpu: CpuUsage,
     /// User CPU as a percentage of one CPU over the run, as top shows it.
@@ -146,6 +168,10 @@ pub struct ServerUsage {
     pub alive_at_end: bool,
 }
 
+fn one() -> u32 {
+    1
+}
+
 impl ServerUsage {
     /// The change between a reading before the run and one after (or the last one that
     /// could be taken, when the server died).
@@ -154,6 +180,7 @@ impl ServerUsage {
         let window = b.at.saturating_duration_since(a.at).as_secs_f64().max(1e-9);
         ServerUsage {
             pid,
+            processes: 1,
             cpu,
             cpu_user_pct: cpu.user_s / window * 100.0,
             cpu_system_pct: cpu.system_s / window * 100.0,
@@ -181,6 +208,10 @@ pub struct Environment {
     pub open_files_limit: u64,
     /// Local port range size (net.ipv4.ip_local_port_range).
     pub local_ports: u64,
+    /// Most process and thread ids the kernel hands out (kernel.pid_max): a machine-wide
+    /// cap on threads, so on the thread-per-connection model's connections.
+    #[serde(default)]
+    pub pid_max: u64,
     /// The command line.
     pub command: Vec<String>,
 }
@@ -202,6 +233,7 @@ impl Environment {
             cpus_allowed: std::thread::available_parallelism().map_or(1, |n| n.get()),
             open_files_limit: sys::raise_open_files(),
             local_ports: sys::local_port_count(),
+            pid_max: read("/proc/sys/kernel/pid_max").parse().unwrap_or(0),
             command: std::env::args().collect(),
         }
     }

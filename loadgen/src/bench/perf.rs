@@ -54,8 +54,14 @@ pub struct PerfStat {
 }
 
 impl PerfStat {
-    /// Starts counting `pid`'s system calls into `out` (a CSV file).
-    pub fn start(pid: u32, out: &Path) -> Option<PerfStat> {
+    /// Starts counting the system calls of `pids` (added up) into `out` (a CSV file), from
+    /// `delay` on (the run's warm-up, which no other figure counts either).
+    pub fn start(pids: &[u32], out: &Path, delay: Duration) -> Option<PerfStat> {
+        let pids = pids
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         // A tracepoint this kernel lacks would make perf refuse them all: keep those that exist.
         let events = WATCHED
             .iter()
@@ -66,12 +72,15 @@ impl PerfStat {
         cmd.args(["stat", "-x,", "-o"])
             .arg(out)
             .args(["-e", "raw_syscalls:sys_enter"]);
+        if !delay.is_zero() {
+            cmd.arg("-D").arg(delay.as_millis().to_string());
+        }
         if !events.is_empty() {
             cmd.args(["-e", &events.join(",")]);
         }
         let child = cmd
             .arg("-p")
-            .arg(pid.to_string())
+            .arg(pids)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

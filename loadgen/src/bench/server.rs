@@ -82,15 +82,19 @@ pub struct ServerProc {
 }
 
 impl ServerProc {
-    /// Starts `bin` on 127.0.0.1:0 with `args`, on `cpus` when given, and waits for its
-    /// readiness line. The error says what went wrong, with stderr's tail.
+    /// Starts `bin` on 127.0.0.1:`port` (0: any free port) with `args`, on `cpus` when
+    /// given, and waits for its readiness line. The error says what went wrong, with
+    /// stderr's tail.
     pub fn start(
         bin: &Path,
+        port: u16,
         args: &[String],
         cpus: Option<&CpuList>,
     ) -> Result<ServerProc, String> {
         let mut cmd = Command::new(bin);
-        cmd.args(["--addr", "127.0.0.1:0"]).args(args);
+        cmd.arg("--addr")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(args);
         if let Some(cpus) = cpus {
             cmd.arg("--pin").arg(cpus.to_string());
             let cpus = cpus.clone();
@@ -225,21 +229,22 @@ impl Drop for ServerProc {
     }
 }
 
-/// Highest RSS and VSZ of a process, sampled every 100 ms on a thread until stopped.
+/// Highest RSS and VSZ of some processes (added up), sampled every 100 ms on a thread until
+/// stopped.
 pub struct MemoryWatch {
     stop: Arc<Mutex<bool>>,
     handle: thread::JoinHandle<(u64, u64)>,
 }
 
 impl MemoryWatch {
-    /// Starts watching `pid`.
-    pub fn start(pid: u32) -> MemoryWatch {
+    /// Starts watching `pids`.
+    pub fn start(pids: Vec<u32>) -> MemoryWatch {
         let stop = Arc::new(Mutex::new(false));
         let flag = Arc::clone(&stop);
         let handle = thread::spawn(move || {
             let mut peak = (0u64, 0u64);
             loop {
-                if let Some(s) = probe::sample(pid) {
+                if let Some(s) = probe::sample_all(&pids) {
                     peak.0 = peak.0.max(s.rss_pages * crate::sys::page_size() / 1024);
                     peak.1 = peak.1.max(s.vsize / 1024);
                 }
@@ -256,5 +261,73 @@ impl MemoryWatch {
     pub fn finish(self) -> (u64, u64) {
         *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.handle.join().unwrap_or((0, 0))
+    }
+}
+
+/// The server processes of one run: one, or several sharing one port with `--reuse-port`
+/// (past one process's open-file limit), all on the same CPUs.
+pub struct ServerGroup {
+    procs: Vec<ServerProc>,
+}
+
+impl ServerGroup {
+    /// Starts `count` servers: the first on a free port, the others on the same port, each
+    /// waited for in turn. With one, `--reuse-port` is not added.
+    pub fn start(
+        bin: &Path,
+        count: u32,
+        args: &[String],
+        cpus: Option<&CpuList>,
+    ) -> Result<ServerGroup, String> {
+        let mut args = args.to_vec();
+        if count > 1 {
+            args.push("--reuse-port".into());
+        }
+        let mut group = ServerGroup { procs: Vec::new() };
+        for i in 0..count {
+            let port = group.procs.first().map_or(0, |p| p.port);
+            match ServerProc::start(bin, port, &args, cpus) {
+                Ok(p) => group.procs.push(p),
+                Err(why) if count > 1 => return Err(format!("server process {}: {why}", i + 1)),
+                Err(why) => return Err(why),
+            }
+        }
+        Ok(group)
+    }
+
+    /// The port they share.
+    pub fn port(&self) -> u16 {
+        self.procs[0].port
+    }
+
+    /// Their process ids.
+    pub fn pids(&self) -> Vec<u32> {
+        self.procs.iter().map(ServerProc::pid).collect()
+    }
+
+    /// The first one's readiness line (the others differ only in nothing).
+    pub fn ready_line(&self) -> String {
+        self.procs[0].ready_line.clone()
+    }
+
+    /// None while all run; how the first to exit ended, with its stderr's tail.
+    pub fn exited(&mut self) -> Option<String> {
+        let many = self.procs.len() > 1;
+        self.procs.iter_mut().enumerate().find_map(|(i, p)| {
+            let exit = p.exited()?;
+            let which = if many {
+                format!("server process {}: ", i + 1)
+            } else {
+                String::new()
+            };
+            Some(format!("{which}{exit}; stderr: {}", p.stderr_tail()))
+        })
+    }
+
+    /// Stops them all.
+    pub fn stop(&mut self) {
+        self.procs.iter_mut().for_each(|p| {
+            p.stop();
+        });
     }
 }

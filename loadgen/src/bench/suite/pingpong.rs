@@ -1,13 +1,21 @@
 //! `pingpong`: the asyncio ping-pong study (koder-ua). 64-byte messages, one in flight per
 //! connection, for a fixed time at each connection count; then one open-loop run at a fixed
 //! offered rate over 100 connections, so that every model is compared at the same load by
-//! the CPU it needs (as monoio's benchmark does).
+//! the CPU it needs (as monoio's benchmark does). Every run starts with a warm-up that no
+//! figure counts: the connections are opened in it (tens of thousands take seconds), so the
+//! figures are the steady state, as in the study.
 
 use super::{Point, Suite, secs};
 use crate::bench::data::BenchConfig;
 
 /// Connections of the fixed-rate run.
 const RATE_CONNS: u64 = 100;
+
+/// Warm-up before a run's figures count: a second, plus 50 us per connection (connect()
+/// costs about 20 us here, the server's accept as much again), at most five.
+fn warmup(conns: u64) -> String {
+    secs(((1.0 + conns as f64 * 50e-6) * 10.0).round().min(50.0) / 10.0)
+}
 
 /// The ping-pong sweep plus the fixed-rate run.
 pub struct PingPong;
@@ -31,6 +39,8 @@ impl Suite for PingPong {
                     n.to_string(),
                     "--duration".into(),
                     duration.clone(),
+                    "--warmup".into(),
+                    warmup(n),
                     "--message-size".into(),
                     "64".into(),
                 ],
@@ -47,6 +57,8 @@ impl Suite for PingPong {
                 RATE_CONNS.to_string(),
                 "--duration".into(),
                 duration,
+                "--warmup".into(),
+                warmup(RATE_CONNS),
                 "--message-size".into(),
                 "64".into(),
                 "--rate".into(),
@@ -69,5 +81,8 @@ mod tests {
         assert_eq!(names, ["10", "100", "rate-25000"]);
         assert_eq!(p[2].kind, "fixed-rate");
         assert!(p[0].args.contains(&"2s".to_string()));
+        assert_eq!(warmup(10), "1s");
+        assert_eq!(warmup(19_900), "2s");
+        assert_eq!(warmup(60_000), "4s");
     }
 }
