@@ -73,7 +73,13 @@ impl FrameBuf {
                 max: self.max_frame,
             });
         }
-        let total = HEADER_LEN + len as usize;
+        // A length the address space cannot hold (possible only with a --max-frame
+        // beyond what the flags accept, but FrameBuf is public) is out of memory, not
+        // an overflow (found by fuzz/frame_header).
+        let total = usize::try_from(len)
+            .ok()
+            .and_then(|len| len.checked_add(HEADER_LEN))
+            .ok_or(FrameError::NoMemory { len })?;
         if self.buf.len() < total {
             self.buf
                 .try_reserve_exact(total - self.buf.len())
@@ -143,6 +149,16 @@ mod tests {
             frame_of(&mut buf, u64::MAX),
             Err(FrameError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn a_length_near_u64_max_is_refused_not_overflowed() {
+        let mut buf = FrameBuf::new(u64::MAX);
+        for len in [u64::MAX, u64::MAX - 7, u64::MAX - 8] {
+            let err = frame_of(&mut buf, len).unwrap_err();
+            assert!(matches!(err, FrameError::NoMemory { .. }), "{len}: {err}");
+        }
+        assert_eq!(frame_of(&mut buf, 3).unwrap(), 3);
     }
 
     #[test]

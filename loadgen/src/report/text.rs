@@ -140,7 +140,12 @@ pub fn parse_summary_line(line: &str) -> Option<SummaryLine> {
     Some(SummaryLine {
         kind,
         samples,
-        elapsed_s: h * 3600 + m * 60 + s,
+        // Checked: an elapsed time past u64 seconds is not a summary line
+        // (fuzz/summary_line).
+        elapsed_s: h
+            .checked_mul(3600)?
+            .checked_add(m.checked_mul(60)?)?
+            .checked_add(s)?,
         rate,
         avg_ms,
         min_ms,
