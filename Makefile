@@ -3,10 +3,12 @@ MODELS := thread epoll tokio tokio-callback async-std smol glommio may
 CARGO  ?= cargo
 MODEL  ?= epoll
 ARGS   ?=
+# make fuzz: seconds per fuzz target.
+FUZZ_TIME ?= 60
 # Where measurement targets write their results: results/<date>-<host>/
 RESULTS ?= results/$(shell date +%Y-%m-%d)-$(shell hostname -s)
 
-.PHONY: help deps build release test lint fmt run-server faults idle-rss bench bench-full clean
+.PHONY: help deps build release test lint fmt run-server faults fuzz idle-rss bench bench-full clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -39,6 +41,14 @@ run-server: ## MODEL=epoll [ARGS="--threads 2"]: build (release) and run one ser
 faults: ## fault suite, full size (10,000 resets, fd exhaustion, 1,000 slowloris, 100 slow readers, garbage, SIGTERM, loadgen vs bad servers) into $(RESULTS)
 	$(CARGO) build --workspace --release --locked --quiet
 	./target/release/faults --size full --out $(RESULTS)
+
+fuzz: ## FUZZ_TIME=60: each fuzz target (fuzz/: frame parser, summary line, JSON report) for FUZZ_TIME s; installs cargo-fuzz if missing; not in CI
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@$(CARGO) +nightly fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for t in frame_header summary_line report_json; do \
+	  mkdir -p corpus/$$t && \
+	  $(CARGO) +nightly fuzz run $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_TIME) || exit 1; \
+	done
 
 idle-rss: ## measure server RSS per idle connection (10,000 per model) into $(RESULTS)
 	$(CARGO) build --release --locked --quiet -p conformance --bin idle-rss
