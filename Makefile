@@ -3,12 +3,15 @@ MODELS := thread epoll tokio tokio-callback async-std smol glommio may
 CARGO  ?= cargo
 MODEL  ?= epoll
 ARGS   ?=
+# make jmeter: PLAN 1 (1000 x 2000) or 2 (100 x 20000); SCALE multiplies the loops.
+PLAN   ?= 2
+SCALE  ?= 1
 # make fuzz: seconds per fuzz target.
 FUZZ_TIME ?= 60
 # Where measurement targets write their results: results/<date>-<host>/
 RESULTS ?= results/$(shell date +%Y-%m-%d)-$(shell hostname -s)
 
-.PHONY: help deps build release test lint fmt run-server faults fuzz idle-rss bench bench-full clean
+.PHONY: help deps build release test lint fmt run-server faults fuzz idle-rss bench bench-full jmeter clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -63,6 +66,11 @@ bench-full: ## the complete matrix: 10-19900 conns, 10 s, 3 rounds, full plans (
 	$(CARGO) build --workspace --release --locked --quiet
 	./target/release/loadgen bench --out $(RESULTS)/bench-full
 	./target/release/loadgen report $(RESULTS)/bench-full
+
+jmeter: ## MODEL=epoll PLAN=1|2 [SCALE=0.1]: a PyYYC plan in real JMeter, then loadgen, one server, into $(RESULTS)/jmeter
+	@case " $(MODELS) " in *" $(MODEL) "*) ;; \
+	  *) echo "unknown MODEL '$(MODEL)'; models: $(MODELS)" >&2; exit 2;; esac
+	bash scripts/jmeter-plan.sh $(MODEL) $(PLAN) $(SCALE) $(RESULTS)
 
 clean: ## remove build outputs
 	$(CARGO) clean

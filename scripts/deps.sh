@@ -38,3 +38,8 @@ if [ ${#missing[@]} -gt 0 ]; then
         say "not installed: ${missing[*]} (needs apt-get as root)"
     fi
 fi
+
+# JMeter, which the tests run for real (loadgen/tests/jmeter.rs) and `make jmeter` uses:
+# Debian's jmeter and jmeter-tcp when there is none, plus, for that JMeter 2.13 only, the
+# files that let it load plans (scripts/jmeter-setup.sh). Fatal: the tests need it.
+bash "$(dirname "$0")/jmeter-setup.sh"

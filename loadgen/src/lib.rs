@@ -37,6 +37,7 @@
 pub mod addrs;
 pub mod bench;
 pub mod engine;
+pub mod jtl;
 pub mod merge;
 pub mod opts;
 pub mod plan;
@@ -52,7 +53,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 
-pub use opts::{BenchArgs, Command, LoadArgs, MergeArgs, Opts, ReportArgs};
+pub use opts::{
+    BenchArgs, Command, CompareArgs, ImportJtlArgs, LoadArgs, MergeArgs, Opts, ReportArgs,
+};
 pub use plan::{Plan, PlanError};
 pub use report::RunReport;
 
@@ -88,6 +91,8 @@ pub enum Error {
     Bench(#[from] bench::BenchError),
     #[error(transparent)]
     Report(#[from] report::render::ReportError),
+    #[error(transparent)]
+    Jtl(#[from] jtl::JtlError),
     #[error("`loadgen {0}` is run by loadgen::execute, not run_to")]
     NotALoad(&'static str),
 }
@@ -134,6 +139,10 @@ pub fn run_to(opts: Opts, out: &mut dyn Write, live: bool) -> Result<Outcome, Er
         Some(Command::Merge(m)) => merge_files(&m, out),
         Some(Command::Bench(_)) => Err(Error::NotALoad("bench")),
         Some(Command::Report(_)) => Err(Error::NotALoad("report")),
+        Some(Command::ImportJtl(a)) => Ok(Outcome {
+            report: jtl::import_cmd(&a, out)?,
+        }),
+        Some(Command::Compare(_)) => Err(Error::NotALoad("compare")),
         None => run_load(&opts.load, out, live),
     }
 }
@@ -144,6 +153,10 @@ pub fn execute(opts: Opts) -> Result<u8, Error> {
     match &opts.command {
         Some(Command::Bench(b)) => {
             bench::run(b, std::env::args().collect(), &mut stdout.lock())?;
+            Ok(0)
+        }
+        Some(Command::Compare(c)) => {
+            report::compare::compare_files(&c.files, &mut stdout.lock())?;
             Ok(0)
         }
         Some(Command::Report(r)) => {

@@ -41,6 +41,58 @@ pub enum Command {
     Bench(BenchArgs),
     /// Render DIR/raw.json (from `loadgen bench`) as DIR/summary.md with SVG charts.
     Report(ReportArgs),
+    /// Read a JMeter results file (JTL, CSV) into loadgen's report: the same figures, the
+    /// same JSON, so `loadgen compare` can put a JMeter run beside loadgen runs.
+    ImportJtl(ImportJtlArgs),
+    /// Put runs (loadgen --json files, imported JMeter runs) side by side in one Markdown
+    /// table.
+    Compare(CompareArgs),
+}
+
+/// `loadgen import-jtl FILE.jtl [--json OUT] [--threads N --loops L] ...`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportJtlArgs {
+    /// JMeter's results file, CSV, with or without a header line, timestamps in ms.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Write the report as JSON (as `loadgen --json`).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Threads of the plan [default: the distinct thread names in the file].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<u64>,
+
+    /// Loops of the plan [default: samples per thread, when every thread has as many].
+    #[arg(long, value_name = "L")]
+    pub loops: Option<u64>,
+
+    /// Ramp-up of the plan (recorded only).
+    #[arg(long, default_value = "0s", value_parser = duration_arg, value_name = "DUR")]
+    pub rampup: Duration,
+
+    /// The server's address (recorded only) [default: unknown].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub target: Option<String>,
+
+    /// What made the file, as the report will name it.
+    #[arg(long, default_value = "jmeter", value_name = "NAME")]
+    pub generator: String,
+
+    /// JMeter's console output: its last `summary =` line is printed and checked against
+    /// the file (JMeter 2.13 and 5.x formats).
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+}
+
+/// `loadgen compare A.json B.json ...`.
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// Reports written by `loadgen --json`, `loadgen merge --json` or `loadgen import-jtl
+    /// --json`; each row is named by its file name without `.json`.
+    #[arg(required = true, num_args = 1.., value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 }
 
 /// `loadgen bench [--suite ..] [--models ..] [--conns ..] ...`.

@@ -9,6 +9,7 @@
 
 pub mod aggregate;
 pub mod chart;
+pub mod compare;
 pub mod json;
 pub mod markdown;
 pub mod render;
@@ -27,8 +28,12 @@ use crate::stats::{ErrorCounts, Stats, StatsError, Tally, decode_histogram, enco
 pub const FORMAT: u32 = 1;
 
 /// The settings of a run, as checked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
+    /// What made the samples: `loadgen`, or JMeter for a results file read by
+    /// `loadgen import-jtl` (`jmeter`, `jmeter 2.13`).
+    #[serde(default = "loadgen_name")]
+    pub generator: String,
     /// Server host as given.
     pub host: String,
     /// Server address used.
@@ -63,6 +68,10 @@ pub struct Settings {
     pub server_pid: Option<u32>,
 }
 
+fn loadgen_name() -> String {
+    "loadgen".into()
+}
+
 impl Settings {
     /// The settings of a plan.
     pub fn of(plan: &Plan) -> Settings {
@@ -89,6 +98,7 @@ impl Settings {
             procs: plan.procs,
             summary_interval_s: plan.summary_interval.as_secs_f64(),
             server_pid: plan.server_pid,
+            generator: loadgen_name(),
         }
     }
 }

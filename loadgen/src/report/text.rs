@@ -68,7 +68,7 @@ pub struct SummaryLine {
     pub kind: char,
     /// Samples.
     pub samples: u64,
-    /// Elapsed whole seconds.
+    /// Elapsed whole seconds (JMeter 2.x's `0.2s` rounded).
     pub elapsed_s: u64,
     /// Samples per second (None for `******`).
     pub rate: Option<f64>,
@@ -99,12 +99,7 @@ pub fn parse_summary_line(line: &str) -> Option<SummaryLine> {
         .filter(|c| *c == '+' || *c == '=')?;
     let samples = it.next()?.parse().ok()?;
     (it.next()? == "in").then_some(())?;
-    let mut parts = it.next()?.split(':').map(|p| p.parse::<u64>());
-    let (h, m, s) = (
-        parts.next()?.ok()?,
-        parts.next()?.ok()?,
-        parts.next()?.ok()?,
-    );
+    let elapsed_s = parse_elapsed(it.next()?)?;
     (it.next()? == "=").then_some(())?;
     let rate = it.next()?.strip_suffix("/s")?;
     let rate = if rate.starts_with('*') {
@@ -140,12 +135,7 @@ pub fn parse_summary_line(line: &str) -> Option<SummaryLine> {
     Some(SummaryLine {
         kind,
         samples,
-        // Checked: an elapsed time past u64 seconds is not a summary line
-        // (fuzz/summary_line).
-        elapsed_s: h
-            .checked_mul(3600)?
-            .checked_add(m.checked_mul(60)?)?
-            .checked_add(s)?,
+        elapsed_s,
         rate,
         avg_ms,
         min_ms,
@@ -154,6 +144,27 @@ pub fn parse_summary_line(line: &str) -> Option<SummaryLine> {
         error_pct: pct,
         users,
     })
+}
+
+/// A summariser line's elapsed time in whole seconds: `00:01:05` (JMeter 3 and later, and
+/// loadgen), or JMeter 2.x's seconds, `65s` or `0.2s` (rounded).
+fn parse_elapsed(token: &str) -> Option<u64> {
+    if let Some(secs) = token.strip_suffix('s') {
+        let secs: f64 = secs.parse().ok()?;
+        // Past u64 seconds it is not a summary line (as below).
+        return (secs >= 0.0 && secs.round() < u64::MAX as f64).then(|| secs.round() as u64);
+    }
+    let mut parts = token.split(':').map(|p| p.parse::<u64>());
+    let (h, m, s) = (
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+    );
+    parts.next().is_none().then_some(())?;
+    // Checked: an elapsed time past u64 seconds is not a summary line (fuzz/summary_line).
+    h.checked_mul(3600)?
+        .checked_add(m.checked_mul(60)?)?
+        .checked_add(s)
 }
 
 /// The live progress line (only shown on a terminal).
@@ -295,17 +306,20 @@ pub fn render(r: &RunReport) -> String {
         r.bytes_received as f64 / secs / 1e6
     );
     let c = &r.loadgen_cpu;
-    let _ = writeln!(
-        o,
-        "loadgen cpu: user {:.2} s, system {:.2} s ({:.1}% of one CPU), {:.2} us per sample; \
-         context switches {} voluntary, {} involuntary",
-        c.user_s,
-        c.system_s,
-        c.total_s() / secs * 100.0,
-        r.loadgen_cpu_us_per_sample,
-        c.voluntary_ctxt_switches,
-        c.involuntary_ctxt_switches
-    );
+    // An imported JMeter run has no loadgen CPU to show.
+    if r.settings.generator == "loadgen" {
+        let _ = writeln!(
+            o,
+            "loadgen cpu: user {:.2} s, system {:.2} s ({:.1}% of one CPU), {:.2} us per sample; \
+             context switches {} voluntary, {} involuntary",
+            c.user_s,
+            c.system_s,
+            c.total_s() / secs * 100.0,
+            r.loadgen_cpu_us_per_sample,
+            c.voluntary_ctxt_switches,
+            c.involuntary_ctxt_switches
+        );
+    }
     if let Some(s) = &r.server {
         let _ = writeln!(
             o,
@@ -399,5 +413,33 @@ mod tests {
         let p = parse_summary_line(l).unwrap();
         assert_eq!((p.samples, p.elapsed_s, p.max_ms), (25000, 30, 1043));
         assert_eq!(p.users, None);
+    }
+
+    #[test]
+    fn parses_jmeter_2_13_elapsed_seconds() {
+        // JMeter 2.13 prints seconds, 3.0 and later hh:mm:ss.
+        let l = "summary =    1000 in     2s =  498.5/s Avg:     0 Min:     0 Max:    31 Err:     0 (0.00%)";
+        let p = parse_summary_line(l).unwrap();
+        assert_eq!((p.samples, p.elapsed_s, p.rate), (1000, 2, Some(498.5)));
+        let l = "summary +      9 in   0.5s =   18.4/s Avg:     1 Min:     0 Max:     8 Err:     0 (0.00%) Active: 0 Started: 2 Finished: 2";
+        let p = parse_summary_line(l).unwrap();
+        assert_eq!((p.kind, p.samples, p.elapsed_s), ('+', 9, 1));
+        assert_eq!(p.users, Some((0, 2, 2)));
+        let l = "summary = 2000000 in 00:01:05 = 30769.2/s Avg:    31 Min:     0 Max:  1043 Err:     3 (0.00%)";
+        assert_eq!(parse_summary_line(l).unwrap().elapsed_s, 65);
+        assert!(
+            parse_summary_line(
+                "summary = 5 in 1:2:3:4 = 1.0/s Avg: 0 Min: 0 Max: 0 Err: 0 (0.00%)"
+            )
+            .is_none()
+        );
+        assert!(
+            parse_summary_line("summary = 5 in xs = 1.0/s Avg: 0 Min: 0 Max: 0 Err: 0 (0.00%)")
+                .is_none()
+        );
+        for bad in ["1e300s", "NaNs", "-1s"] {
+            let l = format!("summary = 5 in {bad} = 1.0/s Avg: 0 Min: 0 Max: 0 Err: 0 (0.00%)");
+            assert!(parse_summary_line(&l).is_none(), "{l}");
+        }
     }
 }
