@@ -209,6 +209,14 @@ fn run_load(args: &LoadArgs, out: &mut dyn Write, live: bool) -> Result<Outcome,
     let me = std::process::id();
     let self_before = probe::sample(me);
     let server_before = plan.server_pid.and_then(probe::sample);
+    // With a warm-up, CPU figures count from its end, as every other figure does.
+    let warm_end = (!plan.warmup.is_zero()).then(|| {
+        let (warmup, pid) = (plan.warmup, plan.server_pid);
+        std::thread::spawn(move || {
+            std::thread::sleep(warmup);
+            (probe::sample(me), pid.and_then(probe::sample))
+        })
+    });
 
     let (stats, mut meta) = if plan.procs > 1 {
         let parts = procs::run_children(&plan)?;
@@ -231,6 +239,10 @@ fn run_load(args: &LoadArgs, out: &mut dyn Write, live: bool) -> Result<Outcome,
         (o.stats, meta)
     };
 
+    let (self_before, server_before) = match warm_end.and_then(|h| h.join().ok()) {
+        Some((me_then, server_then)) => (me_then.or(self_before), server_then.or(server_before)),
+        None => (self_before, server_before),
+    };
     if let (Some(a), Some(b)) = (self_before, probe::sample(me)) {
         meta.loadgen_cpu.add(&CpuUsage::between(&a, &b));
     }

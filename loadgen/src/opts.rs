@@ -196,6 +196,12 @@ pub struct LoadArgs {
     #[arg(long, default_value = "0s", value_parser = duration_arg, value_name = "DUR")]
     pub rampup: Duration,
 
+    /// With --duration: run this long first without counting (connections, caches, the
+    /// server's pools warm up); samples that end before it is over are left out of every
+    /// figure, and the run lasts warm-up + duration.
+    #[arg(long, default_value = "0s", value_parser = duration_arg, value_name = "DUR")]
+    pub warmup: Duration,
+
     /// Payload bytes per message (64, 1KiB, 100MiB); --framed adds an 8-byte header.
     #[arg(long, default_value = "64", value_parser = size_arg, value_name = "SIZE")]
     pub message_size: u64,

@@ -77,6 +77,9 @@ pub struct Plan {
     pub stop: Stop,
     /// Users start evenly over this time.
     pub rampup: Duration,
+    /// Samples that end this soon after the start are not counted (timed runs only); the
+    /// run lasts warm-up + duration.
+    pub warmup: Duration,
     /// Payload bytes per message.
     pub message_size: usize,
     /// 8-byte length header before each payload.
@@ -162,6 +165,12 @@ impl Plan {
             (None, None) => return Err(PlanError::NoStop),
         };
         check_time("--rampup", a.rampup, true)?;
+        check_time("--warmup", a.warmup, true)?;
+        if !a.warmup.is_zero() && a.duration.is_none() {
+            return Err(PlanError::Conflict(
+                "--warmup needs --duration: a loop-counted plan counts every sample".into(),
+            ));
+        }
         check_time("--timeout", a.timeout, false)?;
         check_time("--summary-interval", a.summary_interval, false)?;
         if a.summary_interval < Duration::from_millis(100) {
@@ -266,6 +275,7 @@ impl Plan {
             users: a.threads,
             stop,
             rampup: a.rampup,
+            warmup: a.warmup,
             message_size: a.message_size as usize,
             framed: a.framed,
             reuse: !a.no_reuse,
@@ -310,14 +320,18 @@ impl Plan {
         match (self.stop, self.rate) {
             (Stop::Loops(l), _) => Some(mine * l),
             (Stop::Duration(d), Some(r)) => {
-                // Requests k = g + j*N with k/R < d, counted for this process's users.
-                let due = (d.as_secs_f64() * r).ceil() as u64;
+                // Requests k = g + j*N with w <= k/R < w + d (w: the warm-up, whose
+                // requests are not counted), for this process's users.
+                let first = (self.warmup.as_secs_f64() * r).ceil() as u64;
+                let end = ((self.warmup + d).as_secs_f64() * r).ceil() as u64;
+                let before = |k: u64, g: u64| k.saturating_sub(g).div_ceil(self.users);
                 Some(
                     self.my_users()
-                        .map(|g| due.saturating_sub(g).div_ceil(self.users))
+                        .map(|g| before(end, g) - before(first, g))
                         .sum(),
                 )
             }
+
             (Stop::Duration(_), None) => None,
         }
     }
@@ -333,6 +347,8 @@ impl Plan {
             self.users.to_string(),
             "--rampup".into(),
             format!("{}ns", self.rampup.as_nanos()),
+            "--warmup".into(),
+            format!("{}ns", self.warmup.as_nanos()),
             "--message-size".into(),
             self.message_size.to_string(),
             "--timeout".into(),
@@ -459,5 +475,46 @@ mod tests {
         assert_eq!(p.due_offset(0, 1), Duration::from_millis(40));
         // 100 requests due in [0, 1s).
         assert_eq!(p.planned_samples(), Some(100));
+    }
+
+    #[test]
+    fn warmup_is_for_timed_runs_and_leaves_its_requests_out() {
+        let p = plan(&[
+            "--threads",
+            "4",
+            "--duration",
+            "1s",
+            "--rate",
+            "100",
+            "--warmup",
+            "250ms",
+        ])
+        .unwrap();
+        assert_eq!(p.warmup, Duration::from_millis(250));
+        // The requests due in [250ms, 1250ms): 100 of them, spread over the users.
+        assert_eq!(p.planned_samples(), Some(100));
+        let part = plan(&[
+            "--threads",
+            "4",
+            "--duration",
+            "1s",
+            "--rate",
+            "100",
+            "--warmup",
+            "250ms",
+            "--part",
+            "1/4",
+        ])
+        .unwrap();
+        assert_eq!(part.planned_samples(), Some(25));
+        let args = p.child_args(0, std::path::Path::new("/tmp/x.json"));
+        assert!(args.windows(2).any(|w| w == ["--warmup", "250000000ns"]));
+        let err = plan(&["--loops", "10", "--warmup", "1s"]).unwrap_err();
+        assert!(
+            err.to_string().contains("--warmup needs --duration"),
+            "{err}"
+        );
+        assert!(plan(&["--duration", "1s", "--warmup", "25h"]).is_err());
+        assert_eq!(plan(&["--duration", "1s"]).unwrap().warmup, Duration::ZERO);
     }
 }

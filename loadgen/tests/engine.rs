@@ -270,6 +270,56 @@ fn open_loop_reports_corrected_and_raw_latency() {
 }
 
 #[test]
+fn warmup_samples_are_left_out_of_every_figure() {
+    // Each request waits 50 ms in the server, so the 400 ms warm-up holds several samples;
+    // the server's own count (--stats-file) says how many were served in all.
+    let stats = std::env::temp_dir().join(format!("loadgen-warmup-{}.json", std::process::id()));
+    let stats_arg = stats.to_string_lossy().into_owned();
+    let mut server = Server::start(
+        "epoll",
+        &[
+            "--framed",
+            "--backend-wait",
+            "50ms",
+            "--stats-file",
+            &stats_arg,
+        ],
+    );
+    let started = Instant::now();
+    let (r, text) = run_at(
+        server.addr,
+        &[
+            "--framed",
+            "--threads",
+            "1",
+            "--duration",
+            "300ms",
+            "--warmup",
+            "400ms",
+        ],
+    );
+    let wall = started.elapsed().as_secs_f64();
+    server.signal(libc::SIGTERM);
+    assert!(server.wait_exit(Duration::from_secs(2)).is_some());
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    std::fs::remove_file(&stats).unwrap();
+    let served = json["requests"].as_u64().unwrap();
+    assert!(r.ok >= 1 && r.errors == 0, "{text}");
+    assert!(r.ok < served, "{} counted of {served} served: {text}", r.ok);
+    assert_eq!(r.stats().unwrap().latency.len(), r.ok);
+    assert_eq!(r.bytes_received, r.ok * (64 + 8), "{text}");
+    // Elapsed time (and so every rate) counts from the end of the warm-up.
+    assert!(
+        r.elapsed_s + 0.4 <= wall,
+        "elapsed {} of {wall} s",
+        r.elapsed_s
+    );
+    assert!(r.elapsed_s >= 0.3, "elapsed {}", r.elapsed_s);
+    assert!(text.contains("after a 400ms warm-up"), "{text}");
+}
+
+#[test]
 fn merged_files_equal_the_combined_run() {
     let server = Server::start("epoll", &[]);
     let dir = std::env::temp_dir().join(format!("loadgen-merge-{}", std::process::id()));

@@ -134,6 +134,44 @@ pub struct RunRecord {
     pub syscalls: Option<Syscalls>,
     /// Everything loadgen measured, server CPU, RSS/VSZ at the end and context switches included.
     pub report: Option<RunReport>,
+    /// The server's own service times (its `--stats-file`, read after it stopped), for
+    /// suites that ask for them (`mixed`); they leave out any wait in the listen backlog.
+    #[serde(default)]
+    pub service: Option<ServiceTimes>,
+}
+
+/// A server's own per-request service times, first byte read to last byte written
+/// (`--stats-file`, written by the server at SIGTERM), microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceTimes {
+    /// Requests answered in full.
+    pub requests: u64,
+    /// Mean.
+    pub mean_us: f64,
+    /// Smallest.
+    pub min_us: u64,
+    /// Median.
+    pub p50_us: u64,
+    /// 90th percentile.
+    pub p90_us: u64,
+    /// 95th percentile.
+    pub p95_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// 99.9th percentile.
+    pub p999_us: u64,
+    /// Largest.
+    pub max_us: u64,
+}
+
+impl ServiceTimes {
+    /// Reads a server's stats file and removes it; None when it is missing or unreadable
+    /// (the server died, say).
+    pub fn take(path: &Path) -> Option<ServiceTimes> {
+        let text = fs::read_to_string(path).ok()?;
+        let _ = fs::remove_file(path);
+        serde_json::from_str(&text).ok()
+    }
 }
 
 /// Server system calls over a run, counted by `perf stat` tracepoints.

@@ -231,6 +231,7 @@ impl Run<'_> {
             vsz_peak_kib: None,
             syscalls: None,
             report: None,
+            service: None,
         };
         let bin = Path::new(&self.config.bin_dir).join(format!("echo-{}", self.model));
         let mut server_args: Vec<String> = if self.suite.framed() {
@@ -240,6 +241,17 @@ impl Run<'_> {
         };
         server_args.extend(self.point.server_args.iter().cloned());
         record.server_args.clone_from(&server_args);
+        // Service times: the server writes them at SIGTERM, read back after it stopped.
+        let service_file = self.suite.service_times().then(|| {
+            let name = format!(
+                ".service-{}-{}-{}.json",
+                self.model, record.point, self.round
+            );
+            self.dir.join(name)
+        });
+        if let Some(f) = &service_file {
+            server_args.extend(["--stats-file".into(), f.display().to_string()]);
+        }
         let mut server = match ServerProc::start(&bin, &server_args, self.cpus) {
             Ok(s) => s,
             Err(why) => {
@@ -295,6 +307,7 @@ impl Run<'_> {
                 RunStatus::ServerDied(format!("{exit}; stderr: {}", server.stderr_tail()));
         }
         server.stop();
+        record.service = service_file.and_then(|f| data::ServiceTimes::take(&f));
         record
     }
 }

@@ -46,7 +46,8 @@ pub enum EngineError {
 pub struct Outcome {
     /// All workers' statistics, merged.
     pub stats: Stats,
-    /// From the start of the run to the end of the last sample.
+    /// From the start of the run (the end of the warm-up, if any) to the end of the last
+    /// sample.
     pub elapsed: Duration,
     /// Users that began at least one sample.
     pub started: u64,
@@ -190,7 +191,10 @@ pub fn run(plan: &Plan, out: &mut dyn Write, live: bool) -> Result<Outcome, Engi
             shown_progress = true;
         }
     }
-    let elapsed = t0.elapsed();
+    // Interval lines count from the start (warm-up intervals show no samples); the
+    // figures of the run count from the end of the warm-up.
+    let wall = t0.elapsed();
+    let elapsed = wall.saturating_sub(plan.warmup);
     if shown_progress {
         write!(out, "\r\x1b[2K")?;
     }
@@ -203,11 +207,11 @@ pub fn run(plan: &Plan, out: &mut dyn Write, live: bool) -> Result<Outcome, Engi
         last.add(p);
     }
     if printed > 0 && last.samples() > 0 {
-        let took = elapsed.saturating_sub(interval * printed as u32);
+        let took = wall.saturating_sub(interval * printed as u32);
         let (started, finished) = counts.iter().fold((0, 0), |(s, f), &(a, b)| (s + a, f + b));
         let users = (started - finished, started, finished);
         writeln!(out, "{}", text::summary_line('+', &last, took, Some(users)))?;
-        intervals.push(Interval::new(&last, elapsed, took, users));
+        intervals.push(Interval::new(&last, wall, took, users));
     }
     let (started, finished) = counts.iter().fold((0, 0), |(s, f), &(a, b)| (s + a, f + b));
     Ok(Outcome {

@@ -47,8 +47,11 @@ pub struct Ctx {
     pub reuse: bool,
     /// Samples per user, when the run is counted in loops.
     pub loops: Option<u64>,
-    /// No new samples from this instant on (duration runs).
+    /// No new samples from this instant on (duration runs; warm-up included).
     pub end: Option<Instant>,
+    /// End of the warm-up: samples that end before it (open loop: are due before it) are
+    /// not counted, nor are the bytes moved before it.
+    pub count_from: Instant,
     /// With `--rate`: the open-loop schedule.
     pub schedule: Option<Schedule>,
     /// Users that began their first sample.
@@ -199,7 +202,9 @@ impl User {
                     let now = ctx.now;
                     let us = micros(now.saturating_duration_since(self.due));
                     let raw_us = micros(now.saturating_duration_since(self.sent_at));
-                    ctx.rec.ok(us, raw_us);
+                    if self.counted(ctx, now) {
+                        ctx.rec.ok(us, raw_us);
+                    }
                     if !ctx.reuse {
                         self.close();
                     }
@@ -210,8 +215,20 @@ impl User {
         }
     }
 
+    /// Whether a sample ending `now` is counted: not in the warm-up. Closed loop: it
+    /// ended after the warm-up. Open loop: it was due after it (so that the planned count,
+    /// the requests due after the warm-up, is exact).
+    fn counted(&self, ctx: &Ctx, now: Instant) -> bool {
+        match ctx.schedule {
+            Some(_) => self.due >= ctx.count_from,
+            None => now >= ctx.count_from,
+        }
+    }
+
     fn fail(&mut self, ctx: &mut Ctx, idx: usize, kind: ErrorKind, now: Instant) {
-        ctx.rec.error(kind);
+        if self.counted(ctx, now) {
+            ctx.rec.error(kind);
+        }
         self.close();
         self.next(ctx, idx, now);
     }
@@ -318,7 +335,9 @@ impl User {
                     Ok(0) => return Flow::Fail(ErrorKind::Reset),
                     Ok(n) => {
                         self.sent += n;
-                        ctx.rec.total.bytes_sent += n as u64;
+                        if ctx.now >= ctx.count_from {
+                            ctx.rec.total.bytes_sent += n as u64;
+                        }
                         progressed = true;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
@@ -335,7 +354,9 @@ impl User {
                             return Flow::Fail(ErrorKind::Mismatch);
                         }
                         self.received += n;
-                        ctx.rec.total.bytes_received += n as u64;
+                        if ctx.now >= ctx.count_from {
+                            ctx.rec.total.bytes_received += n as u64;
+                        }
                         progressed = true;
                         // Short read: drained, wait for the next edge. A complete echo also
                         // leaves nothing behind (the server sends only what it got).

@@ -176,9 +176,10 @@ fn event_loop(spec: Spec, tx: &Sender<Report>, progress: &Progress) -> io::Resul
             Stop::Duration(_) => None,
         },
         end: match plan.stop {
-            Stop::Duration(d) => Some(t0 + d),
+            Stop::Duration(d) => Some(t0 + plan.warmup + d),
             Stop::Loops(_) => None,
         },
+        count_from: t0 + plan.warmup,
         schedule: plan.rate.map(|rate| Schedule {
             t0,
             users: plan.users,

@@ -12,6 +12,7 @@ pub mod chart;
 pub mod compare;
 pub mod json;
 pub mod markdown;
+pub mod mixed;
 pub mod render;
 pub mod sections;
 pub mod text;
@@ -46,6 +47,10 @@ pub struct Settings {
     pub duration_s: Option<f64>,
     /// Ramp-up in seconds.
     pub rampup_s: f64,
+    /// Warm-up in seconds: samples that ended before it (with a rate: were due before it)
+    /// are in no figure, and elapsed_s starts after it.
+    #[serde(default)]
+    pub warmup_s: f64,
     /// Payload bytes per message.
     pub message_size: u64,
     /// 8-byte length header before each payload.
@@ -88,6 +93,7 @@ impl Settings {
                 Stop::Loops(_) => None,
             },
             rampup_s: plan.rampup.as_secs_f64(),
+            warmup_s: plan.warmup.as_secs_f64(),
             message_size: plan.message_size as u64,
             framed: plan.framed,
             reuse: plan.reuse,

@@ -138,7 +138,7 @@ fn write(path: &Path, text: &str) -> Result<(), ReportError> {
 pub fn render_dir(args: &ReportArgs) -> Result<Vec<PathBuf>, ReportError> {
     let results = BenchResults::read(&args.dir.join("raw.json"))?;
     let mut written = Vec::new();
-    let formats: [&dyn Format; 2] = [&Charts, &Markdown];
+    let formats: [&dyn Format; 3] = [&Charts, &super::mixed::Charts, &Markdown];
     for format in formats {
         for (name, text) in format.files(&results) {
             let path = args.dir.join(name);

@@ -202,6 +202,9 @@ pub fn header(s: &Settings) -> String {
     if s.rampup_s > 0.0 {
         let _ = write!(line, ", ramp-up {}", fmt_secs(s.rampup_s));
     }
+    if s.warmup_s > 0.0 {
+        let _ = write!(line, " after a {} warm-up", fmt_secs(s.warmup_s));
+    }
     if let Some(r) = s.rate {
         let _ = write!(line, ", open loop at {r} requests/s");
     }

@@ -3,16 +3,18 @@
 //! adds the target and `--server-pid`, measures and records. Adding a suite (`frames`,
 //! `mixed`) is one new module and one line in [`by_name`].
 
+pub mod mixed;
 mod pingpong;
 mod plans;
 
 use super::data::BenchConfig;
 
+pub use mixed::Mixed;
 pub use pingpong::PingPong;
 pub use plans::Plans;
 
 /// Every suite, in the order they run by default.
-pub const SUITES: [&str; 2] = ["pingpong", "plans"];
+pub const SUITES: [&str; 3] = ["pingpong", "plans", "mixed"];
 
 /// One load point of a suite, the same for every model.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +41,11 @@ pub trait Suite {
     fn framed(&self) -> bool {
         false
     }
+    /// Servers write their own service times (`--stats-file`); the runner stores them in
+    /// the record's `service`.
+    fn service_times(&self) -> bool {
+        false
+    }
     /// Measurements that involve no model (the loopback limit, say), taken once per round
     /// before the suite's points; each comes back as a finished record whose `model` names
     /// what was measured (`iperf3`).
@@ -52,6 +59,7 @@ pub fn by_name(name: &str) -> Option<Box<dyn Suite>> {
     match name {
         "pingpong" => Some(Box::new(PingPong)),
         "plans" => Some(Box::new(Plans)),
+        "mixed" => Some(Box::new(Mixed)),
         _ => None,
     }
 }

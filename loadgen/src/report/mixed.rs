@@ -1,0 +1,703 @@
+//! The `mixed` suite in summary.md: per model, throughput, speedup over one connection
+//! against Amdahl's bound 1/(1-p), server CPU and latency at each concurrency, with a
+//! speedup chart and a latency chart; the targets checked; the `--max-conns` comparison at
+//! 50 connections (end-to-end latency from loadgen, service time from the server); and the
+//! two paragraphs that explain them, their figures rendered from the data.
+
+use std::fmt::Write as _;
+
+use super::aggregate::Grid;
+use super::chart::{self, Chart};
+use super::markdown::{lat, mean, ms, num, pm, table};
+use super::render::Format;
+use crate::bench::data::{BenchResults, RunRecord};
+use crate::bench::suite::mixed::{CAP, CAP_CONNS, CPU_MS, SPLITS, WAIT_MS, amdahl, capped_point};
+
+/// Targets for committed results: speedup within this share of 1/(1-p) from 13 connections.
+const SPEEDUP_TOLERANCE: f64 = 0.10;
+/// p50 within this share of the unloaded 60 ms up to 11 connections.
+const P50_TOLERANCE: f64 = 0.10;
+/// With the cap, served requests' p99 at most this many times the unloaded 60 ms.
+const CAPPED_P99_FACTOR: f64 = 1.2;
+/// With the cap, throughput within this share of the uncapped peak.
+const CAPPED_THROUGHPUT_TOLERANCE: f64 = 0.05;
+
+/// The one model here that is not cooperative: the kernel preempts its threads.
+const PREEMPTIVE: &str = "thread";
+
+/// The figures of the suite, arranged.
+struct Mixed<'a> {
+    sweep: Grid<'a>,
+    cap: Grid<'a>,
+}
+
+fn requests_per_s(r: &RunRecord) -> Option<f64> {
+    r.messages_per_s
+}
+
+fn service(
+    pick: fn(&crate::bench::data::ServiceTimes) -> u64,
+) -> impl Fn(&RunRecord) -> Option<f64> + Copy {
+    move |r| {
+        r.service
+            .as_ref()
+            .filter(|s| s.requests > 0)
+            .map(|s| pick(s) as f64)
+    }
+}
+
+/// The unloaded time of a request, microseconds.
+fn unloaded_us() -> f64 {
+    (CPU_MS + WAIT_MS) * 1000.0
+}
+
+/// The median of some values.
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.retain(|x| x.is_finite());
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// A figure in milliseconds from microseconds, or `-`.
+fn ms_or_dash(us: Option<f64>) -> String {
+    us.map_or("-".into(), ms)
+}
+
+impl<'a> Mixed<'a> {
+    fn new(r: &'a BenchResults) -> Mixed<'a> {
+        Mixed {
+            sweep: Grid::new(r, "mixed", "sweep"),
+            cap: Grid::new(r, "mixed", "cap"),
+        }
+    }
+
+    fn models(&self) -> Vec<String> {
+        let mut models = self.sweep.models.clone();
+        models.retain(|m| {
+            self.sweep
+                .points
+                .iter()
+                .any(|p| self.sweep.ok_runs(m, p).next().is_some())
+                || self
+                    .cap
+                    .points
+                    .iter()
+                    .any(|p| self.cap.ok_runs(m, p).next().is_some())
+        });
+        models
+    }
+
+    /// Mean of a figure at a sweep point.
+    fn at(&self, m: &str, p: &str, f: impl Fn(&RunRecord) -> Option<f64>) -> Option<f64> {
+        self.sweep.cell(m, p, f).map(|c| c.mean)
+    }
+
+    /// Mean of a figure at a cap point (`50` or `50-max12`).
+    fn at_cap(&self, m: &str, p: &str, f: impl Fn(&RunRecord) -> Option<f64>) -> Option<f64> {
+        self.cap.cell(m, p, f).map(|c| c.mean)
+    }
+
+    /// Throughput at a sweep point over throughput at one connection (means over rounds).
+    fn speedup(&self, m: &str, p: &str) -> Option<f64> {
+        let one = self.at(m, &self.sweep.points.first()?.clone(), requests_per_s)?;
+        (one > 0.0).then_some(self.at(m, p, requests_per_s)? / one)
+    }
+
+    /// (connections, speedup) over the sweep.
+    fn speedups(&self, m: &str) -> Vec<(f64, f64)> {
+        self.sweep
+            .points
+            .iter()
+            .filter_map(|p| Some((self.sweep.conns(p) as f64, self.speedup(m, p)?)))
+            .collect()
+    }
+
+    /// Highest mean throughput of the uncapped runs (sweep and 50 connections).
+    fn uncapped_peak(&self, m: &str) -> Option<f64> {
+        self.sweep
+            .points
+            .iter()
+            .filter_map(|p| self.at(m, p, requests_per_s))
+            .chain(self.at_cap(m, &CAP_CONNS.to_string(), requests_per_s))
+            .reduce(f64::max)
+    }
+
+    /// The last sweep point (the most connections).
+    fn top(&self) -> Option<&String> {
+        self.sweep.points.last()
+    }
+}
+
+/// The section of summary.md (nothing when the bench ran no `mixed` point).
+pub(super) fn section(r: &BenchResults, s: &mut String) {
+    let x = Mixed::new(r);
+    if x.sweep.is_empty() && x.cap.is_empty() {
+        return;
+    }
+    let (p, bound) = amdahl();
+    let (measured, warmup) = crate::bench::suite::mixed::timing(&r.config);
+    let _ = writeln!(
+        s,
+        "## mixed\n\nEvery request costs the server {cpu} ms of CPU (a real spin on the serving thread, half before and half after the wait) and {wait} ms of backend wait in {SPLITS} parts (the model's own timer or sleep). A fraction p = {wait}/{total} of each request can overlap with others, so the speedup over one connection is bounded by Amdahl's 1/(1-p) = {bound}: one server CPU does at most {max_rps} requests/s of this work, reached at {bound} connections. 64-byte framed requests, one in flight per connection, closed loop; {measured} s measured per run after a {warmup} s warm-up that is not counted, {rounds} round(s). Server CPU counts from the warm-up's end; the server's own service times (first byte read to last byte written, from its `--stats-file`) cover the whole run, warm-up included.\n",
+        cpu = num(CPU_MS, 0),
+        wait = num(WAIT_MS, 0),
+        total = num(CPU_MS + WAIT_MS, 0),
+        bound = num(bound, 0),
+        max_rps = num(1000.0 / CPU_MS, 0),
+        rounds = r.config.rounds,
+    );
+    debug_assert!(p > 0.0 && p < 1.0);
+    targets(&x, s);
+    cap_table(&x, s);
+    cap_paragraph(&x, s);
+    thread_paragraph(&x, s);
+    per_model(&x, s);
+}
+
+fn per_model(x: &Mixed, s: &mut String) {
+    let header: Vec<String> = [
+        "conns",
+        "requests/s",
+        "speedup",
+        "of min(N, 1/(1-p))",
+        "server CPU %",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "service p50 ms",
+        "service p99 ms",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    let (_, bound) = amdahl();
+    for m in x.models() {
+        let rows: Vec<Vec<String>> = x
+            .sweep
+            .points
+            .iter()
+            .map(|p| {
+                let n = x.sweep.conns(p) as f64;
+                let speedup = x.speedup(&m, p);
+                let c = |f: fn(&RunRecord) -> Option<f64>| x.sweep.cell(&m, p, f);
+                vec![
+                    num(n, 0),
+                    pm(c(requests_per_s), 1),
+                    speedup.map_or("-".into(), |v| format!("x{v:.2}")),
+                    speedup.map_or("-".into(), |v| format!("{:.0}%", v / n.min(bound) * 100.0)),
+                    mean(c(RunRecord::server_cpu_pct), |v| num(v, 1)),
+                    mean(c(|r| lat(r, |l| l.p50)), ms),
+                    mean(c(|r| lat(r, |l| l.p95)), ms),
+                    mean(c(|r| lat(r, |l| l.p99)), ms),
+                    ms_or_dash(x.at(&m, p, service(|s| s.p50_us))),
+                    ms_or_dash(x.at(&m, p, service(|s| s.p99_us))),
+                ]
+            })
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "### {m}\n\n{}\n![{m}: speedup vs connections]({})\n![{m}: latency vs connections]({})\n",
+            table(&header, &rows),
+            speedup_file(&m),
+            latency_file(&m)
+        );
+    }
+}
+
+/// Each model against the targets set for committed results.
+fn targets(x: &Mixed, s: &mut String) {
+    let (_, bound) = amdahl();
+    let unloaded = unloaded_us();
+    let capped = capped_point();
+    let mut rows = Vec::new();
+    for m in x.models() {
+        let past_knee: Vec<f64> = x
+            .sweep
+            .points
+            .iter()
+            .filter(|p| x.sweep.conns(p) as f64 > bound)
+            .filter_map(|p| x.speedup(&m, p))
+            .collect();
+        let low_speedup = past_knee.iter().copied().reduce(f64::min);
+        let p50_off = x
+            .sweep
+            .points
+            .iter()
+            .filter(|p| (x.sweep.conns(p) as f64) < bound)
+            .filter_map(|p| x.at(&m, p, |r| lat(r, |l| l.p50)))
+            .map(|v| (v - unloaded) / unloaded)
+            .reduce(|a, b| if b.abs() > a.abs() { b } else { a });
+        let capped_p99 = x.at_cap(&m, &capped, service(|s| s.p99_us));
+        let capped_rps = x.at_cap(&m, &capped, requests_per_s);
+        let share = capped_rps.zip(x.uncapped_peak(&m)).map(|(c, u)| c / u);
+        let verdict = |ok: Option<bool>| match ok {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "-",
+        };
+        let applies = m != PREEMPTIVE;
+        let mark = |ok: Option<bool>| {
+            if applies {
+                verdict(ok).to_string()
+            } else {
+                format!("({})", verdict(ok))
+            }
+        };
+        rows.push(vec![
+            if applies {
+                m.clone()
+            } else {
+                format!("{m} (preemptive)")
+            },
+            low_speedup.map_or("-".into(), |v| format!("x{v:.2}")),
+            mark(low_speedup.map(|v| v >= bound * (1.0 - SPEEDUP_TOLERANCE))),
+            p50_off.map_or("-".into(), |v| format!("{:+.1}%", v * 100.0)),
+            mark(p50_off.map(|v| v.abs() <= P50_TOLERANCE)),
+            ms_or_dash(capped_p99),
+            verdict(capped_p99.map(|v| v <= unloaded * CAPPED_P99_FACTOR)).into(),
+            share.map_or("-".into(), |v| format!("{:.1}%", v * 100.0)),
+            verdict(share.map(|v| v >= 1.0 - CAPPED_THROUGHPUT_TOLERANCE)).into(),
+        ]);
+    }
+    let header: Vec<String> = [
+        "model".to_string(),
+        format!("lowest speedup past {} conns", num(bound, 0)),
+        format!(
+            "within {:.0}% of x{}",
+            SPEEDUP_TOLERANCE * 100.0,
+            num(bound, 0)
+        ),
+        format!(
+            "worst p50 vs {} ms below {} conns",
+            ms(unloaded),
+            num(bound, 0)
+        ),
+        format!("within {:.0}%", P50_TOLERANCE * 100.0),
+        format!("service p99 ms, --max-conns {CAP}"),
+        format!("at most {CAPPED_P99_FACTOR} x {} ms", ms(unloaded)),
+        "capped requests/s of uncapped peak".into(),
+        format!("within {:.0}%", CAPPED_THROUGHPUT_TOLERANCE * 100.0),
+    ]
+    .into();
+    let _ = writeln!(
+        s,
+        "### Targets\n\nCooperative models should reach within {:.0}% of x{} past the knee and keep p50 within {:.0}% of the unloaded {} ms below it (the thread model's verdicts are in parentheses: the targets are for cooperative models); with `--max-conns {CAP}` at {CAP_CONNS} connections, every model's served requests should keep p99 within {CAPPED_P99_FACTOR} x {} ms at no more than {:.0}% less throughput than its uncapped peak.\n\n{}",
+        SPEEDUP_TOLERANCE * 100.0,
+        num(bound, 0),
+        P50_TOLERANCE * 100.0,
+        ms(unloaded),
+        ms(unloaded),
+        CAPPED_THROUGHPUT_TOLERANCE * 100.0,
+        table(&header, &rows)
+    );
+}
+
+fn cap_table(x: &Mixed, s: &mut String) {
+    let header: Vec<String> = [
+        "model",
+        "server",
+        "requests/s",
+        "end-to-end p50 ms",
+        "end-to-end p99 ms",
+        "service p50 ms",
+        "service p99 ms",
+        "server CPU %",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    let mut rows = Vec::new();
+    for m in x.models() {
+        for (p, label) in [
+            (CAP_CONNS.to_string(), "uncapped".to_string()),
+            (capped_point(), format!("--max-conns {CAP}")),
+        ] {
+            let c = |f: fn(&RunRecord) -> Option<f64>| x.cap.cell(&m, &p, f);
+            if c(requests_per_s).is_none() {
+                continue;
+            }
+            rows.push(vec![
+                m.clone(),
+                label,
+                pm(c(requests_per_s), 1),
+                mean(c(|r| lat(r, |l| l.p50)), ms),
+                mean(c(|r| lat(r, |l| l.p99)), ms),
+                ms_or_dash(x.at_cap(&m, &p, service(|s| s.p50_us))),
+                ms_or_dash(x.at_cap(&m, &p, service(|s| s.p99_us))),
+                mean(c(RunRecord::server_cpu_pct), |v| num(v, 1)),
+            ]);
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "### {CAP_CONNS} connections, uncapped and with --max-conns {CAP}\n\nBoth runs open a connection per request (`--no-reuse`), so that the cap, which counts connections, caps the requests in service. End-to-end latency is loadgen's, from the connect to the whole echo (it includes any wait in the listen backlog); service time is the server's own, from the first byte it read to the last byte it wrote.\n\n{}",
+        table(&header, &rows)
+    );
+}
+
+/// The median over models of a cap point's figure.
+fn cap_median(x: &Mixed, p: &str, f: impl Fn(&RunRecord) -> Option<f64> + Copy) -> Option<f64> {
+    median(
+        x.models()
+            .iter()
+            .filter_map(|m| x.at_cap(m, p, f))
+            .collect(),
+    )
+}
+
+fn cap_paragraph(x: &Mixed, s: &mut String) {
+    let (uncapped, capped) = (CAP_CONNS.to_string(), capped_point());
+    let (Some(rps_u), Some(rps_c)) = (
+        cap_median(x, &uncapped, requests_per_s),
+        cap_median(x, &capped, requests_per_s),
+    ) else {
+        return;
+    };
+    let d = |v: Option<f64>| ms_or_dash(v);
+    let e2e = |p: &str, f: fn(&crate::report::Latency) -> u64| cap_median(x, p, move |r| lat(r, f));
+    let svc =
+        |p: &str, f: fn(&crate::bench::data::ServiceTimes) -> u64| cap_median(x, p, service(f));
+    let little_ms = CAP_CONNS as f64 / rps_u * 1000.0;
+    let _ = writeln!(
+        s,
+        "**What the cap does and does not buy.** One server CPU does at most {max} requests/s of this work. At {n} connections it is saturated with or without the cap, so throughput stays where it was ({u} requests/s uncapped, {c} with `--max-conns {CAP}`; medians over the models), and by Little's law so does the time a client waits end to end: {n} requests in the system at {u} requests/s is {little} ms each (measured end-to-end p50: {e2e_u} ms uncapped, {e2e_c} ms capped). What the cap changes is where that wait is spent. Uncapped, all {n} requests are inside the server and their CPU parts take turns, so each one's service time stretches (server p50/p99 {su50}/{su99} ms). Capped, the server holds only as many connections as keep its CPU busy ({CAP} = {total}/{cpu}); the other {rest} wait in the listen backlog, where they cost the server nothing, and the requests it does take are served in close to their unloaded {total} ms (server p50/p99 {sc50}/{sc99} ms). The cap counts connections, not requests: with connections kept open, the first {CAP} clients would keep their places for good and the others would wait in the backlog until those left, which is why these runs open a connection per request. That is worth having when the overflow can go somewhere else: a connection still in one worker's backlog can be taken by another worker process or host behind the balancer, and a request that has not started can time out or be retried elsewhere cheaply, while a request inside an overloaded server only gets slower. On one server with nowhere else to send it, the cap buys neither throughput nor end-to-end latency; the backlog wait replaces the wait inside the server (and a client's connect timeout now has to cover it).\n",
+        max = num(1000.0 / CPU_MS, 0),
+        n = CAP_CONNS,
+        u = num(rps_u, 1),
+        c = num(rps_c, 1),
+        little = num(little_ms, 0),
+        e2e_u = d(e2e(&uncapped, |l| l.p50)),
+        e2e_c = d(e2e(&capped, |l| l.p50)),
+        su50 = d(svc(&uncapped, |v| v.p50_us)),
+        su99 = d(svc(&uncapped, |v| v.p99_us)),
+        sc50 = d(svc(&capped, |v| v.p50_us)),
+        sc99 = d(svc(&capped, |v| v.p99_us)),
+        total = num(CPU_MS + WAIT_MS, 0),
+        cpu = num(CPU_MS, 0),
+        rest = CAP_CONNS - CAP,
+    );
+}
+
+fn thread_paragraph(x: &Mixed, s: &mut String) {
+    let Some(top) = x.top().cloned() else { return };
+    let models = x.models();
+    if !models.iter().any(|m| m == PREEMPTIVE) {
+        return;
+    }
+    let coop: Vec<&String> = models.iter().filter(|m| *m != PREEMPTIVE).collect();
+    // The busiest sweep point below the knee: the CPU is not saturated yet, so any
+    // difference is in how the CPU parts are shared, not in how much CPU there is.
+    let (_, bound) = amdahl();
+    let below = x
+        .sweep
+        .points
+        .iter()
+        .rfind(|p| (x.sweep.conns(p) as f64) < bound)
+        .cloned()
+        .unwrap_or_else(|| top.clone());
+    let thread = |p: &str, f: &dyn Fn(&RunRecord) -> Option<f64>| x.at(PREEMPTIVE, p, f);
+    let coop_median = |p: &str, f: &dyn Fn(&RunRecord) -> Option<f64>| {
+        median(coop.iter().filter_map(|m| x.at(m, p, f)).collect())
+    };
+    let p50 = |r: &RunRecord| lat(r, |l| l.p50);
+    let p99 = |r: &RunRecord| lat(r, |l| l.p99);
+    let svc50 = service(|v| v.p50_us);
+    let svc99 = service(|v| v.p99_us);
+    let uncapped = CAP_CONNS.to_string();
+    let fig = |v: Option<f64>| v.map_or("-".into(), |v| num(v, 2));
+    let _ = writeln!(
+        s,
+        "**What the thread model does differently.** In the cooperative models a request's CPU part runs to its end on the event-loop thread (or coroutine scheduler): while it spins, no other connection's timer or reply is handled, so a wait that ends during someone else's spin is extended until that spin yields, and the CPU parts are served one after another in the order they became ready. In the thread model each connection is an OS thread, and the kernel preempts a spinning thread when another thread's sleep ends (a thread that just woke is owed CPU time) or when its time slice is up. The one CPU is then shared in slices: a request's CPU part is stretched by the others' rather than queued behind them, and when two CPU parts overlap both finish late, where first come, first served delays only the second. Nothing waits for a cooperative yield, but every request pays for the overlaps, and each preemption is a context switch. Below the knee, at {below} connections, thread's service time p50/p99 was {sb50}/{sb99} ms against {cb50}/{cb99} ms for the cooperative models (median); the CPU that does the spinning is the same one either way, so the bound is the same, and at {top_n} connections thread reached x{sp_t} against x{sp_c}, with end-to-end p50/p99 {p50_t}/{p99_t} ms against {p50_c}/{p99_c} ms. Uncapped at {cap_n} connections, where every request shares the CPU with {others} others, its service-time p99 was {svc_t} ms against {svc_c} ms.\n",
+        below = num(x.sweep.conns(&below) as f64, 0),
+        sb50 = ms_or_dash(thread(&below, &svc50)),
+        sb99 = ms_or_dash(thread(&below, &svc99)),
+        cb50 = ms_or_dash(coop_median(&below, &svc50)),
+        cb99 = ms_or_dash(coop_median(&below, &svc99)),
+        top_n = num(x.sweep.conns(&top) as f64, 0),
+        sp_t = fig(x.speedup(PREEMPTIVE, &top)),
+        sp_c = fig(median(
+            coop.iter().filter_map(|m| x.speedup(m, &top)).collect()
+        )),
+        p50_t = ms_or_dash(thread(&top, &p50)),
+        p99_t = ms_or_dash(thread(&top, &p99)),
+        p50_c = ms_or_dash(coop_median(&top, &p50)),
+        p99_c = ms_or_dash(coop_median(&top, &p99)),
+        cap_n = CAP_CONNS,
+        others = CAP_CONNS - 1,
+        svc_t = ms_or_dash(x.at_cap(PREEMPTIVE, &uncapped, svc99)),
+        svc_c = ms_or_dash(median(
+            coop.iter()
+                .filter_map(|m| x.at_cap(m, &uncapped, svc99))
+                .collect()
+        )),
+    );
+}
+
+fn speedup_file(model: &str) -> String {
+    format!("mixed-speedup-{model}.svg")
+}
+
+fn latency_file(model: &str) -> String {
+    format!("mixed-latency-{model}.svg")
+}
+
+/// The suite's charts: speedup and latency against connections, one pair per model.
+pub struct Charts;
+
+impl Format for Charts {
+    fn files(&self, r: &BenchResults) -> Vec<(String, String)> {
+        let x = Mixed::new(r);
+        let (_, bound) = amdahl();
+        let mut files = Vec::new();
+        for m in x.models() {
+            let measured = x.speedups(&m);
+            if measured.is_empty() {
+                continue;
+            }
+            let ideal = measured.iter().map(|&(n, _)| (n, n.min(bound))).collect();
+            files.push((
+                speedup_file(&m),
+                chart::svg(&Chart {
+                    title: format!("mixed, {m}: speedup over 1 connection"),
+                    x_label: "connections".into(),
+                    y_label: "throughput / throughput at 1 connection".into(),
+                    log_x: false,
+                    log_y: false,
+                    series: vec![
+                        (m.clone(), measured),
+                        (format!("min(N, 1/(1-p) = {})", num(bound, 0)), ideal),
+                    ],
+                }),
+            ));
+            let line = |f: fn(&crate::report::Latency) -> u64| -> Vec<(f64, f64)> {
+                x.sweep
+                    .points
+                    .iter()
+                    .filter_map(|p| {
+                        let v = x.at(&m, p, |r| lat(r, f))?;
+                        Some((x.sweep.conns(p) as f64, v / 1000.0))
+                    })
+                    .collect()
+            };
+            let p50 = line(|l| l.p50);
+            let unloaded = p50
+                .iter()
+                .map(|&(n, _)| (n, unloaded_us() / 1000.0))
+                .collect();
+            files.push((
+                latency_file(&m),
+                chart::svg(&Chart {
+                    title: format!("mixed, {m}: latency, ms (loadgen, mean over rounds)"),
+                    x_label: "connections".into(),
+                    y_label: "latency, ms".into(),
+                    log_x: false,
+                    log_y: false,
+                    series: vec![
+                        ("p50".into(), p50),
+                        ("p95".into(), line(|l| l.p95)),
+                        ("p99".into(), line(|l| l.p99)),
+                        (format!("unloaded {} ms", ms(unloaded_us())), unloaded),
+                    ],
+                }),
+            ));
+        }
+        files
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::data::{BenchEnvironment, RunStatus, ServiceTimes};
+    use crate::probe::{CpuUsage, Environment};
+    use crate::report::{Meta, RunReport, Settings};
+    use crate::stats::Stats;
+    use clap::Parser;
+
+    /// A loadgen report whose p50/p95/p99 are `p50` ms and 1.1 and 1.2 times that.
+    fn report(p50: f64) -> RunReport {
+        let opts = crate::Opts::parse_from(["loadgen", "--duration", "1s"]);
+        let plan = crate::Plan::from_args(&opts.load).unwrap();
+        let mut stats = Stats::new(false);
+        stats.ok(1000, 1000);
+        let meta = Meta {
+            settings: Settings::of(&plan),
+            environment: Environment::default(),
+            parts: 1,
+            started_unix_ms: 0,
+            elapsed_s: 1.0,
+            planned_samples: None,
+            users: (1, 1),
+            intervals: vec![],
+            loadgen_cpu: CpuUsage::default(),
+            server: None,
+        };
+        let mut r = RunReport::build(meta, &stats);
+        r.latency_us.p50 = (p50 * 1000.0) as u64;
+        r.latency_us.p95 = (p50 * 1100.0) as u64;
+        r.latency_us.p99 = (p50 * 1200.0) as u64;
+        r
+    }
+
+    /// A finished mixed run: `rps` requests/s, loadgen p50 and server service p99 in ms.
+    /// Made from JSON, so that fields other suites add (with serde defaults) need no
+    /// change here.
+    fn run(model: &str, point: &str, conns: u64, rps: f64, p50: f64, svc99: f64) -> RunRecord {
+        let service = ServiceTimes {
+            requests: 100,
+            p50_us: (svc99 * 900.0) as u64,
+            p99_us: (svc99 * 1000.0) as u64,
+            ..ServiceTimes::default()
+        };
+        serde_json::from_value(serde_json::json!({
+            "suite": "mixed",
+            "point": point,
+            "kind": if conns == CAP_CONNS { "cap" } else { "sweep" },
+            "conns": conns,
+            "round": 1,
+            "model": model,
+            "status": RunStatus::Ok,
+            "ready_line": null,
+            "args": [],
+            "messages_per_s": rps,
+            "rss_start_kib": null,
+            "rss_peak_kib": null,
+            "vsz_peak_kib": null,
+            "syscalls": null,
+            "report": report(p50),
+            "service": service,
+        }))
+        .expect("a run record")
+    }
+
+    fn results() -> BenchResults {
+        let mut config = crate::bench::suite::config(1.0);
+        config.models = vec!["epoll".into(), "thread".into()];
+        let mut runs = Vec::new();
+        // epoll on target: x12 past the knee, p50 at 60 ms below it, the cap keeping
+        // service p99 at 62 ms. thread misses the speedup (x9.6) and the capped p99.
+        for (model, top, capped99) in [("epoll", 200.0, 62.0), ("thread", 160.0, 90.0)] {
+            runs.push(run(model, "1", 1, 16.5, 60.5, 61.0));
+            runs.push(run(model, "11", 11, 180.0, 61.0, 61.0));
+            runs.push(run(model, "13", 13, top, 64.0, 64.0));
+            runs.push(run(model, "23", 23, top, 115.0, 115.0));
+            runs.push(run(model, "50", 50, top, 250.0, 260.0));
+            runs.push(run(model, "50-max12", 50, top * 0.99, 250.0, capped99));
+        }
+        BenchResults {
+            format: crate::bench::data::BENCH_FORMAT,
+            loadgen_version: "test".into(),
+            config,
+            environment: BenchEnvironment::default(),
+            started_unix_ms: 0,
+            finished_unix_ms: 0,
+            complete: true,
+            notes: vec![],
+            runs,
+        }
+    }
+
+    #[test]
+    fn section_has_tables_targets_and_paragraphs_from_the_data() {
+        let r = results();
+        let mut s = String::new();
+        section(&r, &mut s);
+        assert!(s.starts_with("## mixed\n"), "{s}");
+        assert!(s.contains("1/(1-p) = 12"), "{s}");
+        // Per model: a row per concurrency, speedup over one connection, the charts.
+        assert!(
+            s.contains("### epoll\n") && s.contains("### thread\n"),
+            "{s}"
+        );
+        assert!(s.contains("| 13 | 200.0 | x12.12 | 101% |"), "{s}");
+        assert!(s.contains("(mixed-speedup-thread.svg)"), "{s}");
+        // Targets: epoll meets all; thread's speedup misses (in parentheses), its
+        // capped p99 misses.
+        let row = |m: &str| {
+            s.lines()
+                .find(|l| l.starts_with(&format!("| {m}")))
+                .unwrap()
+        };
+        assert_eq!(
+            row("epoll"),
+            "| epoll | x12.12 | yes | +1.7% | yes | 62.0 | yes | 99.0% | yes |"
+        );
+        assert!(
+            row("thread (preemptive)").contains("| x9.70 | (**no**) |"),
+            "{s}"
+        );
+        assert!(
+            row("thread (preemptive)").contains("| 90.0 | **no** |"),
+            "{s}"
+        );
+        // The cap table and paragraph: Little's law from the measured throughput.
+        assert!(
+            s.contains("| epoll | --max-conns 12 | 198.0 | 250 | 300 | 55.8 | 62.0 |"),
+            "{s}"
+        );
+        assert!(s.contains("**What the cap does and does not buy.**"), "{s}");
+        assert!(
+            s.contains("50 requests in the system at 180.0 requests/s is 278 ms"),
+            "{s}"
+        );
+        assert!(
+            s.contains("**What the thread model does differently.**"),
+            "{s}"
+        );
+        assert!(s.contains("at 11 connections, thread's service time p50/p99 was 54.9/61.0 ms against 54.9/61.0 ms"), "{s}");
+        assert!(s.contains("thread reached x9.70 against x12.12"), "{s}");
+        // Nothing for a bench without the suite.
+        let mut none = String::new();
+        let mut other = r.clone();
+        other.runs.clear();
+        section(&other, &mut none);
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn one_speedup_and_one_latency_chart_per_model() {
+        let files = Charts.files(&results());
+        let names: Vec<&str> = files.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "mixed-speedup-epoll.svg",
+                "mixed-latency-epoll.svg",
+                "mixed-speedup-thread.svg",
+                "mixed-latency-thread.svg"
+            ]
+        );
+        assert_eq!(files[0].1.matches("<polyline").count(), 2);
+        assert!(files[0].1.contains("min(N, 1/(1-p) = 12)"));
+        assert_eq!(files[1].1.matches("<polyline").count(), 4);
+        assert!(
+            Charts
+                .files(&BenchResults {
+                    runs: vec![],
+                    ..results()
+                })
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(vec![]), None);
+    }
+}
