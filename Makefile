@@ -11,7 +11,7 @@ FUZZ_TIME ?= 60
 # Where measurement targets write their results: results/<date>-<host>/
 RESULTS ?= results/$(shell date +%Y-%m-%d)-$(shell hostname -s)
 
-.PHONY: help deps build release test lint fmt run-server faults fuzz idle-rss bench bench-full jmeter clean
+.PHONY: help deps build release test lint fmt run-server faults fuzz idle-rss bench bench-full bench-frames jmeter clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -57,7 +57,7 @@ idle-rss: ## measure server RSS per idle connection (10,000 per model) into $(RE
 	$(CARGO) build --release --locked --quiet -p conformance --bin idle-rss
 	./target/release/idle-rss --conns 10000 --out $(RESULTS)/bench
 
-bench: ## quick bench (minutes on 2 cores): all models, ping-pong 10-1000 conns, small plans, into $(RESULTS)/bench
+bench: ## quick bench (minutes on 2 cores): all models, ping-pong 10-1000 conns, small plans and frames, into $(RESULTS)/bench
 	$(CARGO) build --workspace --release --locked --quiet
 	./target/release/loadgen bench --conns 10,100,1000 --duration 2s --rounds 1 --scale 0.25 --out $(RESULTS)/bench
 	./target/release/loadgen report $(RESULTS)/bench
@@ -66,6 +66,11 @@ bench-full: ## the complete matrix: 10-19900 conns, 10 s, 3 rounds, full plans (
 	$(CARGO) build --workspace --release --locked --quiet
 	./target/release/loadgen bench --out $(RESULTS)/bench-full
 	./target/release/loadgen report $(RESULTS)/bench-full
+
+bench-frames: ## frames suite alone: 1/16/100 MiB frames (2000/200/100 per run), every model, 3 rounds, iperf3 and loadgen stream as the loopback limit, into $(RESULTS)/bench-frames
+	$(CARGO) build --workspace --release --locked --quiet
+	./target/release/loadgen bench --suite frames --out $(RESULTS)/bench-frames
+	./target/release/loadgen report $(RESULTS)/bench-frames
 
 jmeter: ## MODEL=epoll PLAN=1|2 [SCALE=0.1]: a PyYYC plan in real JMeter, then loadgen, one server, into $(RESULTS)/jmeter
 	@case " $(MODELS) " in *" $(MODEL) "*) ;; \

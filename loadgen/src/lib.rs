@@ -45,6 +45,7 @@ pub mod probe;
 pub mod procs;
 pub mod report;
 pub mod stats;
+pub mod stream;
 pub mod sys;
 
 use std::io::{self, IsTerminal, Write};
@@ -93,6 +94,8 @@ pub enum Error {
     Report(#[from] report::render::ReportError),
     #[error(transparent)]
     Jtl(#[from] jtl::JtlError),
+    #[error(transparent)]
+    Stream(#[from] stream::StreamError),
     #[error("`loadgen {0}` is run by loadgen::execute, not run_to")]
     NotALoad(&'static str),
 }
@@ -106,6 +109,7 @@ impl Error {
             Error::Json(JsonError::Format { .. }) => EXIT_USAGE,
             Error::Bench(bench::BenchError::Config(_)) => EXIT_USAGE,
             Error::Report(report::render::ReportError::Data(_)) => EXIT_USAGE,
+            Error::Stream(e) if e.is_input() => EXIT_USAGE,
             _ => 1,
         }
     }
@@ -139,6 +143,7 @@ pub fn run_to(opts: Opts, out: &mut dyn Write, live: bool) -> Result<Outcome, Er
         Some(Command::Merge(m)) => merge_files(&m, out),
         Some(Command::Bench(_)) => Err(Error::NotALoad("bench")),
         Some(Command::Report(_)) => Err(Error::NotALoad("report")),
+        Some(Command::Stream(_)) => Err(Error::NotALoad("stream")),
         Some(Command::ImportJtl(a)) => Ok(Outcome {
             report: jtl::import_cmd(&a, out)?,
         }),
@@ -157,6 +162,10 @@ pub fn execute(opts: Opts) -> Result<u8, Error> {
         }
         Some(Command::Compare(c)) => {
             report::compare::compare_files(&c.files, &mut stdout.lock())?;
+            Ok(0)
+        }
+        Some(Command::Stream(s)) => {
+            stream::run(s, &mut stdout.lock())?;
             Ok(0)
         }
         Some(Command::Report(r)) => {

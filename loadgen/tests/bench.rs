@@ -46,6 +46,8 @@ fn bench_then_report_has_every_model_and_figure() {
     let bins = bin_dir();
     let run = loadgen(&[
         "bench",
+        "--suite",
+        "pingpong,plans",
         "--models",
         &MODELS.join(","),
         "--conns",
@@ -120,7 +122,7 @@ fn bench_then_report_has_every_model_and_figure() {
     );
     let md = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");
     for needle in [
-        "loadgen bench --models epoll,tokio",
+        "loadgen bench --suite pingpong,plans --models epoll,tokio",
         "## Main table",
         "Messages per second (mean ± 95% interval",
         "Speed relative to the slowest model",
@@ -176,6 +178,75 @@ fn bench_then_report_has_every_model_and_figure() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+#[test]
+fn frames_bench_records_megabytes_and_the_loopback_limit() {
+    let out = out_dir("frames");
+    let bins = bin_dir();
+    // At this scale only the 1 MiB point remains (2 frames); the baselines run 1 s each.
+    let run = loadgen(&[
+        "bench",
+        "--suite",
+        "frames",
+        "--models",
+        "epoll",
+        "--rounds",
+        "1",
+        "--duration",
+        "1s",
+        "--scale",
+        "0.001",
+        "--no-perf",
+        "--bin-dir",
+        bins.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "bench failed: {}{}",
+        text(&run.stdout),
+        text(&run.stderr)
+    );
+    let raw = BenchResults::read(&out.join("raw.json")).expect("raw.json");
+    let frames: Vec<_> = raw.runs.iter().filter(|r| r.kind == "frames").collect();
+    assert_eq!(frames.len(), 1);
+    let f = frames[0];
+    assert_eq!(
+        (f.model.as_str(), f.point.as_str(), &f.status),
+        ("epoll", "1MiB", &RunStatus::Ok)
+    );
+    assert!(f.server_args.contains(&"--framed".to_string()));
+    let rep = f.report.as_ref().expect("a report");
+    assert_eq!((rep.ok, rep.errors), (2, 0));
+    assert_eq!(f.mb_per_s, Some(rep.payload_mb_per_s));
+    assert!(f.mb_per_s.unwrap() > 0.0 && f.rss_peak_kib >= f.rss_start_kib);
+    let base = |m: &str| {
+        raw.runs
+            .iter()
+            .find(|r| r.kind == "loopback" && r.model == m)
+    };
+    let stream = base("loadgen-stream").expect("a stream baseline");
+    assert!(stream.status == RunStatus::Ok && stream.mb_per_s.unwrap() > 0.0);
+    let iperf = base("iperf3").expect("an iperf3 baseline, or why not");
+    assert!(iperf.mb_per_s.is_some() || matches!(iperf.status, RunStatus::LoadFailed(_)));
+
+    let report = loadgen(&["report", out.to_str().unwrap()]);
+    assert!(report.status.success(), "{}", text(&report.stderr));
+    let md = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");
+    for needle in [
+        "## frames",
+        "2 x 1MiB",
+        "| epoll | ",
+        "Loopback limit, one way",
+        "frames-throughput.svg",
+    ] {
+        assert!(md.contains(needle), "summary.md lacks {needle:?}:\n{md}");
+    }
+    let svg = std::fs::read_to_string(out.join("frames-throughput.svg")).expect("svg");
+    assert!(svg.contains(">epoll</text>") && svg.contains(">loadgen stream</text>"));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 fn bad(args: &[&str], expect: &str) {
     let out = loadgen(args);
     let err = text(&out.stderr);
@@ -195,8 +266,8 @@ fn bench_bad_input_is_one_line_and_exit_2() {
         "unknown model 'nope'",
     );
     bad(
-        &["bench", "--suite", "frames", "--out", o],
-        "unknown suite 'frames'",
+        &["bench", "--suite", "nope", "--out", o],
+        "unknown suite 'nope'",
     );
     bad(
         &["bench", "--conns", "100,60000", "--out", o],

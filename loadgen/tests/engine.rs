@@ -58,6 +58,11 @@ fn large_framed_messages_and_new_connections_per_sample() {
     );
     assert_eq!((r.samples, r.ok), (24, 24), "{text}");
     assert_eq!(r.bytes_received, 24 * ((1 << 20) + 8));
+    // Payload one way: 24 frames of 1 MiB over the run's wall time.
+    let mb = r.payload_mb_per_s * r.elapsed_s;
+    assert!((mb - 24.0 * 1.048_576).abs() < 1e-6, "{mb} MB");
+    assert!((r.ok_per_s * r.elapsed_s - 24.0).abs() < 1e-9);
+    assert!(text.contains(" frames/s ok, "), "{text}");
 
     let (r, text) = run_at(
         server.addr,

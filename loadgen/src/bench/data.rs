@@ -124,6 +124,11 @@ pub struct RunRecord {
     pub server_args: Vec<String>,
     /// Echoed messages per second: ok samples over the run's wall time.
     pub messages_per_s: Option<f64>,
+    /// Payload megabytes (10^6 bytes) per second, one way: for a model, ok messages x
+    /// message size over the run's wall time (the report's payload_mb_per_s); for a
+    /// baseline, what the tool measured (iperf3's received bits/s / 8e6, loadgen stream's).
+    #[serde(default)]
+    pub mb_per_s: Option<f64>,
     /// Server resident memory just before the load, KiB.
     pub rss_start_kib: Option<u64>,
     /// Highest server resident memory seen (sampled every 100 ms), KiB.
@@ -186,6 +191,38 @@ pub struct Syscalls {
 }
 
 impl RunRecord {
+    /// A record with nothing measured yet (status Ok), for the runner and the suites'
+    /// baselines to fill in.
+    pub fn blank(
+        suite: &str,
+        point: &str,
+        kind: &str,
+        conns: u64,
+        round: u32,
+        model: &str,
+    ) -> RunRecord {
+        RunRecord {
+            suite: suite.into(),
+            point: point.into(),
+            kind: kind.into(),
+            conns,
+            round,
+            model: model.into(),
+            status: RunStatus::Ok,
+            ready_line: None,
+            args: Vec::new(),
+            server_args: Vec::new(),
+            messages_per_s: None,
+            mb_per_s: None,
+            rss_start_kib: None,
+            rss_peak_kib: None,
+            vsz_peak_kib: None,
+            syscalls: None,
+            report: None,
+            service: None,
+        }
+    }
+
     /// Server user share of its CPU time, percent.
     pub fn user_share_pct(&self) -> Option<f64> {
         let cpu = &self.report.as_ref()?.server.as_ref()?.cpu;

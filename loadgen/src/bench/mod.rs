@@ -182,8 +182,11 @@ pub fn run(
 }
 
 /// (server CPUs, loadgen CPUs): the first allowed CPU and the rest, when there are two or more.
-fn split_cpus() -> (Option<CpuList>, Option<CpuList>) {
-    let Ok(allowed) = CpuList::allowed() else {
+/// Taken from the affinity this process had at the first call, before the bench pinned
+/// itself, so that suites' baselines get the same split later.
+pub(crate) fn split_cpus() -> (Option<CpuList>, Option<CpuList>) {
+    static FIRST: std::sync::OnceLock<Option<CpuList>> = std::sync::OnceLock::new();
+    let Some(allowed) = FIRST.get_or_init(|| CpuList::allowed().ok()) else {
         return (None, None);
     };
     match allowed.cpus() {
@@ -226,6 +229,7 @@ impl Run<'_> {
             args: self.point.args.clone(),
             server_args: Vec::new(),
             messages_per_s: None,
+            mb_per_s: None,
             rss_start_kib: None,
             rss_peak_kib: None,
             vsz_peak_kib: None,
@@ -298,6 +302,7 @@ impl Run<'_> {
             Ok(o) => {
                 let r = o.report;
                 record.messages_per_s = (r.elapsed_s > 0.0).then(|| r.ok as f64 / r.elapsed_s);
+                record.mb_per_s = Some(r.payload_mb_per_s);
                 record.report = Some(r);
             }
             Err(why) => record.status = RunStatus::LoadFailed(why),
@@ -329,6 +334,11 @@ fn progress(r: &RunRecord) -> String {
                 .map(|s| format!(", {:.2} syscalls/msg", s.per_message))
                 .unwrap_or_default(),
         ),
-        (status, _) => format!("{head} {status:?}"),
+        (status, _) => format!(
+            "{head} {status:?}{}",
+            r.mb_per_s
+                .map(|v| format!(", {v:.1} MB/s"))
+                .unwrap_or_default()
+        ),
     }
 }

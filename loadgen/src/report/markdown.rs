@@ -226,6 +226,7 @@ pub fn summary(r: &BenchResults, charts: &[(String, String)]) -> String {
     }
     pingpong(r, &mut s);
     plans(r, &mut s);
+    super::frames::section(r, &mut s);
     super::mixed::section(r, &mut s);
     problems(r, &mut s);
     environment(r, &mut s);

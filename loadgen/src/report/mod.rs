@@ -10,6 +10,7 @@
 pub mod aggregate;
 pub mod chart;
 pub mod compare;
+pub mod frames;
 pub mod json;
 pub mod markdown;
 pub mod mixed;
@@ -233,6 +234,13 @@ pub struct RunReport {
     pub users_finished: u64,
     /// Samples per second over elapsed_s.
     pub throughput_per_s: f64,
+    /// Ok samples (whole, checked echoes) per second over elapsed_s: frames/s with --framed.
+    #[serde(default)]
+    pub ok_per_s: f64,
+    /// Payload megabytes (10^6 bytes) echoed per second, one way: ok samples x message size
+    /// / elapsed_s; headers and failed samples are not counted.
+    #[serde(default)]
+    pub payload_mb_per_s: f64,
     /// Bytes written, headers included.
     pub bytes_sent: u64,
     /// Echo bytes read.
@@ -294,8 +302,16 @@ impl RunReport {
                 s * 1e6 / samples as f64
             }
         };
+        let per_s = |x: f64| {
+            if meta.elapsed_s > 0.0 {
+                x / meta.elapsed_s
+            } else {
+                0.0
+            }
+        };
         RunReport {
             format: FORMAT,
+
             loadgen_version: env!("CARGO_PKG_VERSION").into(),
             parts: meta.parts,
             started_unix_ms: meta.started_unix_ms,
@@ -312,6 +328,8 @@ impl RunReport {
             } else {
                 0.0
             },
+            ok_per_s: per_s(t.ok as f64),
+            payload_mb_per_s: per_s(t.ok as f64 * meta.settings.message_size as f64 / 1e6),
             bytes_sent: stats.bytes_sent,
             bytes_received: stats.bytes_received,
             latency_us: Latency::of(&stats.latency, Some(t)),

@@ -49,6 +49,13 @@ pub struct Markdown;
 
 /// (file, caption, chart) for every chart the results allow.
 fn charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
+    let mut all = pingpong_charts(r);
+    all.extend(super::frames::charts(r));
+    all
+}
+
+/// The ping-pong sweep's charts.
+fn pingpong_charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
     let g = Grid::new(r, "pingpong", "sweep");
     if g.is_empty() {
         return Vec::new();

@@ -308,6 +308,14 @@ pub fn render(r: &RunReport) -> String {
         r.bytes_sent as f64 / secs / 1e6,
         r.bytes_received as f64 / secs / 1e6
     );
+    if r.settings.framed {
+        let _ = writeln!(
+            o,
+            "frames: {:.2} frames/s ok, {:.2} MB/s of payload one way ({}-byte frames whole \
+             and checked, headers not counted; MB = 10^6 bytes)",
+            r.ok_per_s, r.payload_mb_per_s, r.settings.message_size
+        );
+    }
     let c = &r.loadgen_cpu;
     // An imported JMeter run has no loadgen CPU to show.
     if r.settings.generator == "loadgen" {

@@ -3,18 +3,20 @@
 //! adds the target and `--server-pid`, measures and records. Adding a suite (`frames`,
 //! `mixed`) is one new module and one line in [`by_name`].
 
+pub mod frames;
 pub mod mixed;
 mod pingpong;
 mod plans;
 
 use super::data::BenchConfig;
 
+pub use frames::Frames;
 pub use mixed::Mixed;
 pub use pingpong::PingPong;
 pub use plans::Plans;
 
 /// Every suite, in the order they run by default.
-pub const SUITES: [&str; 3] = ["pingpong", "plans", "mixed"];
+pub const SUITES: [&str; 4] = ["pingpong", "plans", "frames", "mixed"];
 
 /// One load point of a suite, the same for every model.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +61,7 @@ pub fn by_name(name: &str) -> Option<Box<dyn Suite>> {
     match name {
         "pingpong" => Some(Box::new(PingPong)),
         "plans" => Some(Box::new(Plans)),
+        "frames" => Some(Box::new(Frames)),
         "mixed" => Some(Box::new(Mixed)),
         _ => None,
     }

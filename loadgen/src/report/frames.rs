@@ -1,0 +1,333 @@
+//! The `frames` suite in summary.md and its chart: payload MB/s one way per model and frame
+//! size (mean ± 95% interval over rounds), the same against the loopback limit measured in
+//! the same bench (iperf3 and `loadgen stream`), frames/s, server CPU per MB and server RSS
+//! before the load and at its peak.
+
+use std::fmt::Write as _;
+
+use common::units::parse_size;
+
+use super::aggregate::{Cell, Grid};
+use super::chart::Chart;
+use super::markdown::{Figure, mean, num, pm, table};
+use crate::bench::data::{BenchResults, RunRecord, RunStatus};
+use crate::bench::suite::frames::{IPERF3, KIND, LOOPBACK, STREAM};
+
+/// The frame size of a point (`16MiB`), MiB.
+fn mib_of(point: &str) -> f64 {
+    parse_size(point).map_or(0.0, |b| b as f64 / f64::from(1 << 20))
+}
+
+/// Server CPU (user + system) per megabyte of payload echoed, milliseconds.
+fn cpu_ms_per_mb(r: &RunRecord) -> Option<f64> {
+    let rep = r.report.as_ref()?;
+    let cpu = rep.server.as_ref()?.cpu.total_s();
+    let mb = rep.ok as f64 * rep.settings.message_size as f64 / 1e6;
+    (mb > 0.0).then(|| cpu * 1e3 / mb)
+}
+
+fn mib(kib: Option<u64>) -> Option<f64> {
+    kib.map(|k| k as f64 / 1024.0)
+}
+
+/// The loopback limit measured by `tool` over the rounds, and why it is missing if it is.
+fn limit(r: &BenchResults, tool: &str) -> (Option<Cell>, Option<String>) {
+    let g = Grid::new(r, "frames", LOOPBACK);
+    let cell = g.cell(tool, LOOPBACK, |r| r.mb_per_s);
+    let why = r
+        .runs
+        .iter()
+        .filter(|x| x.suite == "frames" && x.kind == LOOPBACK && x.model == tool)
+        .find_map(|x| match &x.status {
+            RunStatus::Ok => None,
+            RunStatus::ServerFailed(w) | RunStatus::ServerDied(w) | RunStatus::LoadFailed(w) => {
+                Some(w.replace('|', "/"))
+            }
+        });
+    (cell, why)
+}
+
+/// Frames per run at a point (from its loadgen flags).
+fn frames_per_run(r: &BenchResults, point: &str) -> Option<u64> {
+    let run = r
+        .runs
+        .iter()
+        .find(|x| x.suite == "frames" && x.kind == KIND && x.point == point)?;
+    let i = run.args.iter().position(|a| a == "--loops")?;
+    run.args.get(i + 1)?.parse().ok()
+}
+
+/// One row per model, one column per frame size.
+fn by_size(g: &Grid, cell: impl Fn(&str, &str) -> String) -> String {
+    let mut header = vec!["model".to_string()];
+    header.extend(g.points.iter().cloned());
+    let rows: Vec<Vec<String>> = g
+        .models
+        .iter()
+        .map(|m| {
+            let mut row = vec![m.clone()];
+            row.extend(g.points.iter().map(|p| cell(m, p)));
+            row
+        })
+        .collect();
+    table(&header, &rows)
+}
+
+/// The `## frames` section (nothing when the bench ran no frames).
+pub(super) fn section(r: &BenchResults, s: &mut String) {
+    let g = Grid::new(r, "frames", KIND);
+    if g.is_empty() {
+        return;
+    }
+    let counts: Vec<String> = g
+        .points
+        .iter()
+        .map(|p| frames_per_run(r, p).map_or(format!("{p} ?"), |n| format!("{n} x {p}")))
+        .collect();
+    let _ = writeln!(
+        s,
+        "## frames\n\nLength-prefixed frames echoed over one connection, one frame in flight \
+         ({} per run, {} round(s)); loadgen reads each echo whole and checks every byte. MB/s \
+         is payload one way: frames x frame size / wall time, in 10^6 bytes per second. Each \
+         payload byte crosses loopback twice (there and back), one direction at a time, so \
+         an echo's MB/s is set against the one-way loopback limit measured in the same bench, \
+         before each round's frames.\n",
+        counts.join(", "),
+        r.config.rounds
+    );
+
+    let (iperf, iperf_why) = limit(r, IPERF3);
+    let (stream, stream_why) = limit(r, STREAM);
+    let how = |tool: &str| -> String {
+        r.runs
+            .iter()
+            .find(|x| x.suite == "frames" && x.kind == LOOPBACK && x.model == tool)
+            .map(|x| {
+                let words = match tool {
+                    IPERF3 => format!(
+                        "`iperf3 {}` against `iperf3 {}` (128 KiB writes)",
+                        x.args.join(" "),
+                        x.server_args.join(" ")
+                    ),
+                    _ => format!("`loadgen {}`", x.args.join(" ")),
+                };
+                words.replace('|', "/")
+            })
+            .unwrap_or_default()
+    };
+    let rows: Vec<Vec<String>> = [(IPERF3, iperf, iperf_why), (STREAM, stream, stream_why)]
+        .into_iter()
+        .map(|(tool, cell, why)| {
+            vec![
+                tool.to_string(),
+                pm(cell, 0),
+                cell.map_or(0, |c| c.n).to_string(),
+                match why {
+                    Some(w) if cell.is_none() => format!("not measured: {w}"),
+                    Some(w) => format!("{} (a round failed: {w})", how(tool)),
+                    None => how(tool),
+                },
+            ]
+        })
+        .collect();
+    let header: Vec<String> = ["one way", "MB/s (mean ± 95% interval)", "rounds", "how"]
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+    let _ = writeln!(
+        s,
+        "### Loopback limit, one way (sender where loadgen runs, receiver where a server runs)\n\n{}",
+        table(&header, &rows)
+    );
+
+    let _ = writeln!(
+        s,
+        "### Payload MB/s one way (mean ± 95% interval over rounds)\n\n{}",
+        by_size(&g, |m, p| pm(g.cell(m, p, |r| r.mb_per_s), 0))
+    );
+    let ratio = |c: Option<Cell>, base: Option<Cell>| match (c, base) {
+        (Some(c), Some(b)) if b.mean > 0.0 => format!("{:.2}", c.mean / b.mean),
+        _ => "-".into(),
+    };
+    let _ = writeln!(
+        s,
+        "### Against the loopback limit: x iperf3 / x loadgen stream (means over rounds)\n\n{}",
+        by_size(&g, |m, p| {
+            let c = g.cell(m, p, |r| r.mb_per_s);
+            format!("{} / {}", ratio(c, iperf), ratio(c, stream))
+        })
+    );
+    let sections: [(&str, Figure, usize); 2] = [
+        ("Frames per second", |r| r.messages_per_s, 2),
+        (
+            "Server CPU (user + system) per MB of payload echoed, ms",
+            cpu_ms_per_mb,
+            3,
+        ),
+    ];
+    for (title, f, d) in sections {
+        let _ = writeln!(
+            s,
+            "### {title} (mean over rounds)\n\n{}",
+            by_size(&g, |m, p| mean(g.cell(m, p, f), |v| num(v, d)))
+        );
+    }
+    let _ = writeln!(
+        s,
+        "### Server RSS before the load -> peak during it, MiB (mean over rounds)\n\nThe peak \
+         is sampled every 100 ms over the whole run. A server that reads each frame into one \
+         reused buffer peaks about one frame above its start however many frames it echoes; \
+         one that allocates per frame, or keeps what it read, climbs with the frame count.\n\n{}",
+        by_size(&g, |m, p| {
+            let start = g.cell(m, p, |r| mib(r.rss_start_kib));
+            let peak = g.cell(m, p, |r| mib(r.rss_peak_kib));
+            match (start, peak) {
+                (Some(a), Some(b)) => format!(
+                    "{} -> {} (+{:.2} frames)",
+                    num(a.mean, 1),
+                    num(b.mean, 1),
+                    (b.mean - a.mean) / mib_of(p).max(1e-9)
+                ),
+                _ => "-".into(),
+            }
+        })
+    );
+}
+
+/// The chart: MB/s against frame size per model, with the loopback limits as flat lines.
+pub(super) fn charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
+    let g = Grid::new(r, "frames", KIND);
+    if g.is_empty() {
+        return Vec::new();
+    }
+    let xs: Vec<f64> = g.points.iter().map(|p| mib_of(p)).collect();
+    let (lo, hi) = xs
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = g
+        .models
+        .iter()
+        .map(|m| {
+            let pts = g
+                .points
+                .iter()
+                .zip(&xs)
+                .filter_map(|(p, &x)| Some((x, g.cell(m, p, |r| r.mb_per_s)?.mean)))
+                .collect();
+            (m.clone(), pts)
+        })
+        .collect();
+    for (tool, label) in [(IPERF3, "iperf3 one way"), (STREAM, "loadgen stream")] {
+        if let (Some(c), _) = limit(r, tool) {
+            series.push((label.into(), vec![(lo, c.mean), (hi, c.mean)]));
+        }
+    }
+    vec![(
+        "frames-throughput.svg".into(),
+        "frames: payload MB/s one way vs frame size".into(),
+        Chart {
+            title: "frames: payload MB/s one way (mean over rounds)".into(),
+            x_label: "frame size, MiB (log scale)".into(),
+            y_label: "MB/s".into(),
+            log_x: true,
+            log_y: false,
+            series,
+        },
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::data::BenchConfig;
+    use crate::bench::suite::Frames;
+    use crate::bench::suite::Suite;
+
+    fn results() -> BenchResults {
+        let config = BenchConfig {
+            models: vec!["epoll".into(), "tokio".into()],
+            rounds: 2,
+            ..crate::bench::suite::config(1.0)
+        };
+        let mut runs = Vec::new();
+        for round in 1..=2 {
+            let mut stream = RunRecord::blank("frames", LOOPBACK, LOOPBACK, 1, round, STREAM);
+            stream.mb_per_s = Some(2000.0 + f64::from(round));
+            stream.args = vec!["stream".into(), "--chunk".into(), "1MiB".into()];
+            runs.push(stream);
+            if round == 1 {
+                let mut iperf = RunRecord::blank("frames", LOOPBACK, LOOPBACK, 1, round, IPERF3);
+                iperf.status = RunStatus::LoadFailed("iperf3 is not installed".into());
+                runs.push(iperf);
+            }
+            for p in Frames.points(&config) {
+                for (m, mb) in [("epoll", 1000.0), ("tokio", 500.0)] {
+                    let mut x = RunRecord::blank("frames", &p.point, KIND, 1, round, m);
+                    x.args.clone_from(&p.args);
+                    x.mb_per_s = Some(mb);
+                    x.messages_per_s = Some(mb * 1e6 / (mib_of(&p.point) * 1048576.0));
+                    x.rss_start_kib = Some(2048);
+                    x.rss_peak_kib = Some(2048 + (mib_of(&p.point) * 1024.0) as u64);
+                    runs.push(x);
+                }
+            }
+        }
+        BenchResults {
+            format: crate::bench::data::BENCH_FORMAT,
+            loadgen_version: "test".into(),
+            config,
+            environment: Default::default(),
+            started_unix_ms: 0,
+            finished_unix_ms: 0,
+            complete: true,
+            notes: vec![],
+            runs,
+        }
+    }
+
+    #[test]
+    fn the_section_sets_every_model_against_the_limit() {
+        let r = results();
+        let mut s = String::new();
+        section(&r, &mut s);
+        assert!(s.contains("2000 x 1MiB, 200 x 16MiB, 100 x 100MiB"), "{s}");
+        assert!(s.contains("| model | 1MiB | 16MiB | 100MiB |"), "{s}");
+        assert!(
+            s.contains("| epoll | 1,000 ± 0 | 1,000 ± 0 | 1,000 ± 0 |"),
+            "{s}"
+        );
+        // 1000 / mean(2001, 2002); iperf3 missing, said once.
+        assert!(
+            s.contains("| epoll | - / 0.50 | - / 0.50 | - / 0.50 |"),
+            "{s}"
+        );
+        assert!(s.contains("| tokio | - / 0.25 |"), "{s}");
+        assert!(
+            s.contains("| iperf3 | - | 0 | not measured: iperf3 is not installed |"),
+            "{s}"
+        );
+        assert!(
+            s.contains("| loadgen-stream | 2,002 ± 6 | 2 | `loadgen stream --chunk 1MiB` |"),
+            "{s}"
+        );
+        assert!(s.contains("| epoll | 2.0 -> 3.0 (+1.00 frames) | 2.0 -> 18.0 (+1.00 frames) | 2.0 -> 102.0 (+1.00 frames) |"), "{s}");
+        let c = charts(&r);
+        assert_eq!(c.len(), 1);
+        let names: Vec<&str> = c[0].2.series.iter().map(|x| x.0.as_str()).collect();
+        assert_eq!(names, ["epoll", "tokio", "loadgen stream"]);
+        assert_eq!(
+            c[0].2.series[0].1,
+            [(1.0, 1000.0), (16.0, 1000.0), (100.0, 1000.0)]
+        );
+        assert_eq!(c[0].2.series[2].1[1], (100.0, 2001.5));
+    }
+
+    #[test]
+    fn no_frames_no_section() {
+        let mut r = results();
+        r.runs.clear();
+        let mut s = String::new();
+        section(&r, &mut s);
+        assert!(s.is_empty() && charts(&r).is_empty());
+    }
+}
