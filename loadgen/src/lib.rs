@@ -217,13 +217,13 @@ fn run_load(args: &LoadArgs, out: &mut dyn Write, live: bool) -> Result<Outcome,
         .map_or(0, |d| d.as_millis() as u64);
     let me = std::process::id();
     let self_before = probe::sample(me);
-    let server_before = plan.server_pid.and_then(probe::sample);
+    let server_before = probe::sample_all(&plan.server_pids);
     // With a warm-up, CPU figures count from its end, as every other figure does.
     let warm_end = (!plan.warmup.is_zero()).then(|| {
-        let (warmup, pid) = (plan.warmup, plan.server_pid);
+        let (warmup, pids) = (plan.warmup, plan.server_pids.clone());
         std::thread::spawn(move || {
             std::thread::sleep(warmup);
-            (probe::sample(me), pid.and_then(probe::sample))
+            (probe::sample(me), probe::sample_all(&pids))
         })
     });
 
@@ -255,12 +255,14 @@ fn run_load(args: &LoadArgs, out: &mut dyn Write, live: bool) -> Result<Outcome,
     if let (Some(a), Some(b)) = (self_before, probe::sample(me)) {
         meta.loadgen_cpu.add(&CpuUsage::between(&a, &b));
     }
-    if let (Some(pid), Some(before)) = (plan.server_pid, server_before) {
-        let (after, alive) = match probe::sample(pid) {
+    if let Some(before) = server_before {
+        let (after, alive) = match probe::sample_all(&plan.server_pids) {
             Some(s) => (s, s.alive),
             None => (before, false),
         };
-        meta.server = Some(ServerUsage::between(pid, &before, &after, alive));
+        let mut usage = ServerUsage::between(plan.server_pids[0], &before, &after, alive);
+        usage.processes = plan.server_pids.len() as u32;
+        meta.server = Some(usage);
     }
     meta.settings = settings;
     meta.environment = Environment::current();

@@ -138,6 +138,12 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 50_000.0, value_name = "R")]
     pub rate_fixed: f64,
 
+    /// Server processes sharing the port (SO_REUSEPORT) for connection counts past what one
+    /// process can hold (19,900 here); points within it use one. loadgen then spreads its
+    /// own connections over processes and loopback source addresses too.
+    #[arg(long, default_value_t = 1, value_name = "P")]
+    pub server_procs: u32,
+
     /// Folder holding the echo-<model> binaries [default: loadgen's own folder, i.e.
     /// target/release for a release build].
     #[arg(long, value_name = "DIR")]
@@ -241,7 +247,9 @@ pub struct LoadArgs {
 
     /// Bind connections round-robin to these loopback source addresses: a range
     /// (127.0.0.1-127.0.0.8) or a list (127.0.0.1,127.0.0.2). One source address reaches
-    /// about 28k connections to one server port.
+    /// about 28k connections to one server port, but past ~14k each connect() costs ~1 ms
+    /// instead of ~20 us (Linux hands out even ports first, then scans them all): give one
+    /// address per ~12k connections.
     #[arg(long, value_name = "ADDRS")]
     pub source_addrs: Option<String>,
 
@@ -255,9 +263,9 @@ pub struct LoadArgs {
     pub summary_interval: Duration,
 
     /// Report this server process's CPU (user and system), RSS/VSZ, threads and context
-    /// switches over the run.
-    #[arg(long, value_name = "PID")]
-    pub server_pid: Option<u32>,
+    /// switches over the run; several (`1,2,3`: --reuse-port servers) are added up.
+    #[arg(long, value_name = "PID", value_delimiter = ',')]
+    pub server_pid: Vec<u32>,
 
     /// Also write every setting, every figure and the HDR histograms as JSON to FILE.
     #[arg(long, value_name = "FILE")]

@@ -100,8 +100,8 @@ pub struct Plan {
     pub part: (usize, usize),
     /// How often to print `summary +`.
     pub summary_interval: Duration,
-    /// Server process to measure.
-    pub server_pid: Option<u32>,
+    /// Server processes to measure, added up (several share a port with --reuse-port).
+    pub server_pids: Vec<u32>,
     /// Where to write the JSON result.
     pub json: Option<PathBuf>,
 }
@@ -262,12 +262,8 @@ impl Plan {
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         let workers = workers.min(share.min(MAX_WORKERS as u64) as usize).max(1);
-        if a.server_pid.is_some_and(|p| !sys::process_exists(p)) {
-            return Err(range_err(
-                "--server-pid",
-                a.server_pid.unwrap_or_default(),
-                "a running process",
-            ));
+        if let Some(&gone) = a.server_pid.iter().find(|&&p| !sys::process_exists(p)) {
+            return Err(range_err("--server-pid", gone, "a running process"));
         }
         Ok(Plan {
             host: a.host.clone(),
@@ -286,7 +282,7 @@ impl Plan {
             procs: a.procs,
             part,
             summary_interval: a.summary_interval,
-            server_pid: a.server_pid,
+            server_pids: a.server_pid.clone(),
             json: a.json.clone(),
         })
     }
@@ -331,7 +327,6 @@ impl Plan {
                         .sum(),
                 )
             }
-
             (Stop::Duration(_), None) => None,
         }
     }

@@ -61,6 +61,9 @@ pub struct BenchConfig {
     pub out: String,
     /// Whether perf was asked for (false with --no-perf).
     pub perf: bool,
+    /// Server processes (`--reuse-port`) for points past one process's connection limit.
+    #[serde(default = "one")]
+    pub server_procs: u32,
     /// The exact command line.
     pub command: Vec<String>,
 }
@@ -122,6 +125,9 @@ pub struct RunRecord {
     /// The server's flags for this run (besides port and pinning).
     #[serde(default)]
     pub server_args: Vec<String>,
+    /// Server processes sharing the port (`--reuse-port`); figures add them up.
+    #[serde(default = "one")]
+    pub server_procs: u32,
     /// Echoed messages per second: ok samples over the run's wall time.
     pub messages_per_s: Option<f64>,
     /// Payload megabytes (10^6 bytes) per second, one way: for a model, ok messages x
@@ -212,6 +218,7 @@ impl RunRecord {
             ready_line: None,
             args: Vec::new(),
             server_args: Vec::new(),
+            server_procs: 1,
             messages_per_s: None,
             mb_per_s: None,
             rss_start_kib: None,
@@ -306,4 +313,9 @@ impl BenchResults {
         }
         Ok(r)
     }
+}
+
+/// serde default for counts of processes that older results did not record.
+fn one() -> u32 {
+    1
 }

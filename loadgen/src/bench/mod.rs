@@ -28,7 +28,7 @@ use thiserror::Error;
 use crate::opts::{BenchArgs, Opts};
 use crate::probe;
 use data::{BenchConfig, BenchResults, DataError, RunRecord, RunStatus};
-use server::{MemoryWatch, ServerProc};
+use server::{MemoryWatch, ServerGroup};
 use suite::{Point, Suite};
 
 /// Why a bench could not run.
@@ -138,6 +138,7 @@ pub fn run(
         results.environment.loadgen_cpus.as_deref().unwrap_or("any"),
     )?;
     let mut baselined = std::collections::HashSet::new();
+    let mut done = 0;
     for (round, suite, point) in &plan {
         if baselined.insert((*round, suite.name())) {
             for record in suite.baselines(&results.config, *round) {
@@ -158,12 +159,8 @@ pub fn run(
                 dir: &dir,
             };
             let record = ctx.run();
-            writeln!(
-                out,
-                "[{}/{total}] {}",
-                results.runs.len() + 1,
-                progress(&record)
-            )?;
+            done += 1;
+            writeln!(out, "[{done}/{total}] {}", progress(&record))?;
             out.flush()?;
             results.runs.push(record);
             results.finished_unix_ms = now_ms();
@@ -228,6 +225,7 @@ impl Run<'_> {
             ready_line: None,
             args: self.point.args.clone(),
             server_args: Vec::new(),
+            server_procs: 1,
             messages_per_s: None,
             mb_per_s: None,
             rss_start_kib: None,
@@ -256,30 +254,35 @@ impl Run<'_> {
         if let Some(f) = &service_file {
             server_args.extend(["--stats-file".into(), f.display().to_string()]);
         }
-        let mut server = match ServerProc::start(&bin, &server_args, self.cpus) {
+        let procs = config::server_procs_for(self.point.conns, self.config.server_procs);
+        record.server_procs = procs;
+        let mut server = match ServerGroup::start(&bin, procs, &server_args, self.cpus) {
             Ok(s) => s,
             Err(why) => {
                 record.status = RunStatus::ServerFailed(why);
                 return record;
             }
         };
-        record.ready_line = Some(server.ready_line.clone());
-        let pid = server.pid();
+        record.ready_line = Some(server.ready_line());
+        let pids = server.pids();
         record.rss_start_kib =
-            probe::sample(pid).map(|s| s.rss_pages * crate::sys::page_size() / 1024);
-        let watch = MemoryWatch::start(pid);
+            probe::sample_all(&pids).map(|s| s.rss_pages * crate::sys::page_size() / 1024);
+        let watch = MemoryWatch::start(pids.clone());
         let perf = if self.perf {
-            perf::PerfStat::start(pid, &self.dir.join(format!(".perf-{pid}.csv")))
+            let out = self.dir.join(format!(".perf-{}.csv", pids[0]));
+            perf::PerfStat::start(&pids, &out, warmup_of(&self.point.args))
         } else {
             None
         };
+        let pid_list = pids.iter().map(u32::to_string).collect::<Vec<_>>();
         let mut argv = vec!["loadgen".to_string()];
         argv.extend(self.point.args.iter().cloned());
+        argv.extend(config::client_spread(self.point.conns));
         argv.extend([
             "--port".into(),
-            server.port.to_string(),
+            server.port().to_string(),
             "--server-pid".into(),
-            pid.to_string(),
+            pid_list.join(","),
         ]);
         argv.extend(["--summary-interval".into(), "1h".into()]);
         let outcome = Opts::try_parse_from(&argv)
@@ -308,13 +311,21 @@ impl Run<'_> {
             Err(why) => record.status = RunStatus::LoadFailed(why),
         }
         if let Some(exit) = server.exited() {
-            record.status =
-                RunStatus::ServerDied(format!("{exit}; stderr: {}", server.stderr_tail()));
+            record.status = RunStatus::ServerDied(exit);
         }
         server.stop();
         record.service = service_file.and_then(|f| data::ServiceTimes::take(&f));
         record
     }
+}
+
+/// The `--warmup` among a point's loadgen flags (zero without one).
+fn warmup_of(args: &[String]) -> std::time::Duration {
+    args.iter()
+        .position(|a| a == "--warmup")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| common::units::parse_duration(v).ok())
+        .unwrap_or_default()
 }
 
 /// One line about a finished run.

@@ -172,6 +172,10 @@ fn environment(r: &BenchResults, s: &mut String) {
             e.base.open_files_limit.to_string(),
         ],
         vec![
+            "kernel.pid_max (threads, machine-wide)".into(),
+            e.base.pid_max.to_string(),
+        ],
+        vec![
             "pinning".into(),
             format!(
                 "server CPUs {}, loadgen CPUs {}",

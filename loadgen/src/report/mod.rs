@@ -70,8 +70,11 @@ pub struct Settings {
     pub procs: usize,
     /// Seconds between `summary +` lines.
     pub summary_interval_s: f64,
-    /// The measured server process, if any.
+    /// The measured server process, if any (the first, when there were several).
     pub server_pid: Option<u32>,
+    /// Every measured server process (several share a port with --reuse-port).
+    #[serde(default)]
+    pub server_pids: Vec<u32>,
 }
 
 fn loadgen_name() -> String {
@@ -104,7 +107,8 @@ impl Settings {
             source_addrs: plan.source_addrs.iter().map(|a| a.to_string()).collect(),
             procs: plan.procs,
             summary_interval_s: plan.summary_interval.as_secs_f64(),
-            server_pid: plan.server_pid,
+            server_pid: plan.server_pids.first().copied(),
+            server_pids: plan.server_pids.clone(),
             generator: loadgen_name(),
         }
     }
@@ -311,7 +315,6 @@ impl RunReport {
         };
         RunReport {
             format: FORMAT,
-
             loadgen_version: env!("CARGO_PKG_VERSION").into(),
             parts: meta.parts,
             started_unix_ms: meta.started_unix_ms,

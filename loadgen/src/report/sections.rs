@@ -65,9 +65,24 @@ pub(super) fn pingpong(r: &BenchResults, s: &mut String) {
     let rounds = r.config.rounds;
     let _ = writeln!(
         s,
-        "## pingpong\n\n64-byte ping-pong, one message in flight per connection, {}s per run, {rounds} round(s).\n",
+        "## pingpong\n\n64-byte ping-pong, one message in flight per connection, {}s per run after a warm-up that opens the connections and is not counted, {rounds} round(s).\n",
         r.config.duration_s
     );
+    if let Some(big) = r
+        .runs
+        .iter()
+        .filter(|x| x.suite == "pingpong" && x.server_procs > 1)
+        .min_by_key(|x| x.conns)
+    {
+        let _ = writeln!(
+            s,
+            "From {} connections on, each model ran as {} server processes sharing the port (SO_REUSEPORT, the kernel spreads connections by a hash) with CPU, memory and system calls added up, and loadgen as several processes over several loopback source addresses: one process holds at most {} connections here. kernel.pid_max is {}, a machine-wide cap on threads, so on the thread model's connections.\n",
+            num(big.conns as f64, 0),
+            big.server_procs,
+            num(crate::bench::config::MAX_CONNS as f64, 0),
+            r.environment.base.pid_max,
+        );
+    }
     let _ = writeln!(
         s,
         "### Messages per second (mean ± 95% interval over rounds)\n\n{}",

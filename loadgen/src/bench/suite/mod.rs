@@ -85,6 +85,7 @@ pub(crate) fn config(scale: f64) -> BenchConfig {
         bin_dir: "target/release".into(),
         out: "out".into(),
         perf: false,
+        server_procs: 1,
         command: vec![],
     }
 }
