@@ -62,9 +62,9 @@ bench: ## quick bench (minutes on 2 cores): all models, ping-pong 10-1000 conns,
 	./target/release/loadgen bench --conns 10,100,1000 --duration 2s --rounds 1 --scale 0.25 --out $(RESULTS)/bench
 	./target/release/loadgen report $(RESULTS)/bench
 
-bench-full: ## the complete matrix: 10-60000 conns (4 server processes past 19,900), 10 s, 3 rounds, full plans (an hour or more), into $(RESULTS)/bench-full
+bench-full: ## every suite, every model: ping-pong 10-60000 conns (4 server processes past 19,900), full plans, frames, mixed; 6 s runs, 2 rounds (about an hour on 2 cores), into $(RESULTS)/bench-full
 	$(CARGO) build --workspace --release --locked --quiet
-	./target/release/loadgen bench --conns 10,100,1000,10000,19900,60000 --server-procs 4 --out $(RESULTS)/bench-full
+	./target/release/loadgen bench --suite pingpong,plans,frames,mixed --conns 10,100,1000,10000,19900,60000 --server-procs 4 --duration 6s --rounds 2 --out $(RESULTS)/bench-full
 	./target/release/loadgen report $(RESULTS)/bench-full
 
 bench-frames: ## frames suite alone: 1/16/100 MiB frames (2000/200/100 per run), every model, 3 rounds, iperf3 and loadgen stream as the loopback limit, into $(RESULTS)/bench-frames
