@@ -7,10 +7,10 @@ use std::fs;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 use crate::probe::Environment;
 use crate::report::RunReport;
+use crate::report::json::{self, JsonError};
 
 /// Layout version of raw.json.
 pub const BENCH_FORMAT: u32 = 1;
@@ -263,55 +263,22 @@ impl RunRecord {
 }
 
 /// raw.json that cannot be written or read.
-#[derive(Debug, Error)]
-pub enum DataError {
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path} is not a loadgen bench result: {source}")]
-    Parse {
-        path: String,
-        source: serde_json::Error,
-    },
-    #[error("{path} has format {found}; this loadgen reads format {BENCH_FORMAT}")]
-    Format { path: String, found: u32 },
-}
+pub type DataError = JsonError;
 
 impl BenchResults {
     /// Writes raw.json (pretty-printed), replacing it.
     pub fn write(&self, path: &Path) -> Result<(), DataError> {
-        let text = serde_json::to_string_pretty(self).expect("results always serialize");
-        fs::write(path, text + "\n").map_err(|source| DataError::Write {
-            path: path.display().to_string(),
-            source,
-        })
+        json::write_file(self, path)
     }
 
     /// Reads raw.json.
     pub fn read(path: &Path) -> Result<BenchResults, DataError> {
-        let name = || path.display().to_string();
-        let text = fs::read_to_string(path).map_err(|source| DataError::Read {
-            path: name(),
-            source,
-        })?;
-        let r: BenchResults = serde_json::from_str(&text).map_err(|source| DataError::Parse {
-            path: name(),
-            source,
-        })?;
-        if r.format != BENCH_FORMAT {
-            return Err(DataError::Format {
-                path: name(),
-                found: r.format,
-            });
-        }
-        Ok(r)
+        json::read_file(
+            path,
+            "loadgen bench result",
+            |r: &BenchResults| r.format,
+            BENCH_FORMAT,
+        )
     }
 }
 

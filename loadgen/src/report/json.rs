@@ -4,6 +4,8 @@
 use std::fs;
 use std::path::Path;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use thiserror::Error;
 
 use super::{FORMAT, RunReport};
@@ -21,40 +23,62 @@ pub enum JsonError {
         path: String,
         source: std::io::Error,
     },
-    #[error("{path} is not a loadgen result: {source}")]
+    #[error("{path} is not a {what}: {source}")]
     Parse {
         path: String,
+        what: &'static str,
         source: serde_json::Error,
     },
-    #[error("{path} has format {found}; this loadgen reads format {FORMAT}")]
-    Format { path: String, found: u32 },
+    #[error("{path} has format {found}; this loadgen reads format {expected}")]
+    Format {
+        path: String,
+        found: u32,
+        expected: u32,
+    },
 }
 
-/// Writes the report, pretty-printed, replacing the file.
-pub fn write(report: &RunReport, path: &Path) -> Result<(), JsonError> {
-    let text = serde_json::to_string_pretty(report).expect("a report always serializes");
+/// Writes `value` pretty-printed to `path`, replacing it.
+pub fn write_file<T: Serialize>(value: &T, path: &Path) -> Result<(), JsonError> {
+    let text = serde_json::to_string_pretty(value).expect("results always serialize");
     fs::write(path, text + "\n").map_err(|source| JsonError::Write {
         path: path.display().to_string(),
         source,
     })
 }
 
-/// Reads a report written by [`write`].
-pub fn read(path: &Path) -> Result<RunReport, JsonError> {
+/// Reads a `what` (for messages) from `path`, refusing any `format_of` but `expected`.
+pub fn read_file<T: DeserializeOwned>(
+    path: &Path,
+    what: &'static str,
+    format_of: impl Fn(&T) -> u32,
+    expected: u32,
+) -> Result<T, JsonError> {
     let name = || path.display().to_string();
     let text = fs::read_to_string(path).map_err(|source| JsonError::Read {
         path: name(),
         source,
     })?;
-    let report: RunReport = serde_json::from_str(&text).map_err(|source| JsonError::Parse {
+    let value: T = serde_json::from_str(&text).map_err(|source| JsonError::Parse {
         path: name(),
+        what,
         source,
     })?;
-    if report.format != FORMAT {
-        return Err(JsonError::Format {
+    match format_of(&value) {
+        found if found == expected => Ok(value),
+        found => Err(JsonError::Format {
             path: name(),
-            found: report.format,
-        });
+            found,
+            expected,
+        }),
     }
-    Ok(report)
+}
+
+/// Writes the report, pretty-printed, replacing the file.
+pub fn write(report: &RunReport, path: &Path) -> Result<(), JsonError> {
+    write_file(report, path)
+}
+
+/// Reads a report written by [`write`].
+pub fn read(path: &Path) -> Result<RunReport, JsonError> {
+    read_file(path, "loadgen result", |r: &RunReport| r.format, FORMAT)
 }
