@@ -28,6 +28,8 @@ pub mod pin;
 pub mod service;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+#[cfg(feature = "tokio")]
+pub mod tokio_serve;
 pub mod units;
 pub mod work;
 

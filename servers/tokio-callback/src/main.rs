@@ -26,15 +26,13 @@
 use std::cell::RefCell;
 use std::io;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::frame::{FrameBuf, HEADER_LEN};
 use common::work::spin;
 use common::{Config, ConnGuard, Mode, Workload};
 use tokio::io::Interest;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::net::TcpStream;
 
 /// The application side of a connection, called by the driver as events happen.
 trait Protocol {
@@ -256,47 +254,17 @@ fn main() -> ExitCode {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
-    let runtime = if config.threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(config.threads)
-            .enable_all()
-            .build()?
+    let echo = config.echo;
+    let limits = Limits {
+        buffer_size: echo.buffer_size,
+        idle: echo.idle_timeout,
     };
-    runtime.block_on(async {
-        let listener = common::net::bind(config.addr, config.reuse_port)?;
-        listener.set_nonblocking(true)?;
-        let listener = TcpListener::from_std(listener)?;
-        common::ready(listener.local_addr()?, config.threads);
-        let gate = config.max_conns.map(|n| Arc::new(Semaphore::new(n)));
-        loop {
-            // Under --max-conns, wait for a free place before accepting.
-            let pass = match &gate {
-                Some(gate) => Some(Arc::clone(gate).acquire_owned().await?),
-                None => None,
-            };
-            match listener.accept().await {
-                Ok((stream, _peer)) => {
-                    let guard = ConnGuard::open();
-                    let limits = Limits {
-                        buffer_size: config.echo.buffer_size,
-                        idle: config.echo.idle_timeout,
-                    };
-                    tokio::spawn(async move {
-                        let _pass = pass;
-                        match config.echo.mode {
-                            Mode::Raw => drive(stream, Echo, limits, guard).await,
-                            Mode::Framed { max_frame } => {
-                                let protocol = FramedEcho::new(max_frame, config.echo.workload);
-                                drive(stream, protocol, limits, guard).await
-                            }
-                        }
-                    });
-                }
-                Err(e) => tokio::time::sleep(common::net::accept_failed(&e)).await,
+    common::tokio_serve::serve(&config, |stream, guard| async move {
+        match echo.mode {
+            Mode::Raw => drive(stream, Echo, limits, guard).await,
+            Mode::Framed { max_frame } => {
+                let protocol = FramedEcho::new(max_frame, echo.workload);
+                drive(stream, protocol, limits, guard).await
             }
         }
     })

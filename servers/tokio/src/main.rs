@@ -18,55 +18,21 @@
 
 use std::io;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::echo::inside_frame;
 use common::frame::FrameBuf;
 use common::{Config, ConnGuard, Echo, Mode, Workload};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::net::TcpStream;
 
 fn main() -> ExitCode {
     common::run("tokio", serve)
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
-    let runtime = if config.threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(config.threads)
-            .enable_all()
-            .build()?
-    };
-    runtime.block_on(async {
-        let listener = common::net::bind(config.addr, config.reuse_port)?;
-        listener.set_nonblocking(true)?;
-        let listener = TcpListener::from_std(listener)?;
-        common::ready(listener.local_addr()?, config.threads);
-        let gate = config.max_conns.map(|n| Arc::new(Semaphore::new(n)));
-        loop {
-            // Under --max-conns, wait for a free place before accepting.
-            let pass = match &gate {
-                Some(gate) => Some(Arc::clone(gate).acquire_owned().await?),
-                None => None,
-            };
-            match listener.accept().await {
-                Ok((stream, _peer)) => {
-                    let guard = ConnGuard::open();
-                    let echo = serve_conn(stream, config.echo, guard);
-                    tokio::spawn(async move {
-                        let _pass = pass;
-                        echo.await
-                    });
-                }
-                Err(e) => tokio::time::sleep(common::net::accept_failed(&e)).await,
-            }
-        }
+    common::tokio_serve::serve(&config, |stream, guard| {
+        serve_conn(stream, config.echo, guard)
     })
 }
 
