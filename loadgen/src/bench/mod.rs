@@ -214,27 +214,15 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn run(&self) -> RunRecord {
-        let mut record = RunRecord {
-            suite: self.suite.name().into(),
-            point: self.point.point.clone(),
-            kind: self.point.kind.into(),
-            conns: self.point.conns,
-            round: self.round,
-            model: self.model.into(),
-            status: RunStatus::Ok,
-            ready_line: None,
-            args: self.point.args.clone(),
-            server_args: Vec::new(),
-            server_procs: 1,
-            messages_per_s: None,
-            mb_per_s: None,
-            rss_start_kib: None,
-            rss_peak_kib: None,
-            vsz_peak_kib: None,
-            syscalls: None,
-            report: None,
-            service: None,
-        };
+        let mut record = RunRecord::blank(
+            self.suite.name(),
+            &self.point.point,
+            self.point.kind,
+            self.point.conns,
+            self.round,
+            self.model,
+        );
+        record.args.clone_from(&self.point.args);
         let bin = Path::new(&self.config.bin_dir).join(format!("echo-{}", self.model));
         let mut server_args: Vec<String> = if self.suite.framed() {
             vec!["--framed".into()]
