@@ -11,7 +11,7 @@ FUZZ_TIME ?= 60
 # Where measurement targets write their results: results/<date>-<host>/
 RESULTS ?= results/$(shell date +%Y-%m-%d)-$(shell hostname -s)
 
-.PHONY: help deps build release test lint fmt run-server faults fuzz idle-rss bench bench-full bench-frames jmeter clean
+.PHONY: help deps build release test lint fmt run-server faults fuzz idle-rss bench bench-full bench-frames bench-mixed jmeter clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -71,6 +71,11 @@ bench-frames: ## frames suite alone: 1/16/100 MiB frames (2000/200/100 per run),
 	$(CARGO) build --workspace --release --locked --quiet
 	./target/release/loadgen bench --suite frames --out $(RESULTS)/bench-frames
 	./target/release/loadgen report $(RESULTS)/bench-frames
+
+bench-mixed: ## mixed suite alone: 5 ms CPU + 55 ms wait per request at 1-23 conns, then 50 with and without --max-conns 12, every model, 10 s runs (5 s measured), 3 rounds (about 40 minutes on 2 cores), into $(RESULTS)/bench-mixed
+	$(CARGO) build --workspace --release --locked --quiet
+	./target/release/loadgen bench --suite mixed --duration 10s --rounds 3 --out $(RESULTS)/bench-mixed
+	./target/release/loadgen report $(RESULTS)/bench-mixed
 
 jmeter: ## MODEL=epoll PLAN=1|2 [SCALE=0.1]: a PyYYC plan in real JMeter, then loadgen, one server, into $(RESULTS)/jmeter
 	@case " $(MODELS) " in *" $(MODEL) "*) ;; \

@@ -69,6 +69,11 @@ pub struct ServerArgs {
     #[arg(long, value_name = "FILE")]
     pub stats_file: Option<PathBuf>,
 
+    /// Leave out of --stats-file the requests that begin within DUR of the first one (a
+    /// load generator's warm-up, when the connections open and the load settles)
+    #[arg(long, value_parser = duration_arg, value_name = "DUR")]
+    pub stats_warmup: Option<Duration>,
+
     /// Close a connection that has sent nothing for DUR (default: never).
     #[arg(long, value_parser = duration_arg, value_name = "DUR")]
     pub idle_timeout: Option<Duration>,
@@ -119,6 +124,8 @@ pub struct Config {
     pub max_conns: Option<usize>,
     /// Where to write service-time percentiles on exit (`--stats-file`).
     pub stats_file: Option<PathBuf>,
+    /// Requests beginning this soon after the first are left out of the stats file.
+    pub stats_warmup: Duration,
     /// CPUs to pin to, if asked.
     pub pin: Option<CpuList>,
     /// SO_REUSEPORT on the listening socket(s).
@@ -174,6 +181,12 @@ impl ServerArgs {
         if self.stats_file.is_some() && !self.framed {
             bail!("--stats-file needs --framed (a request is a frame)");
         }
+        if self.stats_warmup.is_some() && self.stats_file.is_none() {
+            bail!("--stats-warmup applies only with --stats-file");
+        }
+        if self.stats_warmup.is_some_and(|d| d > MAX_WORK) {
+            bail!("--stats-warmup: expected at most 60s");
+        }
         if self
             .idle_timeout
             .is_some_and(|d| d.is_zero() || d > MAX_IDLE)
@@ -210,6 +223,7 @@ impl ServerArgs {
             },
             max_conns: self.max_conns,
             stats_file: self.stats_file,
+            stats_warmup: self.stats_warmup.unwrap_or_default(),
             pin: self.pin,
             reuse_port: self.reuse_port,
         })
@@ -305,6 +319,15 @@ mod tests {
         assert!(config(&["--framed", "--splits", "0", "--cpu-work", "1ms"]).is_err());
         assert!(config(&["--framed", "--cpu-work", "2m"]).is_err());
         assert!(config(&["--stats-file", "/tmp/x.json"]).is_err());
+        let with_file = ["--framed", "--stats-file", "/tmp/x.json", "--stats-warmup"];
+        assert_eq!(
+            config(&[&with_file[..], &["1s"]].concat())
+                .unwrap()
+                .stats_warmup,
+            Duration::from_secs(1)
+        );
+        assert!(config(&[&with_file[..], &["2m"]].concat()).is_err());
+        assert!(config(&["--framed", "--stats-warmup", "1s"]).is_err());
         assert_eq!(config(&["--max-conns", "12"]).unwrap().max_conns, Some(12));
         assert!(config(&["--max-conns", "0"]).is_err());
     }

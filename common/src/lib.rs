@@ -95,7 +95,7 @@ fn prepare(config: &Config) -> anyhow::Result<()> {
         work::calibrate();
     }
     if config.stats_file.is_some() {
-        service::enable();
+        service::enable(config.stats_warmup);
     }
     exit_on_signal(config.stats_file.clone())
 }

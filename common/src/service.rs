@@ -13,8 +13,8 @@
 //! delivered and leave the write itself out of the service time.
 
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -25,6 +25,12 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 static HISTOGRAM: Mutex<Option<Histogram<u64>>> = Mutex::new(None);
 /// Replies whose last write may have reached the client but which are not recorded yet.
 static REPLYING: AtomicUsize = AtomicUsize::new(0);
+/// `--stats-warmup`, in nanoseconds.
+static WARMUP_NS: AtomicU64 = AtomicU64::new(0);
+/// When the first request began.
+static FIRST: OnceLock<Instant> = OnceLock::new();
+/// Requests sent in full but left out as warm-up.
+static LEFT_OUT: AtomicU64 = AtomicU64::new(0);
 
 /// Longest wait at exit for replies being sent to be recorded. Well under the contract's
 /// one second to exit; a reply that is really on its way is recorded in microseconds.
@@ -35,14 +41,25 @@ fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
 }
 
-/// Turns recording on (done once at start-up when `--stats-file` is given).
-pub fn enable() {
+/// Turns recording on (done once at start-up when `--stats-file` is given), leaving out
+/// the requests that begin within `warmup` of the first.
+pub fn enable(warmup: Duration) {
+    WARMUP_NS.store(warmup.as_nanos() as u64, Ordering::Relaxed);
     ENABLED.store(true, Ordering::Relaxed);
 }
 
 /// The start of a request, if service times are being recorded.
 pub fn start() -> Option<Instant> {
-    ENABLED.load(Ordering::Relaxed).then(Instant::now)
+    ENABLED.load(Ordering::Relaxed).then(|| {
+        let now = Instant::now();
+        FIRST.get_or_init(|| now);
+        now
+    })
+}
+
+/// Whether a request that began at `started` counts: not within `warmup` of `first`.
+fn past_warmup(started: Instant, first: Instant, warmup: Duration) -> bool {
+    started.saturating_duration_since(first) >= warmup
 }
 
 /// A reply being sent: made with [`replying`] just before a write that may send its last
@@ -68,10 +85,17 @@ impl Reply {
     /// The whole reply was written: records its service time.
     pub fn sent(mut self) {
         if let Some(t) = self.started.take() {
-            let us = t.elapsed().as_micros().max(1) as u64;
-            let mut h = HISTOGRAM.lock().unwrap_or_else(|e| e.into_inner());
-            h.get_or_insert_with(new_histogram).saturating_record(us);
-            drop(h);
+            let warmup = Duration::from_nanos(WARMUP_NS.load(Ordering::Relaxed));
+            if FIRST
+                .get()
+                .is_none_or(|&first| past_warmup(t, first, warmup))
+            {
+                let us = t.elapsed().as_micros().max(1) as u64;
+                let mut h = HISTOGRAM.lock().unwrap_or_else(|e| e.into_inner());
+                h.get_or_insert_with(new_histogram).saturating_record(us);
+            } else {
+                LEFT_OUT.fetch_add(1, Ordering::Relaxed);
+            }
             REPLYING.fetch_sub(1, Ordering::SeqCst);
         }
     }
@@ -102,7 +126,8 @@ pub fn write(path: &Path) -> std::io::Result<()> {
         "{{\n  \"what\": \"server service time per request, first byte read to last byte \
          written, microseconds\",\n  \"requests\": {},\n  \"mean_us\": {:.1},\n  \
          \"min_us\": {},\n  \"p50_us\": {},\n  \"p90_us\": {},\n  \"p95_us\": {},\n  \
-         \"p99_us\": {},\n  \"p999_us\": {},\n  \"max_us\": {}\n}}\n",
+         \"p99_us\": {},\n  \"p999_us\": {},\n  \"max_us\": {},\n  \
+         \"warmup_us\": {},\n  \"warmup_left_out\": {}\n}}\n",
         all.len(),
         all.mean(),
         all.min(),
@@ -111,7 +136,9 @@ pub fn write(path: &Path) -> std::io::Result<()> {
         q(0.95),
         q(0.99),
         q(0.999),
-        all.max()
+        all.max(),
+        WARMUP_NS.load(Ordering::Relaxed) / 1000,
+        LEFT_OUT.load(Ordering::Relaxed)
     );
     std::fs::write(path, json)
 }
@@ -133,7 +160,7 @@ mod tests {
 
     #[test]
     fn records_across_threads_and_writes_percentiles() {
-        enable();
+        enable(Duration::ZERO);
         let threads: Vec<_> = (0..3)
             .map(|_| {
                 std::thread::spawn(|| {
@@ -154,8 +181,22 @@ mod tests {
     }
 
     #[test]
+    fn requests_within_the_warmup_of_the_first_are_left_out() {
+        let first = Instant::now();
+        let warmup = Duration::from_millis(500);
+        assert!(!past_warmup(first, first, warmup));
+        assert!(!past_warmup(
+            first + Duration::from_millis(499),
+            first,
+            warmup
+        ));
+        assert!(past_warmup(first + warmup, first, warmup));
+        assert!(past_warmup(first, first, Duration::ZERO));
+    }
+
+    #[test]
     fn exit_write_waits_for_a_reply_being_sent() {
-        enable();
+        enable(Duration::ZERO);
         // A reply whose last byte may already be with the client, not yet recorded: the
         // file must not be written without it.
         let reply = replying(start());

@@ -104,7 +104,9 @@ pub struct CompareArgs {
 pub struct BenchArgs {
     /// Suites, comma-separated: pingpong, plans, frames (1, 16 and 100 MiB frames, 2000,
     /// 200 and 100 of them times --scale, with the loopback limit from iperf3 and `loadgen
-    /// stream` measured for --duration each round).
+    /// stream` measured for --duration each round), mixed (5 ms of CPU and 55 ms of
+    /// backend wait per request at 1 to 23 connections, then 50 with and without
+    /// `--max-conns 12`; not run unless named: about 13 minutes a round at 10s).
     #[arg(long, default_value = "pingpong,plans,frames", value_name = "LIST")]
     pub suite: String,
 

@@ -173,6 +173,10 @@ pub struct ServiceTimes {
     pub p999_us: u64,
     /// Largest.
     pub max_us: u64,
+    /// `--stats-warmup`: requests that began this soon after the first were left out
+    /// (0, or missing in files from before it existed: none were).
+    #[serde(default)]
+    pub warmup_us: u64,
 }
 
 impl ServiceTimes {

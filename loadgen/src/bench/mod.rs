@@ -232,6 +232,7 @@ impl Run<'_> {
         server_args.extend(self.point.server_args.iter().cloned());
         record.server_args.clone_from(&server_args);
         // Service times: the server writes them at SIGTERM, read back after it stopped.
+        // It leaves out the requests of loadgen's warm-up, as every other figure does.
         let service_file = self.suite.service_times().then(|| {
             let name = format!(
                 ".service-{}-{}-{}.json",
@@ -241,6 +242,11 @@ impl Run<'_> {
         });
         if let Some(f) = &service_file {
             server_args.extend(["--stats-file".into(), f.display().to_string()]);
+            let warmup = warmup_of(&self.point.args);
+            if !warmup.is_zero() {
+                let ms = warmup.as_millis().to_string() + "ms";
+                server_args.extend(["--stats-warmup".into(), ms]);
+            }
         }
         let procs = config::server_procs_for(self.point.conns, self.config.server_procs);
         record.server_procs = procs;

@@ -136,6 +136,17 @@ impl<'a> Mixed<'a> {
     }
 }
 
+/// What the servers' service times cover: since `--stats-warmup`, the measured part only.
+fn service_span(r: &BenchResults) -> &'static str {
+    let mut files = r.runs.iter().filter_map(|run| run.service.as_ref());
+    match files.next() {
+        Some(first) if first.warmup_us > 0 && files.all(|f| f.warmup_us > 0) => {
+            "leave out the requests that began during the warm-up, as the other figures do"
+        }
+        _ => "cover the whole run, warm-up included",
+    }
+}
+
 /// The section of summary.md (nothing when the bench ran no `mixed` point).
 pub(super) fn section(r: &BenchResults, s: &mut String) {
     let x = Mixed::new(r);
@@ -146,13 +157,14 @@ pub(super) fn section(r: &BenchResults, s: &mut String) {
     let (measured, warmup) = crate::bench::suite::mixed::timing(&r.config);
     let _ = writeln!(
         s,
-        "## mixed\n\nEvery request costs the server {cpu} ms of CPU (a real spin on the serving thread, half before and half after the wait) and {wait} ms of backend wait in {SPLITS} parts (the model's own timer or sleep). A fraction p = {wait}/{total} of each request can overlap with others, so the speedup over one connection is bounded by Amdahl's 1/(1-p) = {bound}: one server CPU does at most {max_rps} requests/s of this work, reached at {bound} connections. 64-byte framed requests, one in flight per connection, closed loop; {measured} s measured per run after a {warmup} s warm-up that is not counted, {rounds} round(s). Server CPU counts from the warm-up's end; the server's own service times (first byte read to last byte written, from its `--stats-file`) cover the whole run, warm-up included.\n",
+        "## mixed\n\nEvery request costs the server {cpu} ms of CPU (a real spin on the serving thread, half before and half after the wait) and {wait} ms of backend wait in {SPLITS} parts (the model's own timer or sleep). A fraction p = {wait}/{total} of each request can overlap with others, so the speedup over one connection is bounded by Amdahl's 1/(1-p) = {bound}: one server CPU does at most {max_rps} requests/s of this work, reached at {bound} connections. 64-byte framed requests, one in flight per connection, closed loop; {measured} s measured per run after a {warmup} s warm-up that is not counted, {rounds} round(s). Server CPU counts from the warm-up's end; the server's own service times (first byte read to last byte written, from its `--stats-file`) {service_span}.\n",
         cpu = num(CPU_MS, 0),
         wait = num(WAIT_MS, 0),
         total = num(CPU_MS + WAIT_MS, 0),
         bound = num(bound, 0),
         max_rps = num(1000.0 / CPU_MS, 0),
         rounds = r.config.rounds,
+        service_span = service_span(r),
     );
     debug_assert!(p > 0.0 && p < 1.0);
     targets(&x, s);
@@ -660,6 +672,15 @@ mod tests {
         );
         assert!(s.contains("at 11 connections, thread's service time p50/p99 was 54.9/61.0 ms against 54.9/61.0 ms"), "{s}");
         assert!(s.contains("thread reached x9.70 against x12.12"), "{s}");
+        assert!(s.contains("cover the whole run, warm-up included"), "{s}");
+        // Files from servers that left the warm-up out say so.
+        let mut warmed = r.clone();
+        for run in &mut warmed.runs {
+            run.service.as_mut().unwrap().warmup_us = 200_000;
+        }
+        let mut w = String::new();
+        section(&warmed, &mut w);
+        assert!(w.contains("leave out the requests that began during the warm-up"));
         // Nothing for a bench without the suite.
         let mut none = String::new();
         let mut other = r.clone();

@@ -26,7 +26,10 @@ fn serve(config: Config) -> anyhow::Result<()> {
     // SAFETY: set before async-std starts its executor, while the only other thread
     // (the signal waiter) never reads the environment.
     unsafe { std::env::set_var("ASYNC_STD_THREAD_COUNT", config.threads.to_string()) };
-    async_std::task::block_on(async {
+    // The accept loop is a task on the executor too: `block_on` alone would run it on
+    // the main thread, a second thread beside the one worker, which (pinned to the same
+    // CPU) preempted the worker's CPU work on every accept.
+    async_std::task::block_on(async_std::task::spawn(async move {
         let listener = common::net::bind(config.addr, config.reuse_port)?;
         let listener = TcpListener::from(listener);
         common::ready(listener.local_addr()?, config.threads);
@@ -49,5 +52,5 @@ fn serve(config: Config) -> anyhow::Result<()> {
                 Err(e) => async_std::task::sleep(common::net::accept_failed(&e)).await,
             }
         }
-    })
+    }))
 }

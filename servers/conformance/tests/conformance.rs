@@ -504,7 +504,8 @@ fn cpu_time(pid: u32) -> Duration {
 }
 
 /// A request with --cpu-work and --backend-wait takes at least their sum, the work is
-/// real CPU time, and --stats-file records every request's service time on exit.
+/// real CPU time, and --stats-file records every request's service time on exit but the
+/// ones --stats-warmup leaves out.
 fn workload_costs_what_it_says(model: &str) {
     let stats =
         std::env::temp_dir().join(format!("echolab-stats-{model}-{}.json", std::process::id()));
@@ -518,7 +519,9 @@ fn workload_costs_what_it_says(model: &str) {
         "--splits",
         "3",
     ];
-    let mut server = Server::start(model, &[&args[..], &["--stats-file", &stats_arg]].concat());
+    // Each request takes at least 50 ms, so only the first begins within 40 ms of itself.
+    let stats_args = ["--stats-file", &stats_arg, "--stats-warmup", "40ms"];
+    let mut server = Server::start(model, &[&args[..], &stats_args].concat());
     let stream = connect(server.addr).unwrap();
     let mut rng = Rng::new(5);
     let cpu_before = cpu_time(server.pid());
@@ -545,12 +548,13 @@ fn workload_costs_what_it_says(model: &str) {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
     std::fs::remove_file(&stats).unwrap();
-    // Exactly the five: each reply was read before SIGTERM was sent, and the server
-    // marks a reply as being sent before its last write, so the file waits for its record
-    // even when the serving thread is preempted between the write and the record.
+    // Exactly the four after the warm-up: each reply was read before SIGTERM was sent,
+    // and the server marks a reply as being sent before its last write, so the file waits
+    // for its record even when the serving thread is preempted between the write and the
+    // record.
     assert_eq!(
-        json["requests"].as_u64(),
-        Some(5),
+        (json["requests"].as_u64(), json["warmup_left_out"].as_u64()),
+        (Some(4), Some(1)),
         "{model}: {json}; stderr: {}",
         server.stderr()
     );

@@ -206,42 +206,51 @@ fn framed_turn(
     if !read_now {
         return Ok(Next::Wait);
     }
-    let target = match f.stage {
-        Stage::Header => &mut f.frame.header_mut()[f.filled..],
-        _ => &mut f.frame.payload_mut()[f.filled..],
-    };
-    let wanted = target.len();
-    let n = match read_once(stream, target)? {
-        Ok(0) if f.stage == Stage::Header && f.filled == 0 => return Ok(Next::Close),
-        Ok(0) => return Err(inside_frame(io::ErrorKind::UnexpectedEof.into())),
-        Ok(n) => n,
-        Err(next) => return Ok(next),
-    };
-    *input_seen = true;
-    if f.stage == Stage::Header && f.filled == 0 {
-        f.started = common::service::start();
-    }
-    f.filled += n;
-    if f.stage == Stage::Header && f.filled == HEADER_LEN {
-        f.frame.start_frame()?;
-        (f.stage, f.filled) = (Stage::Payload, 0);
-    }
-    if f.stage == Stage::Payload && f.filled == f.frame.payload_mut().len() {
-        // The request is complete: its work runs here, on the loop (that is the model).
-        if let Some(w) = f.workload {
-            spin(w.cpu / 2);
-            if !w.wait.is_zero() {
-                f.stage = Stage::Waiting(w.splits);
-                f.wait_began = Instant::now();
-                return Ok(Next::Timer(w.wait_part()));
-            }
-        }
-        return match reply(stream, f)? {
-            Next::Again => Ok(after_read(n == wanted, peer_closed)),
-            next => Ok(next),
+    // At most two reads a turn: a header that completes is followed by one read of the
+    // payload it announces (they usually arrive in one segment), not by a turn's wait.
+    for _ in 0..2 {
+        let target = match f.stage {
+            Stage::Header => &mut f.frame.header_mut()[f.filled..],
+            _ => &mut f.frame.payload_mut()[f.filled..],
         };
+        let wanted = target.len();
+        let n = match read_once(stream, target)? {
+            Ok(0) if f.stage == Stage::Header && f.filled == 0 => return Ok(Next::Close),
+            Ok(0) => return Err(inside_frame(io::ErrorKind::UnexpectedEof.into())),
+            Ok(n) => n,
+            Err(next) => return Ok(next),
+        };
+        *input_seen = true;
+        if f.stage == Stage::Header && f.filled == 0 {
+            f.started = common::service::start();
+        }
+        f.filled += n;
+        let header_done = f.stage == Stage::Header && f.filled == HEADER_LEN;
+        if header_done {
+            f.frame.start_frame()?;
+            (f.stage, f.filled) = (Stage::Payload, 0);
+        }
+        if f.stage == Stage::Payload && f.filled == f.frame.payload_mut().len() {
+            // The request is complete: its work runs here, on the loop (that is the model).
+            if let Some(w) = f.workload {
+                spin(w.cpu / 2);
+                if !w.wait.is_zero() {
+                    f.stage = Stage::Waiting(w.splits);
+                    f.wait_began = Instant::now();
+                    return Ok(Next::Timer(w.wait_part()));
+                }
+            }
+            return match reply(stream, f)? {
+                Next::Again => Ok(after_read(n == wanted, peer_closed)),
+                next => Ok(next),
+            };
+        }
+        if !header_done {
+            return Ok(after_read(n == wanted, peer_closed));
+        }
     }
-    Ok(after_read(n == wanted, peer_closed))
+    // Two reads, both full: there may be more.
+    Ok(Next::Again)
 }
 
 /// The last half of the CPU work, then the reply.

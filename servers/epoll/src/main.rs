@@ -21,14 +21,20 @@
 //!   header, payload, work, reply): the payload is read straight into the connection's
 //!   `FrameBuf` and the reply is written from it, with no copy. The request's CPU work
 //!   runs on the loop and blocks it, as a real handler's would; the backend wait is a
-//!   timer in the loop's own timer heap, which sets epoll_wait's timeout.
+//!   timer in the loop's own timer heap, which arms a timerfd (`alarm.rs`: epoll_wait's
+//!   own timeout counts whole milliseconds). A turn runs the due timers first and again
+//!   after its I/O, so a request whose wait is over finishes before new ones start (as
+//!   libuv runs timers before polling).
 //! - `--max-conns N`: at N open connections the listener leaves epoll, so new
-//!   connections wait in the kernel's backlog; it comes back when one closes.
+//!   connections wait in the kernel's backlog; when one closes the loop accepts at once.
+//!   A connection just accepted is read in the same turn: its first request is usually
+//!   there already (the client sent it while waiting in the backlog).
 //! - `--threads N` runs N independent loops, each with its own SO_REUSEPORT listener.
 //! - `--idle-timeout`: one check per connection in a second timer heap; input only
 //!   stamps the connection with the loop's clock, and a due check that finds a newer
 //!   stamp re-arms itself, so busy connections cost no heap work per message.
 
+mod alarm;
 mod conn;
 
 use std::cmp::Reverse;
@@ -38,6 +44,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use alarm::Alarm;
 use anyhow::Context;
 use common::{Config, Echo};
 use conn::{Conn, Next};
@@ -46,6 +53,7 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 const LISTENER: Token = Token(usize::MAX);
+const ALARM: Token = Token(usize::MAX - 1);
 
 /// How often a loop at the `--max-conns` cap looks again when another loop's connection
 /// may have closed (with one loop, a close re-opens accepting at once).
@@ -96,6 +104,10 @@ struct EventLoop {
     buf: Vec<u8>,
     /// Connections to serve next turn without waiting for an event.
     again: Vec<usize>,
+    /// Connections accepted this turn, read before it ends.
+    fresh: Vec<usize>,
+    /// Wakes epoll_wait at the next due time.
+    alarm: Alarm,
     /// Backend-wait timers: (due, slab key, connection id).
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     /// Idle checks (`--idle-timeout`), one per connection: (due, slab key, connection
@@ -117,6 +129,7 @@ impl EventLoop {
         let poll = Poll::new().context("epoll_create")?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let alarm = Alarm::new(poll.registry(), ALARM).context("timerfd")?;
         Ok(EventLoop {
             poll,
             listener,
@@ -128,6 +141,8 @@ impl EventLoop {
             echo,
             buf: vec![0u8; echo.buffer_size],
             again: Vec::new(),
+            fresh: Vec::new(),
+            alarm,
             timers: BinaryHeap::new(),
             idle_checks: BinaryHeap::new(),
             now: Instant::now(),
@@ -137,7 +152,9 @@ impl EventLoop {
     fn run(mut self) -> anyhow::Result<()> {
         let mut events = Events::with_capacity(1024);
         loop {
-            match self.poll.poll(&mut events, self.timeout()) {
+            self.alarm.set(self.next_due())?;
+            let timeout = (!self.again.is_empty()).then_some(Duration::ZERO);
+            match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e).context("epoll_wait"),
@@ -148,9 +165,11 @@ impl EventLoop {
                 self.accept_recheck = None;
                 self.resume_accepting()?;
             }
+            self.run_timers()?;
             let turn = std::mem::take(&mut self.again);
             for event in events.iter() {
                 match event.token() {
+                    ALARM => self.alarm.fired(),
                     LISTENER => self.accept_all()?,
                     Token(key) => {
                         if event.is_read_closed() {
@@ -169,17 +188,32 @@ impl EventLoop {
                 // finds nothing (WouldBlock), so no bookkeeping is needed to tell apart.
                 self.serve(key, |conn, buf| conn.turn(buf, true))?;
             }
-            while let Some(&Reverse((due, key, id))) = self.timers.peek() {
-                if due > now {
-                    break;
-                }
-                self.timers.pop();
-                if self.conns.get(key).is_some_and(|c| c.id == id) {
-                    self.serve(key, |conn, _| conn.timer_due())?;
+            while !self.fresh.is_empty() {
+                // Accepting may go on while these are served (a close under the cap).
+                for key in std::mem::take(&mut self.fresh) {
+                    self.serve(key, |conn, buf| conn.turn(buf, true))?;
                 }
             }
+            self.run_timers()?;
             self.close_idle()?;
         }
+    }
+
+    /// Serves the backend-wait timers due by now. Called at the start of a turn and again
+    /// at its end, with the clock read each time: the turn's CPU work takes milliseconds,
+    /// and a wait that ended meanwhile should not queue behind the next turn's new input.
+    fn run_timers(&mut self) -> io::Result<()> {
+        let now = Instant::now();
+        while let Some(&Reverse((due, key, id))) = self.timers.peek() {
+            if due > now {
+                break;
+            }
+            self.timers.pop();
+            if self.conns.get(key).is_some_and(|c| c.id == id) {
+                self.serve(key, |conn, _| conn.timer_due())?;
+            }
+        }
+        Ok(())
     }
 
     /// Closes the connections whose idle check is due and that have had no input for
@@ -211,24 +245,16 @@ impl EventLoop {
         Ok(())
     }
 
-    /// epoll_wait's timeout: none if connections are waiting for another turn, else
-    /// until the next timer or accept re-check, else forever.
-    fn timeout(&self) -> Option<Duration> {
-        if !self.again.is_empty() {
-            return Some(Duration::ZERO);
-        }
-        let next = [
+    /// The next due time of a timer, idle check or accept re-check: the alarm's setting.
+    fn next_due(&self) -> Option<Instant> {
+        [
             self.timers.peek().map(|Reverse((due, _, _))| *due),
             self.idle_checks.peek().map(|Reverse((due, _, _))| *due),
             self.accept_recheck,
         ]
         .into_iter()
         .flatten()
-        .min();
-        // mio rounds this up to epoll_wait's whole milliseconds (waking early would only
-        // spin until the timer is due); rounding it up here as well made every timer up
-        // to two milliseconds late.
-        next.map(|t| t.saturating_duration_since(Instant::now()))
+        .min()
     }
 
     /// Accepts until the backlog is empty, the cap is reached, or accept() runs out of
@@ -256,6 +282,7 @@ impl EventLoop {
                     self.next_id += 1;
                     let key = entry.key();
                     entry.insert(Conn::new(stream, self.next_id, self.echo, self.now));
+                    self.fresh.push(key);
                     if let Some(idle) = self.echo.idle_timeout {
                         let due = self.now + idle;
                         self.idle_checks.push(Reverse((due, key, self.next_id)));
@@ -339,6 +366,9 @@ impl EventLoop {
         drop(conn);
         if !self.accepting && self.accept_recheck.is_some() {
             self.resume_accepting()?;
+            // Under the cap the backlog is where the next clients wait: take one now
+            // rather than a turn later, when epoll reports the listener.
+            self.accept_all()?;
         }
         Ok(())
     }
