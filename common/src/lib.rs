@@ -17,6 +17,8 @@
 //! in log lines, pins the process when `--pin` is given, and installs the SIGINT/SIGTERM
 //! handler; [`ready`] prints the readiness line that tools and tests wait for.
 
+#[cfg(feature = "mio")]
+pub mod alarm;
 pub mod args;
 pub mod conn;
 pub mod echo;

@@ -16,14 +16,13 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Registry, Token};
+use common::alarm::Alarm;
+use mio::{Events, Poll, Token};
 
 use super::message::Message;
 use super::user::{Ctx, Schedule, User};
@@ -91,60 +90,6 @@ pub struct Spec {
 /// The token of the alarm; users are numbered from 0.
 const ALARM: Token = Token(usize::MAX);
 
-/// A timerfd in the poll set, for wake-ups finer than a millisecond.
-struct Alarm {
-    fd: OwnedFd,
-    armed: Option<Instant>,
-}
-
-impl Alarm {
-    fn new(registry: &Registry) -> io::Result<Alarm> {
-        // SAFETY: timerfd_create with valid flags; the descriptor is owned right away.
-        let raw = unsafe {
-            libc::timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-            )
-        };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a fresh descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        registry.register(&mut SourceFd(&fd.as_raw_fd()), ALARM, Interest::READABLE)?;
-        Ok(Alarm { fd, armed: None })
-    }
-
-    /// Makes the alarm go off at `at` (at once if that has passed). Re-arming resets the
-    /// expiry count, so a fired alarm never needs to be read: each expiry is a new edge.
-    fn arm(&mut self, at: Instant) -> io::Result<()> {
-        if self.armed == Some(at) {
-            return Ok(());
-        }
-        let d = at
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_nanos(1));
-        let spec = libc::itimerspec {
-            it_interval: libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
-            it_value: libc::timespec {
-                tv_sec: d.as_secs() as libc::time_t,
-                tv_nsec: d.subsec_nanos() as libc::c_long,
-            },
-        };
-        // SAFETY: a valid timerfd and a pointer to a live itimerspec; no old value wanted.
-        let rc =
-            unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        self.armed = Some(at);
-        Ok(())
-    }
-}
-
 /// Runs one worker to the end and reports to `tx`.
 pub fn run(spec: Spec, tx: Sender<Report>, progress: Arc<Progress>) {
     let index = spec.index;
@@ -190,7 +135,7 @@ fn event_loop(spec: Spec, tx: &Sender<Report>, progress: &Progress) -> io::Resul
         now: t0,
     };
     let mut alarm = match plan.rate {
-        Some(_) => Some(Alarm::new(&ctx.registry)?),
+        Some(_) => Some(Alarm::new(&ctx.registry, ALARM)?),
         None => None,
     };
     let mut users: Vec<User> = spec.users.iter().map(|&g| User::new(g, t0)).collect();

@@ -21,12 +21,13 @@
 //!   header, payload, work, reply): the payload is read straight into the connection's
 //!   `FrameBuf` and the reply is written from it, with no copy. The request's CPU work
 //!   runs on the loop and blocks it, as a real handler's would; the backend wait is a
-//!   timer in the loop's own timer heap, which arms a timerfd (`alarm.rs`: epoll_wait's
-//!   own timeout counts whole milliseconds). A turn runs the due timers first and again
+//!   timer in the loop's own timer heap, which arms a timerfd (`common::alarm`:
+//!   epoll_wait's own timeout counts whole milliseconds). A turn runs the due timers first and again
 //!   after its I/O, so a request whose wait is over finishes before new ones start (as
 //!   libuv runs timers before polling).
-//! - `--max-conns N`: at N open connections the listener leaves epoll, so new
+//! - `--max-conns N`: at N open connections the loop stops calling accept(), so new
 //!   connections wait in the kernel's backlog; when one closes the loop accepts at once.
+//!   The listener stays in epoll (no epoll_ctl per connection).
 //!   A connection just accepted is read in the same turn: its first request is usually
 //!   there already (the client sent it while waiting in the backlog).
 //! - `--threads N` runs N independent loops, each with its own SO_REUSEPORT listener.
@@ -34,7 +35,6 @@
 //!   stamps the connection with the loop's clock, and a due check that finds a newer
 //!   stamp re-arms itself, so busy connections cost no heap work per message.
 
-mod alarm;
 mod conn;
 
 use std::cmp::Reverse;
@@ -44,8 +44,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use alarm::Alarm;
 use anyhow::Context;
+use common::alarm::Alarm;
 use common::{Config, Echo};
 use conn::{Conn, Next};
 use mio::net::TcpListener;
@@ -55,8 +55,9 @@ use slab::Slab;
 const LISTENER: Token = Token(usize::MAX);
 const ALARM: Token = Token(usize::MAX - 1);
 
-/// How often a loop at the `--max-conns` cap looks again when another loop's connection
-/// may have closed (with one loop, a close re-opens accepting at once).
+/// How often a loop at the `--max-conns` cap looks again when the cap is shared with other
+/// loops (`--threads`), whose closes raise no event here. A loop's own close accepts at
+/// once.
 const CAP_RECHECK: Duration = Duration::from_millis(5);
 
 fn main() -> ExitCode {
@@ -75,9 +76,10 @@ fn serve(config: Config) -> anyhow::Result<()> {
         .enumerate()
         .map(|(i, listener)| {
             let (echo, max_conns) = (config.echo, config.max_conns);
+            let cap_shared = config.threads > 1;
             std::thread::Builder::new()
                 .name(format!("loop-{i}"))
-                .spawn(move || EventLoop::new(listener, echo, max_conns)?.run())
+                .spawn(move || EventLoop::new(listener, echo, max_conns, cap_shared)?.run())
         })
         .collect::<io::Result<_>>()?;
     common::ready(addr, config.threads);
@@ -92,10 +94,13 @@ fn serve(config: Config) -> anyhow::Result<()> {
 struct EventLoop {
     poll: Poll,
     listener: TcpListener,
-    /// Whether the listener is registered (it leaves epoll while accepting is paused).
-    accepting: bool,
-    /// When to look at accepting again while it is paused.
-    accept_recheck: Option<Instant>,
+    /// accept() ran out of a resource: none until `accept_retry`.
+    accept_paused: bool,
+    /// When to call accept() without a listener event: the end of a pause, or the next
+    /// look at a cap shared with other loops.
+    accept_retry: Option<Instant>,
+    /// Other loops share the `--max-conns` cap.
+    cap_shared: bool,
     max_conns: Option<usize>,
     conns: Slab<Conn>,
     next_id: u64,
@@ -123,6 +128,7 @@ impl EventLoop {
         listener: std::net::TcpListener,
         echo: Echo,
         max_conns: Option<usize>,
+        cap_shared: bool,
     ) -> anyhow::Result<Self> {
         listener.set_nonblocking(true)?;
         let mut listener = TcpListener::from_std(listener);
@@ -133,8 +139,9 @@ impl EventLoop {
         Ok(EventLoop {
             poll,
             listener,
-            accepting: true,
-            accept_recheck: None,
+            accept_paused: false,
+            accept_retry: None,
+            cap_shared,
             max_conns,
             conns: Slab::with_capacity(1024),
             next_id: 0,
@@ -152,7 +159,9 @@ impl EventLoop {
     fn run(mut self) -> anyhow::Result<()> {
         let mut events = Events::with_capacity(1024);
         loop {
-            self.alarm.set(self.next_due())?;
+            if let Some(due) = self.next_due() {
+                self.alarm.arm(due)?;
+            }
             let timeout = (!self.again.is_empty()).then_some(Duration::ZERO);
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
@@ -161,15 +170,16 @@ impl EventLoop {
             }
             let now = Instant::now();
             self.now = now;
-            if self.accept_recheck.is_some_and(|t| now >= t) {
-                self.accept_recheck = None;
-                self.resume_accepting()?;
+            if self.accept_retry.is_some_and(|t| now >= t) {
+                (self.accept_retry, self.accept_paused) = (None, false);
+                // The listener's edges while paused or capped were not acted on.
+                self.accept_all()?;
             }
             self.run_timers()?;
             let turn = std::mem::take(&mut self.again);
             for event in events.iter() {
                 match event.token() {
-                    ALARM => self.alarm.fired(),
+                    ALARM => {} // a wake-up for the timers, which run by the clock
                     LISTENER => self.accept_all()?,
                     Token(key) => {
                         if event.is_read_closed() {
@@ -250,7 +260,7 @@ impl EventLoop {
         [
             self.timers.peek().map(|Reverse((due, _, _))| *due),
             self.idle_checks.peek().map(|Reverse((due, _, _))| *due),
-            self.accept_recheck,
+            self.accept_retry,
         ]
         .into_iter()
         .flatten()
@@ -258,14 +268,21 @@ impl EventLoop {
     }
 
     /// Accepts until the backlog is empty, the cap is reached, or accept() runs out of
-    /// a resource (then accepting pauses, so the loop does not spin on the error).
+    /// a resource (then accepting pauses, so the loop does not spin on the error). The
+    /// listener stays in epoll throughout: at the cap, or paused, its edges are only
+    /// noted by this returning early, and a close or the retry time calls this again.
     fn accept_all(&mut self) -> io::Result<()> {
-        while self.accepting {
+        if self.accept_paused {
+            return Ok(());
+        }
+        loop {
             if self
                 .max_conns
                 .is_some_and(|max| common::conn::open_now() >= max)
             {
-                self.pause_accepting(CAP_RECHECK)?;
+                if self.cap_shared && self.accept_retry.is_none() {
+                    self.accept_retry = Some(Instant::now() + CAP_RECHECK);
+                }
                 return Ok(());
             }
             match self.listener.accept() {
@@ -292,40 +309,13 @@ impl EventLoop {
                 Err(e) => {
                     let pause = common::net::accept_failed(&e);
                     if !pause.is_zero() {
-                        self.pause_accepting(pause)?;
+                        self.accept_paused = true;
+                        self.accept_retry = Some(Instant::now() + pause);
+                        return Ok(());
                     }
                 }
             }
         }
-        Ok(())
-    }
-
-    fn pause_accepting(&mut self, recheck: Duration) -> io::Result<()> {
-        if self.accepting {
-            self.poll.registry().deregister(&mut self.listener)?;
-            self.accepting = false;
-        }
-        self.accept_recheck = Some(Instant::now() + recheck);
-        Ok(())
-    }
-
-    fn resume_accepting(&mut self) -> io::Result<()> {
-        if self.accepting
-            || self
-                .max_conns
-                .is_some_and(|max| common::conn::open_now() >= max)
-        {
-            if !self.accepting {
-                self.accept_recheck = Some(Instant::now() + CAP_RECHECK);
-            }
-            return Ok(());
-        }
-        // Registering again reports the listener readable if connections are waiting.
-        self.poll
-            .registry()
-            .register(&mut self.listener, LISTENER, Interest::READABLE)?;
-        self.accepting = true;
-        Ok(())
     }
 
     /// Runs one step of one connection and acts on what it needs next.
@@ -364,10 +354,9 @@ impl EventLoop {
         // bookkeeping exact. Failure here changes nothing for the client.
         let _ = self.poll.registry().deregister(&mut conn.stream);
         drop(conn);
-        if !self.accepting && self.accept_recheck.is_some() {
-            self.resume_accepting()?;
-            // Under the cap the backlog is where the next clients wait: take one now
-            // rather than a turn later, when epoll reports the listener.
+        if self.max_conns.is_some() {
+            // A place is free, and under the cap the backlog is where the next clients
+            // wait: take one now (its listener edge came while the loop was full).
             self.accept_all()?;
         }
         Ok(())
