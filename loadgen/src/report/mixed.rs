@@ -690,6 +690,13 @@ mod tests {
     }
 
     #[test]
+    fn a_summary_of_mixed_runs_alone_has_no_main_table() {
+        let s = crate::report::markdown::summary(&results(), &[]);
+        assert!(s.contains("## mixed\n"), "{s}");
+        assert!(!s.contains("## Main table"), "{s}");
+    }
+
+    #[test]
     fn one_speedup_and_one_latency_chart_per_model() {
         let files = Charts.files(&results());
         let names: Vec<&str> = files.iter().map(|(f, _)| f.as_str()).collect();
