@@ -474,7 +474,7 @@ mod tests {
 
     #[test]
     fn warmup_is_for_timed_runs_and_leaves_its_requests_out() {
-        let p = plan(&[
+        let args = [
             "--threads",
             "4",
             "--duration",
@@ -483,24 +483,12 @@ mod tests {
             "100",
             "--warmup",
             "250ms",
-        ])
-        .unwrap();
+        ];
+        let p = plan(&args).unwrap();
         assert_eq!(p.warmup, Duration::from_millis(250));
         // The requests due in [250ms, 1250ms): 100 of them, spread over the users.
         assert_eq!(p.planned_samples(), Some(100));
-        let part = plan(&[
-            "--threads",
-            "4",
-            "--duration",
-            "1s",
-            "--rate",
-            "100",
-            "--warmup",
-            "250ms",
-            "--part",
-            "1/4",
-        ])
-        .unwrap();
+        let part = plan(&[&args[..], &["--part", "1/4"]].concat()).unwrap();
         assert_eq!(part.planned_samples(), Some(25));
         let args = p.child_args(0, std::path::Path::new("/tmp/x.json"));
         assert!(args.windows(2).any(|w| w == ["--warmup", "250000000ns"]));

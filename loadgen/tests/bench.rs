@@ -40,39 +40,48 @@ fn bin_dir() -> PathBuf {
     dir
 }
 
-#[test]
-fn bench_then_report_has_every_model_and_figure() {
-    let out = out_dir("smoke");
+/// Runs `loadgen bench ARGS` with the test's servers into `out`, which must succeed, and
+/// reads back its raw.json.
+fn bench(out: &Path, args: &[&str]) -> BenchResults {
     let bins = bin_dir();
-    let run = loadgen(&[
-        "bench",
-        "--suite",
-        "pingpong,plans",
-        "--models",
-        &MODELS.join(","),
-        "--conns",
-        "10,50",
-        "--duration",
-        "1s",
-        "--rounds",
-        "1",
-        "--scale",
-        "0.002",
-        "--rate-fixed",
-        "100000",
+    let places = [
         "--bin-dir",
         bins.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
-    ]);
+    ];
+    let run = loadgen(&[&["bench"][..], args, &places].concat());
     assert!(
         run.status.success(),
         "bench failed: {}{}",
         text(&run.stdout),
         text(&run.stderr)
     );
+    BenchResults::read(&out.join("raw.json")).expect("raw.json")
+}
 
-    let raw = BenchResults::read(&out.join("raw.json")).expect("raw.json");
+#[test]
+fn bench_then_report_has_every_model_and_figure() {
+    let out = out_dir("smoke");
+    let raw = bench(
+        &out,
+        &[
+            "--suite",
+            "pingpong,plans",
+            "--models",
+            &MODELS.join(","),
+            "--conns",
+            "10,50",
+            "--duration",
+            "1s",
+            "--rounds",
+            "1",
+            "--scale",
+            "0.002",
+            "--rate-fixed",
+            "100000",
+        ],
+    );
     assert!(raw.complete);
     assert_eq!(raw.config.models, MODELS);
     // 2 sweep points + 1 fixed rate + 2 plans, for each model.
@@ -181,33 +190,23 @@ fn bench_then_report_has_every_model_and_figure() {
 #[test]
 fn frames_bench_records_megabytes_and_the_loopback_limit() {
     let out = out_dir("frames");
-    let bins = bin_dir();
     // At this scale only the 1 MiB point remains (2 frames); the baselines run 1 s each.
-    let run = loadgen(&[
-        "bench",
-        "--suite",
-        "frames",
-        "--models",
-        "epoll",
-        "--rounds",
-        "1",
-        "--duration",
-        "1s",
-        "--scale",
-        "0.001",
-        "--no-perf",
-        "--bin-dir",
-        bins.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(
-        run.status.success(),
-        "bench failed: {}{}",
-        text(&run.stdout),
-        text(&run.stderr)
+    let raw = bench(
+        &out,
+        &[
+            "--suite",
+            "frames",
+            "--models",
+            "epoll",
+            "--rounds",
+            "1",
+            "--duration",
+            "1s",
+            "--scale",
+            "0.001",
+            "--no-perf",
+        ],
     );
-    let raw = BenchResults::read(&out.join("raw.json")).expect("raw.json");
     let frames: Vec<_> = raw.runs.iter().filter(|r| r.kind == "frames").collect();
     assert_eq!(frames.len(), 1);
     let f = frames[0];
