@@ -34,13 +34,14 @@ pub fn merge(reports: &[RunReport]) -> Result<RunReport, MergeError> {
         if a.generator != b.generator {
             return Err(MergeError::Incompatible("load generators"));
         }
-        let checks: [(&'static str, bool); 6] = [
+        let checks: [(&'static str, bool); 7] = [
             ("message sizes", a.message_size == b.message_size),
             ("framing", a.framed == b.framed),
             ("loop counts", a.loops == b.loops),
             ("durations", a.duration_s == b.duration_s),
             ("warm-ups", a.warmup_s == b.warmup_s),
             ("connection reuse", a.reuse == b.reuse),
+            ("half-close", a.half_close == b.half_close),
         ];
         if let Some((what, _)) = checks.iter().find(|(_, same)| !same) {
             return Err(MergeError::Incompatible(what));

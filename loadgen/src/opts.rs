@@ -232,6 +232,13 @@ pub struct LoadArgs {
     #[arg(long)]
     pub no_reuse: bool,
 
+    /// With --no-reuse: shut down the sending side as soon as the message is sent (the
+    /// echo protocol's "Connection: close"). The server then reads the end of input right
+    /// after its reply and closes at once, instead of a client round trip later; under a
+    /// server's --max-conns that frees its place sooner.
+    #[arg(long, requires = "no_reuse")]
+    pub half_close: bool,
+
     /// Open loop: R requests per second in total, on a fixed schedule spread over the users;
     /// latency counts from when each request was due (coordinated omission corrected).
     #[arg(long, value_name = "R")]

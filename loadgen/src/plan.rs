@@ -86,6 +86,8 @@ pub struct Plan {
     pub framed: bool,
     /// Keep one connection per user (false: a new connection per sample).
     pub reuse: bool,
+    /// Shut down the sending side once a sample's message is sent (with `reuse` false).
+    pub half_close: bool,
     /// Open-loop rate in requests per second, all users together.
     pub rate: Option<f64>,
     /// Connect and echo limit per sample.
@@ -275,6 +277,7 @@ impl Plan {
             message_size: a.message_size as usize,
             framed: a.framed,
             reuse: !a.no_reuse,
+            half_close: a.half_close,
             rate: a.rate,
             timeout: a.timeout,
             workers,
@@ -367,6 +370,9 @@ impl Plan {
         }
         if !self.reuse {
             v.push("--no-reuse".into());
+        }
+        if self.half_close {
+            v.push("--half-close".into());
         }
         let workers = self.workers.div_ceil(self.procs).max(1);
         v.extend(["--workers".into(), workers.to_string()]);

@@ -52,6 +52,7 @@ fn bad_input_exits_2_with_one_line_and_sends_nothing() {
         &["--loops", "5", "--procs", "0"],
         &["--loops", "5", "--json", "/nonexistent-dir/x.json"],
         &["--loops", "5", "--no-such-flag"],
+        &["--loops", "5", "--half-close"],
     ];
     for case in cases {
         let mut args = vec!["--port", &port];

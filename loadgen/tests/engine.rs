@@ -72,6 +72,20 @@ fn large_framed_messages_and_new_connections_per_sample() {
 }
 
 #[test]
+fn half_close_sends_the_fin_with_each_request() {
+    // This server replies only once it has read the end of input.
+    let (addr, _) = fake_server(echo_after_eof);
+    let args = ["--threads", "2", "--loops", "5", "--no-reuse", "--framed"];
+    let (r, text) = run_at(addr, &[&args[..], &["--half-close"]].concat());
+    assert_eq!((r.samples, r.ok), (10, 10), "{text}");
+    assert!(r.settings.half_close);
+    assert!(text.contains("(half-closed after the request)"), "{text}");
+    // Without it the client never says it is done, and every sample times out.
+    let (r, text) = run_at(addr, &[&args[..], &["--timeout", "200ms"]].concat());
+    assert_eq!(r.errors_by_kind.read_timeout, 10, "{text}");
+}
+
+#[test]
 fn wrong_bytes_are_caught_as_mismatches() {
     let (addr, _) = fake_server(wrong_bytes);
     let (r, text) = run_at(addr, &["--threads", "4", "--loops", "25"]);

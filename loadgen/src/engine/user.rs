@@ -45,6 +45,9 @@ pub struct Ctx {
     pub timeout: Duration,
     /// New connection per sample when false.
     pub reuse: bool,
+    /// Shut down the sending side once the message is sent (`--half-close`, only with a
+    /// connection per sample).
+    pub half_close: bool,
     /// Samples per user, when the run is counted in loops.
     pub loops: Option<u64>,
     /// No new samples from this instant on (duration runs; warm-up included).
@@ -116,6 +119,8 @@ pub struct User {
     phase: Phase,
     sent: usize,
     received: usize,
+    /// The sending side is shut down (`--half-close`).
+    shut: bool,
     readable: bool,
     writable: bool,
     due: Instant,
@@ -135,6 +140,7 @@ impl User {
             phase: Phase::Idle,
             sent: 0,
             received: 0,
+            shut: false,
             readable: false,
             writable: false,
             due: now,
@@ -286,6 +292,7 @@ impl User {
         self.deadline = self.sent_at + ctx.timeout;
         self.sent = 0;
         self.received = 0;
+        self.shut = false;
         if self.stream.is_some() {
             self.phase = Phase::Exchanging;
             return Flow::Continue;
@@ -344,6 +351,14 @@ impl User {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => progressed = true,
                     Err(e) => return Flow::Fail(classify_io(&e)),
                 }
+            }
+            if ctx.half_close && self.sent == total && !self.shut {
+                // The whole request is out and no other follows on this connection: the
+                // FIN goes after it, so the server learns that with the request itself.
+                if let Err(e) = stream.shutdown(std::net::Shutdown::Write) {
+                    return Flow::Fail(classify_io(&e));
+                }
+                self.shut = true;
             }
             if self.received < self.sent && self.readable {
                 let want = ctx.buf.len().min(total - self.received);

@@ -116,6 +116,7 @@ fn event_loop(spec: Spec, tx: &Sender<Report>, progress: &Progress) -> io::Resul
         sources: Arc::clone(&spec.sources),
         timeout: plan.timeout,
         reuse: plan.reuse,
+        half_close: plan.half_close,
         loops: match plan.stop {
             Stop::Loops(l) => Some(l),
             Stop::Duration(_) => None,

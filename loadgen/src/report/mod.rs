@@ -58,6 +58,9 @@ pub struct Settings {
     pub framed: bool,
     /// One connection per user (false: a new connection per sample).
     pub reuse: bool,
+    /// The sending side was shut down after each sample's message (`--half-close`).
+    #[serde(default)]
+    pub half_close: bool,
     /// Open-loop rate in requests per second (summed over merged runs).
     pub rate: Option<f64>,
     /// Connect and echo limit per sample, seconds.
@@ -101,6 +104,7 @@ impl Settings {
             message_size: plan.message_size as u64,
             framed: plan.framed,
             reuse: plan.reuse,
+            half_close: plan.half_close,
             rate: plan.rate,
             timeout_s: plan.timeout.as_secs_f64(),
             workers: plan.workers,

@@ -211,6 +211,9 @@ pub fn header(s: &Settings) -> String {
     if !s.reuse {
         line.push_str(", new connection per sample");
     }
+    if s.half_close {
+        line.push_str(" (half-closed after the request)");
+    }
     let _ = write!(
         line,
         ", timeout {}, {} worker(s)",

@@ -76,6 +76,15 @@ pub fn one_reply_then_close(mut s: TcpStream, _: &Log) {
     }
 }
 
+/// Reads until the client shuts down its side, then echoes it all: a client that does
+/// not half-close waits on it until its timeout.
+pub fn echo_after_eof(mut s: TcpStream, _: &Log) {
+    let mut got = Vec::new();
+    if s.read_to_end(&mut got).is_ok() {
+        let _ = s.write_all(&got);
+    }
+}
+
 /// Reads and never replies (a hung server), until the client goes away.
 pub fn never_reply(mut s: TcpStream, _: &Log) {
     let mut buf = [0u8; 4096];

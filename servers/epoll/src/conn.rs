@@ -141,7 +141,19 @@ impl Conn {
                 });
                 Ok(Next::Timer(next.saturating_duration_since(Instant::now())))
             }
-            Stage::Waiting(_) => reply(&mut self.stream, f),
+            Stage::Waiting(_) => match reply(&mut self.stream, f)? {
+                // Sent: read on at once, as after any reply. What follows a reply is
+                // usually nothing yet, but a client that sent its FIN with the request
+                // (one request per connection) is closed now, not a turn later.
+                Next::Again => framed_turn(
+                    &mut self.stream,
+                    f,
+                    true,
+                    self.peer_closed,
+                    &mut self.input_seen,
+                ),
+                next => Ok(next),
+            },
             _ => Ok(Next::Wait),
         }
     }

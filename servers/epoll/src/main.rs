@@ -198,12 +198,7 @@ impl EventLoop {
                 // finds nothing (WouldBlock), so no bookkeeping is needed to tell apart.
                 self.serve(key, |conn, buf| conn.turn(buf, true))?;
             }
-            while !self.fresh.is_empty() {
-                // Accepting may go on while these are served (a close under the cap).
-                for key in std::mem::take(&mut self.fresh) {
-                    self.serve(key, |conn, buf| conn.turn(buf, true))?;
-                }
-            }
+            self.serve_fresh()?;
             self.run_timers()?;
             self.close_idle()?;
         }
@@ -224,6 +219,22 @@ impl EventLoop {
             self.timers.pop();
             if self.conns.get(key).is_some_and(|c| c.id == id) {
                 self.serve(key, |conn, _| conn.timer_due())?;
+                // A reply under --max-conns may have closed its connection and accepted
+                // the next one from the backlog: that request has waited longer than any
+                // timer now due, so it starts before them.
+                self.serve_fresh()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the connections accepted since the last call (their first request is
+    /// usually there already); accepting may go on while they are served (a close
+    /// under the cap).
+    fn serve_fresh(&mut self) -> io::Result<()> {
+        while !self.fresh.is_empty() {
+            for key in std::mem::take(&mut self.fresh) {
+                self.serve(key, |conn, buf| conn.turn(buf, true))?;
             }
         }
         Ok(())

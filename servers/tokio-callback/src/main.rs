@@ -259,7 +259,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         buffer_size: echo.buffer_size,
         idle: echo.idle_timeout,
     };
-    common::tokio_serve::serve(&config, |stream, guard| async move {
+    common::tokio_serve::serve(&config, move |stream, guard| async move {
         match echo.mode {
             Mode::Raw => drive(stream, Echo, limits, guard).await,
             Mode::Framed { max_frame } => {

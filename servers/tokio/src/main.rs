@@ -31,8 +31,9 @@ fn main() -> ExitCode {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
-    common::tokio_serve::serve(&config, |stream, guard| {
-        serve_conn(stream, config.echo, guard)
+    let echo = config.echo;
+    common::tokio_serve::serve(&config, move |stream, guard| {
+        serve_conn(stream, echo, guard)
     })
 }
 

@@ -10,7 +10,11 @@
 //! server serves only as many connections as keep its CPU busy and the rest wait in the
 //! listen backlog. Those two open a connection per request (`--no-reuse`): the cap counts
 //! connections, and with kept connections the first 12 users would hold their places for
-//! the whole run while the other 38 waited in the backlog until it ended. The server
+//! the whole run while the other 38 waited in the backlog until it ended. Each client
+//! shuts down its sending side after its request (`--half-close`, the echo protocol's
+//! "Connection: close"), so the server closes as soon as it has replied, as an HTTP
+//! server does after a `Connection: close` response; otherwise every place would stay
+//! taken for a client round trip after each reply, waiting for the client's FIN. The server
 //! writes its own service times (`--stats-file`), which leave the backlog wait out;
 //! loadgen's latencies include it (and the connect).
 //!
@@ -94,8 +98,9 @@ impl Suite for Mixed {
             if kind == "cap" {
                 // The cap counts connections: with one kept per user, 12 users would
                 // hold their places all run and 38 would wait in the backlog until it
-                // ends. A connection per request makes it a cap on requests in service.
-                args.push("--no-reuse".into());
+                // ends. A connection per request makes it a cap on requests in service;
+                // the request's FIN lets the server close right after its reply.
+                args.extend(["--no-reuse".into(), "--half-close".into()]);
             }
             Point {
                 point: name,
@@ -156,8 +161,11 @@ mod tests {
         assert_eq!(flag(&p[3], "--duration"), "1s");
         assert_eq!(flag(&p[3], "--warmup"), "0.2s");
         assert!(p[0].args.contains(&"--framed".to_string()));
-        let no_reuse = |p: &Point| p.args.contains(&"--no-reuse".to_string());
-        assert!(!no_reuse(&p[11]) && no_reuse(&p[12]) && no_reuse(&p[13]));
+        let one_shot = |p: &Point| {
+            p.args
+                .ends_with(&["--no-reuse".into(), "--half-close".into()])
+        };
+        assert!(!one_shot(&p[11]) && one_shot(&p[12]) && one_shot(&p[13]));
         assert!(Mixed.framed() && Mixed.service_times());
     }
 
