@@ -216,6 +216,8 @@ fn help_documents_the_flags() {
         "--rate",
         "--procs",
         "--json",
+        "--no-reuse",
+        "--half-close",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }

@@ -105,6 +105,19 @@ impl<'a> Mixed<'a> {
         self.cap.cell(m, p, f).map(|c| c.mean)
     }
 
+    /// Whether every cap run's client half-closed after its request (`--half-close`; the
+    /// benches before it did not).
+    fn half_closed(&self) -> bool {
+        let points = [CAP_CONNS.to_string(), capped_point()];
+        self.models().iter().all(|m| {
+            points.iter().all(|p| {
+                self.cap
+                    .ok_runs(m, p)
+                    .all(|r| r.args.iter().any(|a| a == "--half-close"))
+            })
+        })
+    }
+
     /// Throughput at a sweep point over throughput at one connection (means over rounds).
     fn speedup(&self, m: &str, p: &str) -> Option<f64> {
         let one = self.at(m, &self.sweep.points.first()?.clone(), requests_per_s)?;
@@ -354,9 +367,14 @@ fn cap_table(x: &Mixed, s: &mut String) {
     if rows.is_empty() {
         return;
     }
+    let half_close = if x.half_closed() {
+        ", and each client shuts down its sending side after its request (`--half-close`, the echo protocol's `Connection: close`), so that the server closes as soon as it has replied and its place goes to the next connection at once, not a client round trip later when the client's FIN arrives"
+    } else {
+        ""
+    };
     let _ = writeln!(
         s,
-        "### {CAP_CONNS} connections, uncapped and with --max-conns {CAP}\n\nBoth runs open a connection per request (`--no-reuse`), so that the cap, which counts connections, caps the requests in service. End-to-end latency is loadgen's, from the connect to the whole echo (it includes any wait in the listen backlog); service time is the server's own, from the first byte it read to the last byte it wrote.\n\n{}",
+        "### {CAP_CONNS} connections, uncapped and with --max-conns {CAP}\n\nBoth runs open a connection per request (`--no-reuse`), so that the cap, which counts connections, caps the requests in service{half_close}. End-to-end latency is loadgen's, from the connect to the whole echo (it includes any wait in the listen backlog); service time is the server's own, from the first byte it read to the last byte it wrote.\n\n{}",
         table(&header, &rows)
     );
 }

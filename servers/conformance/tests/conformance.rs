@@ -488,6 +488,27 @@ fn max_conns_serves_at_most_n_at_once(model: &str) {
     );
 }
 
+/// --max-conns 1 and four clients in the backlog that each send their bytes and then their
+/// FIN: each is echoed and closed by the server in turn, and its place goes to the next
+/// while the clients before it still hold their sockets open (the server's close frees a
+/// place; the client's is not needed).
+fn max_conns_place_freed_by_the_servers_close(model: &str) {
+    let mut server = Server::start(model, &["--max-conns", "1"]);
+    let mut clients: Vec<TcpStream> = (0..4).map(|_| connect(server.addr).unwrap()).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let sent = format!("half-closed client {i}");
+        c.write_all(sent.as_bytes()).unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
+        let mut echoed = String::new();
+        c.read_to_string(&mut echoed)
+            .unwrap_or_else(|e| panic!("{model}: client {i} (the ones before still open): {e}"));
+        assert_eq!(echoed, sent, "{model}: client {i}");
+    }
+    assert!(server.is_running(), "{model} exited");
+    drop(clients);
+}
+
 /// Server CPU time (user + system) so far, from /proc/PID/stat.
 fn cpu_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
@@ -735,6 +756,10 @@ macro_rules! conformance {
             #[test]
             fn max_conns_serves_at_most_n_at_once() {
                 super::max_conns_serves_at_most_n_at_once($model);
+            }
+            #[test]
+            fn max_conns_place_freed_by_the_servers_close() {
+                super::max_conns_place_freed_by_the_servers_close($model);
             }
             #[test]
             fn workload_costs_what_it_says() {

@@ -29,7 +29,11 @@
 //!   connections wait in the kernel's backlog; when one closes the loop accepts at once.
 //!   The listener stays in epoll (no epoll_ctl per connection).
 //!   A connection just accepted is read in the same turn: its first request is usually
-//!   there already (the client sent it while waiting in the backlog).
+//!   there already (the client sent it while waiting in the backlog). One accepted
+//!   because a reply's close freed its place is read before the other timers then due:
+//!   its request has waited longer than any of them.
+//! - After a reply the connection is read at once: a client that sent its FIN with the
+//!   request (loadgen's `--half-close`) is closed, and its place freed, in the same step.
 //! - `--threads N` runs N independent loops, each with its own SO_REUSEPORT listener.
 //! - `--idle-timeout`: one check per connection in a second timer heap; input only
 //!   stamps the connection with the loop's clock, and a due check that finds a newer

@@ -10,7 +10,9 @@
 //! - Each task owns its read buffer across `.await` points, so an idle connection keeps
 //!   its buffer (the price of the stream style; see echo-tokio-callback for the other).
 //! - Backpressure: `write_all(..).await` suspends the task until the client reads.
-//! - The backend wait is `tokio::time::sleep`; `--max-conns` is tokio's semaphore.
+//! - The backend wait is `tokio::time::sleep`; `--max-conns` is tokio's semaphore, and a
+//!   task whose connection ends takes the next one from the backlog itself, keeping its
+//!   place (`common::tokio_serve`).
 //! - `--idle-timeout` races each read against a `tokio::time::sleep` (tokio's timer
 //!   wheel); without it reads are awaited bare.
 //! - Framed mode reads the payload straight into the connection's `FrameBuf` with
