@@ -48,7 +48,9 @@ where
             };
             match listener.accept().await {
                 Ok((stream, _peer)) => match pass {
-                    None => drop(tokio::spawn(conn(stream, ConnGuard::open()))),
+                    None => {
+                        tokio::spawn(conn(stream, ConnGuard::open()));
+                    }
                     Some(pass) => {
                         let (listener, conn) = (Arc::clone(&listener), conn.clone());
                         tokio::spawn(serve_in_place(stream, pass, listener, conn));
