@@ -44,6 +44,7 @@ pub mod plan;
 pub mod probe;
 pub mod procs;
 pub mod report;
+pub mod rng;
 pub mod stats;
 pub mod stream;
 pub mod sys;
@@ -96,6 +97,10 @@ pub enum Error {
     Jtl(#[from] jtl::JtlError),
     #[error(transparent)]
     Stream(#[from] stream::StreamError),
+    #[error(transparent)]
+    CompareBench(#[from] report::compare_bench::CompareError),
+    #[error("`loadgen compare` takes report files, or exactly two bench folders: {0}")]
+    CompareArgs(String),
     #[error("`loadgen {0}` is run by loadgen::execute, not run_to")]
     NotALoad(&'static str),
 }
@@ -108,7 +113,8 @@ impl Error {
             Error::Json(JsonError::Read { .. } | JsonError::Parse { .. }) => EXIT_USAGE,
             Error::Json(JsonError::Format { .. }) => EXIT_USAGE,
             Error::Bench(bench::BenchError::Config(_)) => EXIT_USAGE,
-            Error::Report(report::render::ReportError::Data(_)) => EXIT_USAGE,
+            Error::Report(e) if e.is_input() => EXIT_USAGE,
+            Error::CompareBench(_) | Error::CompareArgs(_) => EXIT_USAGE,
             Error::Stream(e) if e.is_input() => EXIT_USAGE,
             _ => 1,
         }
@@ -161,7 +167,20 @@ pub fn execute(opts: Opts) -> Result<u8, Error> {
             Ok(0)
         }
         Some(Command::Compare(c)) => {
-            report::compare::compare_files(&c.files, &mut stdout.lock())?;
+            let dirs = c.files.iter().filter(|f| f.is_dir()).count();
+            match (dirs, c.files.as_slice()) {
+                (0, files) => report::compare::compare_files(files, &mut stdout.lock())?,
+                (2, [a, b]) => {
+                    let md = report::compare_bench::compare_dirs(a, b, c.margin)?;
+                    write!(stdout.lock(), "{md}")?;
+                }
+                _ => {
+                    return Err(Error::CompareArgs(format!(
+                        "got {dirs} folder(s) among {} argument(s)",
+                        c.files.len()
+                    )));
+                }
+            }
             Ok(0)
         }
         Some(Command::Stream(s)) => {

@@ -35,9 +35,10 @@ pub enum Command {
     /// Merge the JSON results of several runs (processes or machines) exactly and print the
     /// report: counts add up, histograms merge.
     Merge(MergeArgs),
-    /// Run suites (ping-pong sweep, fixed rate, JMeter plans) over the models, each server
-    /// started from its release build and pinned apart from loadgen, rounds interleaved
-    /// across models; writes OUT/raw.json. Render it with `loadgen report OUT`.
+    /// Run suites (ping-pong sweep, fixed rate, JMeter plans, frames, mixed) over the
+    /// models, each server started fresh from its release build and pinned apart from
+    /// loadgen, in blocks that run every model once at a point in a shuffled order; writes
+    /// OUT/raw.json after every run. Render it with `loadgen report OUT`.
     Bench(BenchArgs),
     /// Render DIR/raw.json (from `loadgen bench`) as DIR/summary.md with SVG charts.
     Report(ReportArgs),
@@ -49,7 +50,8 @@ pub enum Command {
     /// same JSON, so `loadgen compare` can put a JMeter run beside loadgen runs.
     ImportJtl(ImportJtlArgs),
     /// Put runs (loadgen --json files, imported JMeter runs) side by side in one Markdown
-    /// table.
+    /// table; or, given two bench folders (before and after a change), give every model at
+    /// every point both share a verdict: faster, slower, equivalent or inconclusive.
     Compare(CompareArgs),
 }
 
@@ -94,9 +96,14 @@ pub struct ImportJtlArgs {
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
     /// Reports written by `loadgen --json`, `loadgen merge --json` or `loadgen import-jtl
-    /// --json`; each row is named by its file name without `.json`.
-    #[arg(required = true, num_args = 1.., value_name = "FILE")]
+    /// --json`; each row is named by its file name without `.json`. Or exactly two folders
+    /// written by `loadgen bench` (A, the baseline, then B).
+    #[arg(required = true, num_args = 1.., value_name = "FILE|DIR")]
     pub files: Vec<PathBuf>,
+
+    /// Two bench folders: margin of the verdicts, a fraction [default: A's --margin].
+    #[arg(long, value_name = "X")]
+    pub margin: Option<f64>,
 }
 
 /// `loadgen bench [--suite ..] [--models ..] [--conns ..] ...`.
@@ -123,11 +130,40 @@ pub struct BenchArgs {
     #[arg(long, default_value = "10s", value_parser = duration_arg, value_name = "DUR")]
     pub duration: Duration,
 
-    /// Rounds; the models are interleaved within each round.
-    #[arg(long, default_value_t = 3, value_name = "N")]
-    pub rounds: u32,
+    /// Blocks per point: a block runs every model once at the point, in a fresh shuffled
+    /// order; verdicts rank models by their per-block ratio to --reference. `N` for every
+    /// suite, then `SUITE=N` entries for suites that run another number
+    /// (`10,plans=3,frames=3`). `--rounds` is an older name for it.
+    #[arg(
+        long,
+        alias = "rounds",
+        default_value = "10",
+        value_name = "N[,SUITE=N..]"
+    )]
+    pub blocks: String,
 
-    /// Scale of the plans' loop counts and of the fixed rate (0.01 for a quick run).
+    /// Seed of the shuffled orders (recorded in raw.json; give it again to replay an
+    /// order) [default: from the clock].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Model every verdict compares the others with [default: epoll, or the first model
+    /// when epoll is not run].
+    #[arg(long, value_name = "MODEL")]
+    pub reference: Option<String>,
+
+    /// Margin of the verdicts, a fraction: faster or slower only when the 95% interval of
+    /// the ratio clears 1 by more than it; equivalent when it lies within 1 +/- it.
+    #[arg(long, default_value_t = 0.03, value_name = "X")]
+    pub margin: f64,
+
+    /// The mixed suite's sweep connection counts, comma-separated
+    /// [default: 1,3,5,...,23]; its 50-connection cap comparison always runs.
+    #[arg(long, value_name = "LIST")]
+    pub mixed_conns: Option<String>,
+
+    /// Scale of the plans' loop counts and of the frames suite's frame counts (0.01 for a
+    /// quick run).
     #[arg(long, default_value_t = 1.0, value_name = "X")]
     pub scale: f64,
 
@@ -135,8 +171,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
-    /// Offered load of the ping-pong suite's fixed-rate run (100 connections), messages/s,
-    /// before --scale.
+    /// Offered load of the ping-pong suite's fixed-rate run (100 connections), messages/s.
     #[arg(long, default_value_t = 50_000.0, value_name = "R")]
     pub rate_fixed: f64,
 
@@ -168,6 +203,14 @@ pub struct ReportArgs {
     /// when missing).
     #[arg(long, value_name = "FILE")]
     pub readme: Option<PathBuf>,
+
+    /// Model the verdicts compare with [default: the bench's own --reference].
+    #[arg(long, value_name = "MODEL")]
+    pub reference: Option<String>,
+
+    /// Margin of the verdicts, a fraction [default: the bench's own --margin].
+    #[arg(long, value_name = "X")]
+    pub margin: Option<f64>,
 }
 
 /// `loadgen merge A.json B.json ... [--json OUT]`.

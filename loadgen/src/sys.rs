@@ -66,6 +66,32 @@ pub fn page_size() -> u64 {
     if p > 0 { p as u64 } else { 4096 }
 }
 
+/// The machine's CPU time so far from /proc/stat's `cpu` line, in clock ticks:
+/// (stolen by the hypervisor, all of it). None where the kernel does not count steal.
+pub fn cpu_steal_ticks() -> Option<(u64, u64)> {
+    parse_cpu_line(&fs::read_to_string("/proc/stat").ok()?)
+}
+
+/// (steal, total) from /proc/stat's text. Guest time is already inside user time, so the
+/// total leaves guest and guest_nice out.
+fn parse_cpu_line(stat: &str) -> Option<(u64, u64)> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    let steal = *f.get(7)?;
+    Some((steal, f.iter().take(8).sum()))
+}
+
+/// Stolen share of the machine's CPU time between two readings, percent.
+pub fn steal_pct(before: (u64, u64), after: (u64, u64)) -> Option<f64> {
+    let total = after.1.checked_sub(before.1)?;
+    let steal = after.0.checked_sub(before.0)?;
+    (total > 0).then(|| steal as f64 * 100.0 / total as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +104,14 @@ mod tests {
         assert!(!process_exists(u32::MAX - 1));
         assert!(clock_ticks() >= 1.0);
         assert!(page_size() >= 4096);
+    }
+
+    #[test]
+    fn steal_from_proc_stat() {
+        let text = "cpu  100 0 50 800 10 0 5 35 7 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n";
+        assert_eq!(parse_cpu_line(text), Some((35, 1000)));
+        assert_eq!(steal_pct((35, 1000), (55, 2000)), Some(2.0));
+        assert_eq!(steal_pct((35, 1000), (35, 1000)), None);
+        assert!(parse_cpu_line("cpu  1 2 3\n").is_none());
     }
 }

@@ -1,11 +1,14 @@
 //! `loadgen bench` and `loadgen report` end to end at tiny scale: two models, two connection
-//! counts, one round of a second each (perf when it works here), then the report; raw.json
-//! and summary.md must hold every model and every figure. Plus the bench's bad input.
+//! counts, two blocks of a second each (perf when it works here), then the report; raw.json
+//! and summary.md must hold every model and every figure, the blocks' shuffled orders and
+//! the verdicts. `loadgen compare` on two bench folders, older raw.json files, and the
+//! bench's, report's and compare's bad input.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::testkit::binary;
+use loadgen::bench::block_order;
 use loadgen::bench::data::{BenchResults, RunStatus};
 
 const MODELS: [&str; 2] = ["epoll", "tokio"];
@@ -74,18 +77,38 @@ fn bench_then_report_has_every_model_and_figure() {
             "10,50",
             "--duration",
             "1s",
-            "--rounds",
-            "1",
+            "--blocks",
+            "2,plans=1",
+            "--seed",
+            "7",
             "--scale",
             "0.002",
             "--rate-fixed",
-            "100000",
+            "200",
         ],
     );
     assert!(raw.complete);
     assert_eq!(raw.config.models, MODELS);
-    // 2 sweep points + 1 fixed rate + 2 plans, for each model.
-    assert_eq!(raw.runs.len(), 5 * MODELS.len());
+    // (2 sweep points + 1 fixed rate) x 2 blocks + 2 plans x 1 block, for each model.
+    assert_eq!(raw.runs.len(), 8 * MODELS.len());
+    assert_eq!(raw.config.seed, Some(7));
+    assert_eq!((raw.config.blocks, raw.config.blocks_of("plans")), (2, 1));
+    assert_eq!(raw.config.reference, "epoll");
+    // Every block runs every model once, in the order the seed gives.
+    for chunk in raw.runs.chunks(MODELS.len()) {
+        let (suite, point, block) = (&chunk[0].suite, &chunk[0].point, chunk[0].block);
+        assert!(
+            chunk
+                .iter()
+                .all(|r| &r.suite == suite && &r.point == point && r.block == block)
+        );
+        let order = block_order(7, suite, point, block, MODELS.len());
+        for (pos, r) in chunk.iter().enumerate() {
+            assert_eq!(r.position, Some(pos as u32 + 1));
+            assert_eq!(r.model, MODELS[order[pos]], "{suite} {point} block {block}");
+        }
+        assert!(r_started_in_order(chunk));
+    }
     for r in &raw.runs {
         assert_eq!(
             r.status,
@@ -112,8 +135,12 @@ fn bench_then_report_has_every_model_and_figure() {
                 .unwrap()
                 .contains(&format!("model={}", r.model))
         );
-        // Syscalls are counted exactly when perf works here, and then at least one per echo.
+        // Syscalls and CPU nanoseconds are counted exactly when perf works here, and then
+        // at least one system call per echo.
         assert_eq!(r.syscalls.is_some(), raw.environment.perf.is_some());
+        assert_eq!(r.server_cpu_ns.is_some(), raw.environment.perf.is_some());
+        assert!(r.server_cpu_ns.is_none_or(|ns| ns > 0));
+        assert!(r.steal_pct.is_some_and(|s| (0.0..=100.0).contains(&s)));
         if let Some(s) = &r.syscalls {
             assert!(s.per_message >= 1.0, "{} syscalls/msg", s.per_message);
         }
@@ -147,9 +174,68 @@ fn bench_then_report_has_every_model_and_figure() {
         "## Environment",
         "pingpong-throughput.svg",
         "pingpong-p95.svg",
+        "## Verdicts",
+        "### pingpong 10 conns: messages/s",
+        "### pingpong 200 msg/s over 100 conns: server CPU us/message",
+        "### plans 1000x4: messages/s",
+        "| model | ratio [95% interval] | wins/blocks | verdict | tier |",
+        "| epoll | 1.000 [1.000, 1.000] | -/2 | reference | ",
+        "forest-pingpong-10-msg-s.svg",
     ] {
         assert!(md.contains(needle), "summary.md lacks {needle:?}:\n{md}");
     }
+    let forest = std::fs::read_to_string(out.join("forest-pingpong-10-msg-s.svg")).unwrap();
+    assert!(forest.contains(">tokio</text>") && forest.contains("ratio to epoll"));
+    // Another reference, given to the report.
+    let again = loadgen(&["report", out.to_str().unwrap(), "--reference", "tokio"]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    let md2 = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(md2.contains("| tokio | 1.000 [1.000, 1.000] | -/2 | reference | "));
+
+    // The same bench against itself: every model and point, nothing to call.
+    let cmp = loadgen(&["compare", out.to_str().unwrap(), out.to_str().unwrap()]);
+    assert!(cmp.status.success(), "{}", text(&cmp.stderr));
+    let table = text(&cmp.stdout);
+    assert!(table.contains("| suite | point | metric | model | A | B | B / A [95% interval] |"));
+    for m in MODELS {
+        assert!(
+            table.contains(&format!("| pingpong | 10 | messages/s | {m} |")),
+            "{table}"
+        );
+    }
+    assert!(
+        !table.contains("| faster |") && !table.contains("| slower |"),
+        "{table}"
+    );
+    // A bench made with other settings cannot be compared with it.
+    let other = out_dir("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let mut changed = raw.clone();
+    changed.config.duration_s = 3.0;
+    changed.write(&other.join("raw.json")).unwrap();
+    bad(
+        &["compare", out.to_str().unwrap(), other.to_str().unwrap()],
+        "settings differ (--duration 1s and 3s)",
+    );
+    bad(
+        &[
+            "compare",
+            out.to_str().unwrap(),
+            other.to_str().unwrap(),
+            "--margin",
+            "0",
+        ],
+        "--margin",
+    );
+    bad(
+        &["report", out.to_str().unwrap(), "--reference", "nope"],
+        "--reference: 'nope'",
+    );
+    bad(
+        &["report", out.to_str().unwrap(), "--margin", "1.5"],
+        "--margin",
+    );
+    let _ = std::fs::remove_dir_all(&other);
     for m in MODELS {
         // Every table has a row for every model (main, 7 pingpong, fixed rate, 2 plans).
         let rows = md
@@ -246,6 +332,34 @@ fn frames_bench_records_megabytes_and_the_loopback_limit() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+/// Runs of one block started one after the other, in their positions' order.
+fn r_started_in_order(chunk: &[loadgen::bench::data::RunRecord]) -> bool {
+    chunk
+        .windows(2)
+        .all(|w| w[0].started_unix_ms <= w[1].started_unix_ms && w[0].started_unix_ms.is_some())
+}
+
+#[test]
+fn older_raw_json_still_renders_and_says_it_predates_verdicts() {
+    // The committed quick bench of 2026-11-21: rounds, no blocks, no seed.
+    let old = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/2026-11-21-vm/bench/raw.json");
+    let dir = out_dir("old");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&old, dir.join("raw.json")).expect("the committed raw.json");
+    let report = loadgen(&["report", dir.to_str().unwrap()]);
+    assert!(report.status.success(), "{}", text(&report.stderr));
+    let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(
+        md.contains("## Main table") && md.contains("| epoll |"),
+        "{md}"
+    );
+    assert!(md.contains("This bench predates verdicts"), "{md}");
+    let raw = BenchResults::read(&dir.join("raw.json")).unwrap();
+    assert!(raw.config.seed.is_none() && raw.runs.iter().all(|r| r.position.is_none()));
+    assert_eq!(raw.config.blocks, 1, "rounds read as blocks");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn bad(args: &[&str], expect: &str) {
     let out = loadgen(args);
     let err = text(&out.stderr);
@@ -278,5 +392,20 @@ fn bench_bad_input_is_one_line_and_exit_2() {
         "cargo build --release",
     );
     bad(&["report", o], "cannot read");
+    bad(
+        &[
+            "bench",
+            "--models",
+            "epoll,tokio",
+            "--reference",
+            "smol",
+            "--out",
+            o,
+        ],
+        "--reference: 'smol' is not one of the models run",
+    );
+    bad(&["bench", "--margin", "0", "--out", o], "--margin");
+    bad(&["bench", "--blocks", "0", "--out", o], "--blocks: '0'");
+    bad(&["compare", o, "/"], "folder(s)");
     assert!(!out.exists(), "bad input created {o}");
 }

@@ -2,6 +2,7 @@
 //! models, connection counts one process can hold, server binaries present, a results
 //! folder that does not exist yet. Anything wrong is one clear error before a server starts.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -83,6 +84,12 @@ pub enum ConfigError {
     BadServerProcs,
     #[error("--{0} must be positive")]
     NotPositive(&'static str),
+    #[error("--blocks: '{0}' is not N or SUITE=N with N from 1")]
+    BadBlocks(String),
+    #[error("--reference: '{0}' is not one of the models run ({1})")]
+    UnknownReference(String, String),
+    #[error("--margin must be a fraction above 0 and below 1 (0.03 is 3%)")]
+    BadMargin,
     #[error("{0} exists already; give another --out")]
     OutExists(String),
     #[error(
@@ -138,9 +145,36 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
     if args.duration.is_zero() {
         return Err(ConfigError::NotPositive("duration"));
     }
-    if args.rounds == 0 {
-        return Err(ConfigError::NotPositive("rounds"));
+    let (blocks, suite_blocks) = parse_blocks(&args.blocks)?;
+    if let Some(bad) = suite_blocks.keys().find(|s| by_name(s).is_none()) {
+        return Err(ConfigError::UnknownSuite(bad.clone()));
     }
+    let reference = match &args.reference {
+        Some(m) if models.contains(m) => m.clone(),
+        Some(m) => return Err(ConfigError::UnknownReference(m.clone(), models.join(", "))),
+        None if models.iter().any(|m| m == "epoll") => "epoll".into(),
+        None => models[0].clone(),
+    };
+    if !(args.margin > 0.0 && args.margin < 1.0) {
+        return Err(ConfigError::BadMargin);
+    }
+    let mixed_conns = args
+        .mixed_conns
+        .as_ref()
+        .map(|l| {
+            list(l)
+                .map(|c| match c.parse::<u64>() {
+                    Ok(n) if (1..=MAX_CONNS).contains(&n) => Ok(n),
+                    _ => Err(ConfigError::BadConns(c.into())),
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let seed = args.seed.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    });
     if !(args.scale > 0.0 && args.scale.is_finite()) {
         return Err(ConfigError::NotPositive("scale"));
     }
@@ -165,7 +199,12 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
         models,
         conns,
         duration_s: args.duration.as_secs_f64(),
-        rounds: args.rounds,
+        blocks,
+        suite_blocks,
+        seed: Some(seed),
+        reference,
+        margin: args.margin,
+        mixed_conns,
         scale: args.scale,
         rate_fixed: args.rate_fixed,
         bin_dir: bin_dir.display().to_string(),
@@ -174,6 +213,27 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
         server_procs: args.server_procs,
         command,
     })
+}
+
+/// `N[,SUITE=N..]`: the blocks of every suite and those of the named ones.
+fn parse_blocks(spec: &str) -> Result<(u32, BTreeMap<String, u32>), ConfigError> {
+    let bad = |s: &str| ConfigError::BadBlocks(s.to_string());
+    let count = |s: &str| match s.trim().parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(bad(s)),
+    };
+    let mut all = None;
+    let mut per_suite = BTreeMap::new();
+    for item in list(spec) {
+        match item.split_once('=') {
+            Some((suite, n)) => {
+                per_suite.insert(suite.trim().to_string(), count(n)?);
+            }
+            None if all.is_none() => all = Some(count(item)?),
+            None => return Err(bad(item)),
+        }
+    }
+    Ok((all.ok_or_else(|| bad(spec))?, per_suite))
 }
 
 /// The non-empty items of a comma-separated list.
@@ -251,7 +311,14 @@ mod tests {
         assert!(err(&["--conns", "60000", "--server-procs", "3"]).contains("--server-procs 4"));
         assert!(err(&["--server-procs", "0"]).contains("--server-procs must be 1 to"));
         assert!(err(&["--conns", "ten"]).contains("'ten' is not a connection count"));
-        assert!(err(&["--rounds", "0"]).contains("--rounds must be positive"));
+        assert!(err(&["--rounds", "0"]).contains("--blocks: '0'"));
+        assert!(err(&["--blocks", "10,nope=3"]).starts_with("unknown suite 'nope'"));
+        assert!(err(&["--blocks", "plans=3"]).contains("--blocks"));
+        assert!(err(&["--blocks", "3,4"]).contains("--blocks: '4'"));
+        assert!(err(&["--reference", "thread", "--models", "epoll"]).contains("--reference"));
+        assert!(err(&["--margin", "0"]).contains("--margin"));
+        assert!(err(&["--margin=-0.1"]).contains("--margin"));
+        assert!(err(&["--mixed-conns", "0"]).contains("'0' is not a connection count"));
         assert!(err(&["--models", "epoll"]).contains("cargo build --release"));
         let exists = check(
             &{
@@ -262,6 +329,15 @@ mod tests {
             vec![],
         );
         assert!(exists.unwrap_err().to_string().contains("exists already"));
+    }
+
+    #[test]
+    fn blocks_per_suite() {
+        let (all, per) = parse_blocks("10, plans=3,frames=4").unwrap();
+        assert_eq!(all, 10);
+        assert_eq!(per.get("plans"), Some(&3));
+        assert_eq!(per.get("frames"), Some(&4));
+        assert_eq!(parse_blocks("12").unwrap(), (12, BTreeMap::new()));
     }
 
     #[test]

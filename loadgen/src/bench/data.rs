@@ -49,11 +49,31 @@ pub struct BenchConfig {
     pub conns: Vec<u64>,
     /// Length of each timed run, seconds.
     pub duration_s: f64,
-    /// Rounds; each round runs every point of every model once.
-    pub rounds: u32,
-    /// Scale of the plans' loop counts and of the fixed rate (1.0: as in the studies).
+    /// Blocks per point (older files: rounds); a block runs every model once at a point,
+    /// in its own shuffled order. Suites named in `suite_blocks` run that many instead.
+    #[serde(alias = "rounds")]
+    pub blocks: u32,
+    /// Blocks of the suites that run fewer or more than `blocks` (`plans` -> 3).
+    #[serde(default)]
+    pub suite_blocks: BTreeMap<String, u32>,
+    /// Seed of the models' order in every block; None in files from before blocks were
+    /// shuffled (they predate verdicts).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Model the verdicts compare every other model with (`--reference`, epoll by default).
+    #[serde(default = "epoll")]
+    pub reference: String,
+    /// Margin of the verdicts: a model is faster or slower only when its interval clears
+    /// 1 by more than this fraction, equivalent when the interval lies within it.
+    #[serde(default = "three_percent")]
+    pub margin: f64,
+    /// The mixed suite's sweep connection counts when not its default.
+    #[serde(default)]
+    pub mixed_conns: Option<Vec<u64>>,
+    /// Scale of the plans' loop counts and the frames' counts (1.0: as in the studies; in
+    /// files from before blocks it scaled the fixed rate too, whose point names say it).
     pub scale: f64,
-    /// Offered load of the fixed-rate run before scaling, messages per second.
+    /// Offered load of the fixed-rate run, messages per second.
     pub rate_fixed: f64,
     /// Where the server binaries were taken from.
     pub bin_dir: String,
@@ -66,6 +86,19 @@ pub struct BenchConfig {
     pub server_procs: u32,
     /// The exact command line.
     pub command: Vec<String>,
+}
+
+impl BenchConfig {
+    /// Blocks a suite runs.
+    pub fn blocks_of(&self, suite: &str) -> u32 {
+        self.suite_blocks.get(suite).copied().unwrap_or(self.blocks)
+    }
+
+    /// True for benches whose blocks ran the models in shuffled orders (the verdicts need
+    /// them); older files ran them in one fixed order.
+    pub fn is_blocked(&self) -> bool {
+        self.seed.is_some()
+    }
 }
 
 /// The machine and the software a bench ran with.
@@ -112,8 +145,24 @@ pub struct RunRecord {
     pub kind: String,
     /// Connections (virtual users).
     pub conns: u64,
-    /// Round, from 1.
-    pub round: u32,
+    /// Block, from 1 (older files: round).
+    #[serde(alias = "round")]
+    pub block: u32,
+    /// Place of this run in its block's shuffled order, from 1; None in files from before
+    /// blocks were shuffled.
+    #[serde(default)]
+    pub position: Option<u32>,
+    /// Wall-clock start of the run (server start), Unix time in milliseconds.
+    #[serde(default)]
+    pub started_unix_ms: Option<u64>,
+    /// Server CPU over the measured window from perf's task-clock, nanoseconds, all its
+    /// threads (exited ones included); None without perf, when /proc's 10 ms ticks are used.
+    #[serde(default)]
+    pub server_cpu_ns: Option<u64>,
+    /// CPU time the hypervisor stole from this machine over the run (/proc/stat), as a
+    /// percentage of all CPUs' wall time; None where the kernel does not count it.
+    #[serde(default)]
+    pub steal_pct: Option<f64>,
     /// Model.
     pub model: String,
     /// How it ended.
@@ -208,7 +257,7 @@ impl RunRecord {
         point: &str,
         kind: &str,
         conns: u64,
-        round: u32,
+        block: u32,
         model: &str,
     ) -> RunRecord {
         RunRecord {
@@ -216,7 +265,11 @@ impl RunRecord {
             point: point.into(),
             kind: kind.into(),
             conns,
-            round,
+            block,
+            position: None,
+            started_unix_ms: None,
+            server_cpu_ns: None,
+            steal_pct: None,
             model: model.into(),
             status: RunStatus::Ok,
             ready_line: None,
@@ -243,14 +296,40 @@ impl RunRecord {
     /// Server CPU (user + system) as a percentage of one CPU.
     pub fn server_cpu_pct(&self) -> Option<f64> {
         let s = self.report.as_ref()?.server.as_ref()?;
-        Some(s.cpu_user_pct + s.cpu_system_pct)
+        match self.server_cpu_ns {
+            Some(ns) if s.window_s > 0.0 => Some(ns as f64 / 1e9 / s.window_s * 100.0),
+            _ => Some(s.cpu_user_pct + s.cpu_system_pct),
+        }
     }
 
-    /// Server CPU microseconds per message.
+    /// Server CPU seconds over the measured window: perf's task-clock when it was counted,
+    /// else /proc's user + system ticks.
+    pub fn server_cpu_s(&self) -> Option<f64> {
+        match self.server_cpu_ns {
+            Some(ns) => Some(ns as f64 / 1e9),
+            None => Some(self.report.as_ref()?.server.as_ref()?.cpu.total_s()),
+        }
+    }
+
+    /// Server CPU microseconds per message (nanosecond counter when there is one).
     pub fn cpu_us_per_message(&self) -> Option<f64> {
         let r = self.report.as_ref()?;
-        let s = r.server.as_ref()?;
-        (r.ok > 0).then(|| s.cpu.total_s() * 1e6 / r.ok as f64)
+        let cpu = self.server_cpu_s()?;
+        (r.ok > 0).then(|| cpu * 1e6 / r.ok as f64)
+    }
+
+    /// p99 latency of the ok samples, microseconds.
+    pub fn p99_us(&self) -> Option<f64> {
+        let r = self.report.as_ref()?;
+        (r.ok > 0).then_some(r.latency_us.p99 as f64)
+    }
+
+    /// Steal above this share of the machine's CPU time makes a run's figures suspect.
+    pub const STEAL_FLAG_PCT: f64 = 2.0;
+
+    /// True when the hypervisor took noticeable CPU time during the run.
+    pub fn had_steal(&self) -> bool {
+        self.steal_pct.is_some_and(|s| s >= Self::STEAL_FLAG_PCT)
     }
 
     /// Server memory per connection: peak RSS minus RSS before the load, bytes.
@@ -289,4 +368,14 @@ impl BenchResults {
 /// serde default for counts of processes that older results did not record.
 fn one() -> u32 {
     1
+}
+
+/// serde default reference model of files that did not record one.
+fn epoll() -> String {
+    "epoll".into()
+}
+
+/// serde default margin of files that did not record one.
+fn three_percent() -> f64 {
+    0.03
 }

@@ -2,9 +2,11 @@
 //! fresh from the given build (release by default) on its own CPU, waits for the readiness
 //! line, runs one load point in-process (loadgen pinned to the other CPUs) with the server's
 //! CPU, memory and context switches measured from /proc and its system calls counted by
-//! perf, then stops the server. Rounds repeat everything with the models interleaved at each
-//! point, so drift hits all alike. Results go to OUT/raw.json after every run; `loadgen
-//! report OUT` renders them.
+//! perf (task-clock and system calls over the measured window), then stops the server.
+//! Each point runs in blocks: a block runs every model once, in an order drawn afresh from
+//! the bench's seed, so that the noise of a moment hits one block's models alike and the
+//! report can rank models by their paired per-block ratios. Results go to OUT/raw.json
+//! after every run; `loadgen report OUT` renders them.
 //!
 //! Modules: [`config`] (flags checked), [`suite`] (what load: one module per suite),
 //! [`server`] (processes started, stopped, stopped on Ctrl-C), [`perf`] (system calls),
@@ -115,57 +117,79 @@ pub fn run(
         .iter()
         .filter_map(|s| suite::by_name(s))
         .collect();
-    let plan: Vec<(u32, &dyn Suite, Point)> = (1..=results.config.rounds)
-        .flat_map(|round| {
-            let config = &results.config;
-            suites.iter().flat_map(move |s| {
-                s.points(config)
-                    .into_iter()
-                    .map(move |p| (round, s.as_ref(), p))
-            })
-        })
-        .collect();
     let models = results.config.models.clone();
-    let total = plan.len() * models.len();
+    let seed = results.config.seed.unwrap_or_default();
+    // Point by point; at each point, block after block, every model once per block in
+    // an order of its own.
+    let mut plan: Vec<Slot> = Vec::new();
+    for s in &suites {
+        let blocks = results.config.blocks_of(s.name());
+        for (i, point) in s.points(&results.config).into_iter().enumerate() {
+            for block in 1..=blocks {
+                let order = block_order(seed, s.name(), &point.point, block, models.len());
+                for (pos, &m) in order.iter().enumerate() {
+                    plan.push(Slot {
+                        suite: s.as_ref(),
+                        point: point.clone(),
+                        block,
+                        position: pos as u32 + 1,
+                        model: models[m].clone(),
+                        baselines_first: i == 0 && pos == 0,
+                    });
+                }
+            }
+        }
+    }
+    let total = plan.len();
+    let blocks_said = results
+        .config
+        .suites
+        .iter()
+        .map(|s| format!("{s} {}", results.config.blocks_of(s)))
+        .collect::<Vec<_>>()
+        .join(", ");
     writeln!(
         out,
-        "loadgen bench: {total} runs ({} models x {} points x {} rounds) into {}; server CPUs {}, loadgen CPUs {}",
+        "loadgen bench: {total} runs ({} models; blocks: {blocks_said}; seed {seed}; reference {}) into {}; server CPUs {}, loadgen CPUs {}",
         models.len(),
-        plan.len() / results.config.rounds as usize,
-        results.config.rounds,
+        results.config.reference,
         dir.display(),
         results.environment.server_cpus.as_deref().unwrap_or("any"),
         results.environment.loadgen_cpus.as_deref().unwrap_or("any"),
     )?;
-    let mut baselined = std::collections::HashSet::new();
-    let mut done = 0;
-    for (round, suite, point) in &plan {
-        if baselined.insert((*round, suite.name())) {
-            for record in suite.baselines(&results.config, *round) {
+    let began = std::time::Instant::now();
+    for (done, slot) in plan.iter().enumerate() {
+        if slot.baselines_first {
+            for record in slot.suite.baselines(&results.config, slot.block) {
                 writeln!(out, "[baseline] {}", progress(&record))?;
                 results.runs.push(record);
                 results.write(&raw)?;
             }
         }
-        for model in &models {
-            let ctx = Run {
-                config: &results.config,
-                suite: *suite,
-                point,
-                model,
-                round: *round,
-                cpus: server_cpus.as_ref(),
-                perf: perf.is_some(),
-                dir: &dir,
-            };
-            let record = ctx.run();
-            done += 1;
-            writeln!(out, "[{done}/{total}] {}", progress(&record))?;
-            out.flush()?;
-            results.runs.push(record);
-            results.finished_unix_ms = now_ms();
-            results.write(&raw)?;
-        }
+        let ctx = Run {
+            config: &results.config,
+            suite: slot.suite,
+            point: &slot.point,
+            model: &slot.model,
+            block: slot.block,
+            position: slot.position,
+            cpus: server_cpus.as_ref(),
+            perf: perf.is_some(),
+            dir: &dir,
+        };
+        let record = ctx.run();
+        let done = done + 1;
+        let left = began.elapsed().as_secs_f64() / done as f64 * (total - done) as f64;
+        writeln!(
+            out,
+            "[{done}/{total}, {} left] {}",
+            clock(left),
+            progress(&record)
+        )?;
+        out.flush()?;
+        results.runs.push(record);
+        results.finished_unix_ms = now_ms();
+        results.write(&raw)?;
     }
     results.complete = true;
     results.write(&raw)?;
@@ -200,13 +224,43 @@ pub(crate) fn split_cpus() -> (Option<CpuList>, Option<CpuList>) {
     }
 }
 
+/// One planned run.
+struct Slot<'a> {
+    suite: &'a dyn Suite,
+    point: Point,
+    block: u32,
+    position: u32,
+    model: String,
+    /// The suite's baselines run before this one (each block of its first point).
+    baselines_first: bool,
+}
+
+/// The order of `n` models in one block of one point: a permutation drawn from the bench's
+/// seed, the suite, the point and the block, so that a recorded seed replays every order.
+pub fn block_order(seed: u64, suite: &str, point: &str, block: u32, n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    crate::rng::Rng::keyed(seed, &[suite, point], u64::from(block)).shuffle(&mut order);
+    order
+}
+
+/// Seconds as `1h02m`, `3m05s` or `42s`.
+fn clock(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    match (s / 3600, s % 3600 / 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m{s:02}s"),
+        (h, m, _) => format!("{h}h{m:02}m"),
+    }
+}
+
 /// One model at one point.
 struct Run<'a> {
     config: &'a BenchConfig,
     suite: &'a dyn Suite,
     point: &'a Point,
     model: &'a str,
-    round: u32,
+    block: u32,
+    position: u32,
     cpus: Option<&'a CpuList>,
     perf: bool,
     dir: &'a Path,
@@ -219,9 +273,12 @@ impl Run<'_> {
             &self.point.point,
             self.point.kind,
             self.point.conns,
-            self.round,
+            self.block,
             self.model,
         );
+        record.position = Some(self.position);
+        record.started_unix_ms = Some(now_ms());
+        let steal_before = crate::sys::cpu_steal_ticks();
         record.args.clone_from(&self.point.args);
         let bin = Path::new(&self.config.bin_dir).join(format!("echo-{}", self.model));
         let mut server_args: Vec<String> = if self.suite.framed() {
@@ -236,7 +293,7 @@ impl Run<'_> {
         let service_file = self.suite.service_times().then(|| {
             let name = format!(
                 ".service-{}-{}-{}.json",
-                self.model, record.point, self.round
+                self.model, record.point, self.block
             );
             self.dir.join(name)
         });
@@ -262,11 +319,30 @@ impl Run<'_> {
         record.rss_start_kib =
             probe::sample_all(&pids).map(|s| s.rss_pages * crate::sys::page_size() / 1024);
         let watch = MemoryWatch::start(pids.clone());
+        // perf counts the measured window only: on at the warm-up's end (before the load
+        // when there is none, once perf has attached), off when the load is over. The
+        // per-call breakdown costs perf time to close, so only a point's first block has it.
+        let warmup = warmup_of(&self.point.args);
         let perf = if self.perf {
             let out = self.dir.join(format!(".perf-{}.csv", pids[0]));
-            perf::PerfStat::start(&pids, &out, warmup_of(&self.point.args))
+            perf::PerfStat::start(&pids, &out, self.block == 1)
         } else {
             None
+        };
+        let (perf, control) = match perf {
+            Some((p, mut c)) if warmup.is_zero() => {
+                let on = c.enable();
+                (Some(p), Some(std::thread::spawn(move || (c, on))))
+            }
+            Some((p, mut c)) => (
+                Some(p),
+                Some(std::thread::spawn(move || {
+                    std::thread::sleep(warmup);
+                    let on = c.enable();
+                    (c, on)
+                })),
+            ),
+            None => (None, None),
         };
         let pid_list = pids.iter().map(u32::to_string).collect::<Vec<_>>();
         let mut argv = vec!["loadgen".to_string()];
@@ -291,7 +367,19 @@ impl Run<'_> {
                 crate::run_to(opts, &mut io::sink(), false).map_err(|e| e.to_string())
             });
         let ok = outcome.as_ref().map_or(0, |o| o.report.ok);
-        record.syscalls = perf.and_then(|p| p.finish(ok));
+        let window = control
+            .and_then(|h| h.join().ok())
+            .map(|(mut c, on)| on && c.disable());
+        if let Some(p) = perf {
+            let counts = p.finish(ok);
+            if window == Some(true) {
+                record.syscalls = counts.syscalls;
+                record.server_cpu_ns = counts.cpu_ns;
+            }
+        }
+        record.steal_pct = steal_before
+            .zip(crate::sys::cpu_steal_ticks())
+            .and_then(|(a, b)| crate::sys::steal_pct(a, b));
         let (rss_peak, vsz_peak) = watch.finish();
         record.rss_peak_kib = Some(rss_peak);
         record.vsz_peak_kib = Some(vsz_peak);
@@ -324,10 +412,17 @@ fn warmup_of(args: &[String]) -> std::time::Duration {
 
 /// One line about a finished run.
 fn progress(r: &RunRecord) -> String {
-    let head = format!("round {} {} {} {}:", r.round, r.suite, r.point, r.model);
+    let head = format!(
+        "block {}{} {} {} {}:",
+        r.block,
+        r.position.map(|p| format!(".{p}")).unwrap_or_default(),
+        r.suite,
+        r.point,
+        r.model
+    );
     match (&r.status, &r.report) {
         (RunStatus::Ok, Some(rep)) => format!(
-            "{head} {:.0} msg/s, p50 {} us, p95 {} us, errors {}, server CPU {:.0}% ({:.2} us/msg){}",
+            "{head} {:.0} msg/s, p50 {} us, p95 {} us, errors {}, server CPU {:.0}% ({:.2} us/msg){}{}",
             r.messages_per_s.unwrap_or(0.0),
             rep.latency_us.p50,
             rep.latency_us.p95,
@@ -338,6 +433,11 @@ fn progress(r: &RunRecord) -> String {
                 .as_ref()
                 .map(|s| format!(", {:.2} syscalls/msg", s.per_message))
                 .unwrap_or_default(),
+            if r.had_steal() {
+                format!(", steal {:.1}%", r.steal_pct.unwrap_or(0.0))
+            } else {
+                String::new()
+            },
         ),
         (status, _) => format!(
             "{head} {status:?}{}",

@@ -230,17 +230,16 @@ impl Drop for ServerProc {
 }
 
 /// Highest RSS and VSZ of some processes (added up), sampled every 100 ms on a thread until
-/// stopped.
+/// stopped (at once: the thread waits on a channel, not in a sleep).
 pub struct MemoryWatch {
-    stop: Arc<Mutex<bool>>,
+    stop: std::sync::mpsc::Sender<()>,
     handle: thread::JoinHandle<(u64, u64)>,
 }
 
 impl MemoryWatch {
     /// Starts watching `pids`.
     pub fn start(pids: Vec<u32>) -> MemoryWatch {
-        let stop = Arc::new(Mutex::new(false));
-        let flag = Arc::clone(&stop);
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let handle = thread::spawn(move || {
             let mut peak = (0u64, 0u64);
             loop {
@@ -248,18 +247,24 @@ impl MemoryWatch {
                     peak.0 = peak.0.max(s.rss_pages * crate::sys::page_size() / 1024);
                     peak.1 = peak.1.max(s.vsize / 1024);
                 }
-                if *flag.lock().unwrap_or_else(|e| e.into_inner()) {
-                    return peak;
+                match stopped.recv_timeout(Duration::from_millis(100)) {
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    _ => break,
                 }
-                thread::sleep(Duration::from_millis(100));
             }
+            // One last reading, after the load.
+            if let Some(s) = probe::sample_all(&pids) {
+                peak.0 = peak.0.max(s.rss_pages * crate::sys::page_size() / 1024);
+                peak.1 = peak.1.max(s.vsize / 1024);
+            }
+            peak
         });
         MemoryWatch { stop, handle }
     }
 
     /// Stops and returns (peak RSS KiB, peak VSZ KiB), after one last reading.
     pub fn finish(self) -> (u64, u64) {
-        *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        let _ = self.stop.send(());
         self.handle.join().unwrap_or((0, 0))
     }
 }

@@ -19,6 +19,9 @@ pub struct Chart {
     pub log_y: bool,
     /// (name, points) per line.
     pub series: Vec<(String, Vec<(f64, f64)>)>,
+    /// Error bars per line, in the order of `series`: (x, low, high) each, drawn as a
+    /// vertical bar in the line's colour (empty: none).
+    pub bars: Vec<Vec<(f64, f64, f64)>>,
 }
 
 const W: f64 = 720.0;
@@ -119,8 +122,9 @@ fn esc(s: &str) -> String {
 /// The chart as an SVG document.
 pub fn svg(c: &Chart) -> String {
     let all = || c.series.iter().flat_map(|(_, p)| p.iter());
+    let ends = || c.bars.iter().flatten().flat_map(|b| [b.1, b.2]);
     let x = Axis::new(all().map(|p| p.0), c.log_x);
-    let y = Axis::new(all().map(|p| p.1), c.log_y);
+    let y = Axis::new(all().map(|p| p.1).chain(ends()), c.log_y);
     let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
     let px = |v: f64| LEFT + x.frac(v) * pw;
     let py = |v: f64| TOP + ph - y.frac(v) * ph;
@@ -192,6 +196,21 @@ pub fn svg(c: &Chart) -> String {
             let (cx, cy) = p.split_once(',').unwrap_or(("0", "0"));
             let _ = writeln!(s, r#"<circle cx="{cx}" cy="{cy}" r="3" fill="{colour}"/>"#);
         }
+        let drawable = |v: f64, log: bool| v.is_finite() && (!log || v > 0.0);
+        for &(bx, lo, hi) in c.bars.get(i).into_iter().flatten() {
+            if !(drawable(bx, c.log_x) && drawable(lo, c.log_y) && drawable(hi, c.log_y)) {
+                continue;
+            }
+            let (xp, y0, y1) = (px(bx), py(lo), py(hi));
+            let _ = writeln!(
+                s,
+                r#"<path d="M{:.1},{y0:.1}H{:.1}M{xp:.1},{y0:.1}V{y1:.1}M{:.1},{y1:.1}H{:.1}" stroke="{colour}" stroke-width="1.2" fill="none"/>"#,
+                xp - 3.0,
+                xp + 3.0,
+                xp - 3.0,
+                xp + 3.0
+            );
+        }
         let ly = TOP + 10.0 + i as f64 * 18.0;
         let lx = LEFT + pw + 12.0;
         let _ = writeln!(
@@ -223,10 +242,19 @@ mod tests {
                 ("epoll".into(), vec![(10.0, 50_000.0), (1000.0, 40_000.0)]),
                 ("tokio".into(), vec![(10.0, 45_000.0), (1000.0, 30_000.0)]),
             ],
+            bars: vec![vec![
+                (10.0, 48_000.0, 52_000.0),
+                (1000.0, 38_000.0, 42_000.0),
+            ]],
         };
         let s = svg(&c);
         assert!(s.starts_with("<svg") && s.ends_with("</svg>\n"));
         assert_eq!(s.matches("<polyline").count(), 2);
+        assert_eq!(
+            s.matches("<path").count(),
+            2,
+            "one bar per point of the first line"
+        );
         assert!(s.contains(">epoll</text>") && s.contains("&lt;vs&gt;"));
         assert!(s.contains(">1k</text>") && s.contains(">10</text>"));
     }

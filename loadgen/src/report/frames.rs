@@ -87,13 +87,13 @@ pub(super) fn section(r: &BenchResults, s: &mut String) {
     let _ = writeln!(
         s,
         "## frames\n\nLength-prefixed frames echoed over one connection, one frame in flight \
-         ({} per run, {} round(s)); loadgen reads each echo whole and checks every byte. MB/s \
+         ({} per run, {} block(s)); loadgen reads each echo whole and checks every byte. MB/s \
          is payload one way: frames x frame size / wall time, in 10^6 bytes per second. Each \
          payload byte crosses loopback twice (there and back), one direction at a time, so \
          an echo's MB/s is set against the one-way loopback limit measured in the same bench, \
-         before each round's frames.\n",
+         before each block's frames.\n",
         counts.join(", "),
-        r.config.rounds
+        r.config.blocks_of("frames")
     );
 
     let (iperf, iperf_why) = limit(r, IPERF3);
@@ -217,6 +217,20 @@ pub(super) fn charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
             (m.clone(), pts)
         })
         .collect();
+    let bars: Vec<Vec<(f64, f64, f64)>> = g
+        .models
+        .iter()
+        .map(|m| {
+            g.points
+                .iter()
+                .zip(&xs)
+                .filter_map(|(p, &x)| {
+                    let c = g.cell(m, p, |r| r.mb_per_s)?;
+                    Some((x, c.mean - c.ci95?, c.mean + c.ci95?))
+                })
+                .collect()
+        })
+        .collect();
     for (tool, label) in [(IPERF3, "iperf3 one way"), (STREAM, "loadgen stream")] {
         if let (Some(c), _) = limit(r, tool) {
             series.push((label.into(), vec![(lo, c.mean), (hi, c.mean)]));
@@ -226,12 +240,13 @@ pub(super) fn charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
         "frames-throughput.svg".into(),
         "frames: payload MB/s one way vs frame size".into(),
         Chart {
-            title: "frames: payload MB/s one way (mean over rounds)".into(),
+            title: "frames: payload MB/s one way (mean over blocks, 95% interval)".into(),
             x_label: "frame size, MiB (log scale)".into(),
             y_label: "MB/s".into(),
             log_x: true,
             log_y: false,
             series,
+            bars,
         },
     )]
 }
@@ -246,7 +261,7 @@ mod tests {
     fn results() -> BenchResults {
         let config = BenchConfig {
             models: vec!["epoll".into(), "tokio".into()],
-            rounds: 2,
+            blocks: 2,
             ..crate::bench::suite::config(1.0)
         };
         let mut runs = Vec::new();

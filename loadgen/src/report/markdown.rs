@@ -132,12 +132,12 @@ fn problems(r: &BenchResults, s: &mut String) {
         rows.push(vec![
             run.model.clone(),
             format!("{} {}", run.suite, run.point),
-            run.round.to_string(),
+            run.block.to_string(),
             what.replace('|', "/"),
         ]);
     }
     if !rows.is_empty() {
-        let header: Vec<String> = ["model", "point", "round", "what happened"]
+        let header: Vec<String> = ["model", "point", "block", "what happened"]
             .iter()
             .map(|h| h.to_string())
             .collect();
@@ -188,12 +188,20 @@ fn environment(r: &BenchResults, s: &mut String) {
         vec![
             "settings".into(),
             format!(
-                "suites {}; models {}; conns {:?}; {}s per timed run; {} round(s); scale {}; fixed rate {} msg/s before scale",
+                "suites {}; models {}; conns {:?}; {}s per timed run; blocks {}{}; seed {}; reference {}; margin {}; scale {}; fixed rate {} msg/s",
                 c.suites.join(","),
                 c.models.join(","),
                 c.conns,
                 c.duration_s,
-                c.rounds,
+                c.blocks,
+                c.suite_blocks
+                    .iter()
+                    .map(|(s, n)| format!(", {s} {n}"))
+                    .collect::<String>(),
+                c.seed
+                    .map_or("none (predates blocks)".into(), |s| s.to_string()),
+                c.reference,
+                c.margin,
                 c.scale,
                 c.rate_fixed
             ),
@@ -207,7 +215,12 @@ fn environment(r: &BenchResults, s: &mut String) {
 }
 
 /// The whole summary.md; `charts` are (file, caption) of the SVGs beside it.
-pub fn summary(r: &BenchResults, charts: &[(String, String)]) -> String {
+pub fn summary(
+    r: &BenchResults,
+    charts: &[(String, String)],
+    reference: &str,
+    margin: f64,
+) -> String {
     let mut s = String::from("# echolab bench\n\n");
     let _ = writeln!(
         s,
@@ -216,21 +229,34 @@ pub fn summary(r: &BenchResults, charts: &[(String, String)]) -> String {
     );
     let _ = writeln!(
         s,
-        "Rendered from raw.json by `loadgen report` ({} runs{}). Servers and loadgen were pinned to separate CPUs; each run started its server fresh. Server CPU comes from /proc in clock ticks (10 ms), so short runs give coarse CPU figures; perf's tracepoints add a little server CPU of their own.\n",
+        "Rendered from raw.json by `loadgen report` ({} runs{}). Servers and loadgen were pinned to separate CPUs; each run started its server fresh. {} perf's tracepoints add a little server CPU of their own.\n",
         r.runs.len(),
         if r.complete {
             ""
         } else {
             "; the bench did not finish"
+        },
+        if r.runs.iter().any(|x| x.server_cpu_ns.is_some()) {
+            "Server CPU comes from perf's task-clock over each run's measured window (switched on at the warm-up's end, off when the load ends): nanoseconds, every thread, exited ones included."
+        } else {
+            "Server CPU comes from /proc in clock ticks (10 ms), so short runs give coarse CPU figures."
         }
     );
     // A run of other suites only (`make bench-mixed`) has no main table to show.
     if r.runs.iter().any(|run| run.suite == "pingpong") {
-        let _ = writeln!(s, "## Main table\n\n{}", headline(r));
+        let _ = writeln!(s, "## Main table\n\n{}", headline(r, reference, margin));
+        if r.config.is_blocked() {
+            let _ = writeln!(
+                s,
+                "Means over blocks; in brackets each model's ratio to {reference} and its verdict (see Verdicts below: a verdict needs the whole 95% interval to clear 1 by more than {}%).\n",
+                margin * 100.0
+            );
+        }
     }
     for (file, caption) in charts {
         let _ = writeln!(s, "![{caption}]({file})\n");
     }
+    super::ranking::section(r, reference, margin, &mut s);
     pingpong(r, &mut s);
     plans(r, &mut s);
     super::frames::section(r, &mut s);

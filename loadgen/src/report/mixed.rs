@@ -170,13 +170,13 @@ pub(super) fn section(r: &BenchResults, s: &mut String) {
     let (measured, warmup) = crate::bench::suite::mixed::timing(&r.config);
     let _ = writeln!(
         s,
-        "## mixed\n\nEvery request costs the server {cpu} ms of CPU (a real spin on the serving thread, half before and half after the wait) and {wait} ms of backend wait in {SPLITS} parts (the model's own timer or sleep). A fraction p = {wait}/{total} of each request can overlap with others, so the speedup over one connection is bounded by Amdahl's 1/(1-p) = {bound}: one server CPU does at most {max_rps} requests/s of this work, reached at {bound} connections. 64-byte framed requests, one in flight per connection, closed loop; {measured} s measured per run after a {warmup} s warm-up that is not counted, {rounds} round(s). Server CPU counts from the warm-up's end; the server's own service times (first byte read to last byte written, from its `--stats-file`) {service_span}.\n",
+        "## mixed\n\nEvery request costs the server {cpu} ms of CPU (a real spin on the serving thread, half before and half after the wait) and {wait} ms of backend wait in {SPLITS} parts (the model's own timer or sleep). A fraction p = {wait}/{total} of each request can overlap with others, so the speedup over one connection is bounded by Amdahl's 1/(1-p) = {bound}: one server CPU does at most {max_rps} requests/s of this work, reached at {bound} connections. 64-byte framed requests, one in flight per connection, closed loop; {measured} s measured per run after a {warmup} s warm-up that is not counted, {rounds} block(s). Server CPU counts from the warm-up's end; the server's own service times (first byte read to last byte written, from its `--stats-file`) {service_span}.\n",
         cpu = num(CPU_MS, 0),
         wait = num(WAIT_MS, 0),
         total = num(CPU_MS + WAIT_MS, 0),
         bound = num(bound, 0),
         max_rps = num(1000.0 / CPU_MS, 0),
-        rounds = r.config.rounds,
+        rounds = r.config.blocks_of("mixed"),
         service_span = service_span(r),
     );
     debug_assert!(p > 0.0 && p < 1.0);
@@ -511,6 +511,7 @@ impl Format for Charts {
                         (m.clone(), measured),
                         (format!("min(N, 1/(1-p) = {})", num(bound, 0)), ideal),
                     ],
+                    bars: vec![],
                 }),
             ));
             let line = |f: fn(&crate::report::Latency) -> u64| -> Vec<(f64, f64)> {
@@ -542,6 +543,7 @@ impl Format for Charts {
                         ("p99".into(), line(|l| l.p99)),
                         (format!("unloaded {} ms", ms(unloaded_us())), unloaded),
                     ],
+                    bars: vec![],
                 }),
             ));
         }
@@ -709,7 +711,7 @@ mod tests {
 
     #[test]
     fn a_summary_of_mixed_runs_alone_has_no_main_table() {
-        let s = crate::report::markdown::summary(&results(), &[]);
+        let s = crate::report::markdown::summary(&results(), &[], "epoll", 0.03);
         assert!(s.contains("## mixed\n"), "{s}");
         assert!(!s.contains("## Main table"), "{s}");
     }

@@ -4,19 +4,24 @@
 //! through [`RunReport::build`], so their figures are computed the same way.
 //!
 //! A bench's results (`crate::bench::data`) are rendered by [`render`] (`loadgen report`):
-//! [`aggregate`] makes means and 95% intervals over rounds, [`markdown`] the tables of
-//! summary.md, [`chart`] the SVG charts.
+//! [`aggregate`] makes means and 95% intervals over blocks, [`verdict`] the paired ratios
+//! and verdicts that rank models ([`ranking`] renders them, [`forest`] plots them),
+//! [`markdown`] the tables of summary.md, [`chart`] the SVG charts.
 
 pub mod aggregate;
 pub mod chart;
 pub mod compare;
+pub mod compare_bench;
+pub mod forest;
 pub mod frames;
 pub mod json;
 pub mod markdown;
 pub mod mixed;
+pub mod ranking;
 pub mod render;
 pub mod sections;
 pub mod text;
+pub mod verdict;
 
 use std::time::Duration;
 

@@ -33,6 +33,42 @@ pub enum ReportError {
         path: String,
         source: std::io::Error,
     },
+    #[error("--reference: '{0}' is not one of the bench's models ({1})")]
+    UnknownReference(String, String),
+    #[error("--margin must be a fraction above 0 and below 1 (0.03 is 3%)")]
+    BadMargin,
+}
+
+impl ReportError {
+    /// True for input that cannot be used (exit 2).
+    pub fn is_input(&self) -> bool {
+        matches!(
+            self,
+            ReportError::Data(_) | ReportError::UnknownReference(..) | ReportError::BadMargin
+        )
+    }
+}
+
+/// The verdicts' reference and margin for `results`: the given ones, checked, else the
+/// bench's own.
+pub fn verdict_settings<'a>(
+    results: &'a BenchResults,
+    reference: Option<&'a str>,
+    margin: Option<f64>,
+) -> Result<(&'a str, f64), ReportError> {
+    let (reference, margin) = super::ranking::settings(results, reference, margin);
+    let known = results.config.models.iter().any(|m| m == reference)
+        || results.runs.iter().any(|r| r.model == reference);
+    if !known {
+        return Err(ReportError::UnknownReference(
+            reference.to_string(),
+            results.config.models.join(", "),
+        ));
+    }
+    if !(margin > 0.0 && margin < 1.0) {
+        return Err(ReportError::BadMargin);
+    }
+    Ok((reference, margin))
 }
 
 /// One way of rendering a bench: (file name, contents) pairs to write into its folder.
@@ -44,8 +80,39 @@ pub trait Format {
 /// The SVG charts.
 pub struct Charts;
 
-/// summary.md, embedding the charts.
-pub struct Markdown;
+/// summary.md, embedding the charts, with verdicts against `reference` at `margin`.
+pub struct Markdown<'a> {
+    /// Reference model of the verdicts.
+    pub reference: &'a str,
+    /// Margin of the verdicts.
+    pub margin: f64,
+}
+
+/// One forest plot per point and ranking metric.
+pub struct Forests<'a> {
+    /// Reference model of the verdicts.
+    pub reference: &'a str,
+    /// Margin of the verdicts.
+    pub margin: f64,
+}
+
+impl Format for Forests<'_> {
+    fn files(&self, r: &BenchResults) -> Vec<(String, String)> {
+        if !r.config.is_blocked() {
+            return Vec::new();
+        }
+        super::verdict::all(r, self.reference, self.margin)
+            .iter()
+            .map(|pv| {
+                let title = format!("{}: {}", super::ranking::point_title(pv), pv.metric.label);
+                (
+                    super::forest::file_name(pv),
+                    super::forest::svg(pv, &title, self.margin),
+                )
+            })
+            .collect()
+    }
+}
 
 /// (file, caption, chart) for every chart the results allow.
 fn charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
@@ -73,6 +140,22 @@ fn pingpong_charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
             })
             .collect()
     };
+    // 95% intervals of the means over blocks, as error bars.
+    let bars = |f: fn(&RunRecord) -> Option<f64>| -> Vec<Vec<(f64, f64, f64)>> {
+        g.models
+            .iter()
+            .map(|m| {
+                g.points
+                    .iter()
+                    .filter_map(|p| {
+                        let c = g.cell(m, p, f)?;
+                        let hw = c.ci95?;
+                        Some((g.conns(p) as f64, c.mean - hw, c.mean + hw))
+                    })
+                    .collect()
+            })
+            .collect()
+    };
     let p95 = |r: &RunRecord| {
         let rep = r.report.as_ref()?;
         (rep.ok > 0).then(|| rep.latency_us.p95 as f64 / 1000.0)
@@ -82,36 +165,39 @@ fn pingpong_charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
             "pingpong-throughput.svg".into(),
             "messages/s vs connections".into(),
             Chart {
-                title: "pingpong: messages/s (mean over rounds)".into(),
+                title: "pingpong: messages/s (mean over blocks, 95% interval)".into(),
                 x_label: "connections (log scale)".into(),
                 y_label: "messages/s".into(),
                 log_x: true,
                 log_y: false,
                 series: line(|r| r.messages_per_s),
+                bars: bars(|r| r.messages_per_s),
             },
         ),
         (
             "pingpong-p95.svg".into(),
             "p95 latency vs connections".into(),
             Chart {
-                title: "pingpong: p95 latency, ms (mean over rounds)".into(),
+                title: "pingpong: p95 latency, ms (mean over blocks, 95% interval)".into(),
                 x_label: "connections (log scale)".into(),
                 y_label: "p95 latency, ms (log scale)".into(),
                 log_x: true,
                 log_y: true,
                 series: line(p95),
+                bars: bars(p95),
             },
         ),
         (
             "pingpong-cpu-per-msg.svg".into(),
             "server CPU us per message vs connections".into(),
             Chart {
-                title: "pingpong: server CPU us per message".into(),
+                title: "pingpong: server CPU us per message (mean, 95% interval)".into(),
                 x_label: "connections (log scale)".into(),
                 y_label: "us of CPU per message".into(),
                 log_x: true,
                 log_y: false,
                 series: line(RunRecord::cpu_us_per_message),
+                bars: bars(RunRecord::cpu_us_per_message),
             },
         ),
     ]
@@ -126,11 +212,14 @@ impl Format for Charts {
     }
 }
 
-impl Format for Markdown {
+impl Format for Markdown<'_> {
     fn files(&self, r: &BenchResults) -> Vec<(String, String)> {
         let embedded: Vec<(String, String)> =
             charts(r).into_iter().map(|(f, c, _)| (f, c)).collect();
-        vec![("summary.md".into(), markdown::summary(r, &embedded))]
+        vec![(
+            "summary.md".into(),
+            markdown::summary(r, &embedded, self.reference, self.margin),
+        )]
     }
 }
 
@@ -144,8 +233,11 @@ fn write(path: &Path, text: &str) -> Result<(), ReportError> {
 /// Renders DIR/raw.json into DIR; returns the files written.
 pub fn render_dir(args: &ReportArgs) -> Result<Vec<PathBuf>, ReportError> {
     let results = BenchResults::read(&args.dir.join("raw.json"))?;
+    let (reference, margin) = verdict_settings(&results, args.reference.as_deref(), args.margin)?;
     let mut written = Vec::new();
-    let formats: [&dyn Format; 3] = [&Charts, &super::mixed::Charts, &Markdown];
+    let markdown = Markdown { reference, margin };
+    let forests = Forests { reference, margin };
+    let formats: [&dyn Format; 4] = [&Charts, &super::mixed::Charts, &forests, &markdown];
     for format in formats {
         for (name, text) in format.files(&results) {
             let path = args.dir.join(name);
@@ -169,7 +261,7 @@ pub fn render_dir(args: &ReportArgs) -> Result<Vec<PathBuf>, ReportError> {
             "{BEGIN}\nLatest run: [{link}]({link}/summary.md), rendered from its raw.json by `loadgen report` ({} runs{}).\n\n{}{END}",
             results.runs.len(),
             if results.complete { "" } else { ", incomplete" },
-            super::sections::headline(&results)
+            super::sections::headline(&results, reference, margin)
         );
         write(readme, &splice(&old, &section))?;
         written.push(readme.clone());

@@ -8,8 +8,9 @@ use super::aggregate::Grid;
 use super::markdown::{Figure, grid_table, lat, mean, ms, num, pm, table};
 use crate::bench::data::{BenchResults, RunRecord};
 
-/// The main table: messages/s per connection count, and the server's CPU at the fixed rate.
-pub fn headline(r: &BenchResults) -> String {
+/// The main table: messages/s per connection count, and the server's CPU at the fixed rate;
+/// for a bench in blocks, each figure with its ratio to the reference and its verdict.
+pub fn headline(r: &BenchResults, reference: &str, margin: f64) -> String {
     let sweep = Grid::new(r, "pingpong", "sweep");
     let fixed = Grid::new(r, "pingpong", "fixed-rate");
     if sweep.is_empty() {
@@ -23,6 +24,25 @@ pub fn headline(r: &BenchResults) -> String {
             .map(|p| format!("msg/s @ {} conns", num(sweep.conns(p) as f64, 0))),
     );
     let fp = fixed.points.first().cloned();
+    let blocked = r.config.is_blocked();
+    let verdicts = |point: &str, metric| {
+        blocked.then(|| super::verdict::at_point(r, "pingpong", point, metric, reference, margin))
+    };
+    let sweep_v: Vec<_> = sweep
+        .points
+        .iter()
+        .map(|p| verdicts(p, super::verdict::MSG_S))
+        .collect();
+    let fixed_v = fp
+        .as_deref()
+        .and_then(|p| verdicts(p, super::verdict::CPU_MSG));
+    let with = |v: &Option<super::verdict::PointVerdicts>, m: &str, figure: String| match v
+        .as_ref()
+        .and_then(|pv| super::ranking::brief(pv, m))
+    {
+        Some(b) if figure != "-" => format!("{figure} ({b})"),
+        _ => figure,
+    };
     if let Some(p) = &fp {
         header.push(format!("server CPU % @ {} msg/s", num(rate_of(p), 0)));
         header.push("server CPU us/msg @ fixed rate".into());
@@ -32,19 +52,24 @@ pub fn headline(r: &BenchResults) -> String {
         .iter()
         .map(|m| {
             let mut row = vec![m.clone()];
-            row.extend(
-                sweep
-                    .points
-                    .iter()
-                    .map(|p| mean(sweep.cell(m, p, |r| r.messages_per_s), |v| num(v, 0))),
-            );
+            row.extend(sweep.points.iter().zip(&sweep_v).map(|(p, v)| {
+                with(
+                    v,
+                    m,
+                    mean(sweep.cell(m, p, |r| r.messages_per_s), |v| num(v, 0)),
+                )
+            }));
             if let Some(p) = &fp {
                 row.push(mean(fixed.cell(m, p, RunRecord::server_cpu_pct), |v| {
                     num(v, 1)
                 }));
-                row.push(mean(fixed.cell(m, p, RunRecord::cpu_us_per_message), |v| {
-                    num(v, 2)
-                }));
+                row.push(with(
+                    &fixed_v,
+                    m,
+                    mean(fixed.cell(m, p, RunRecord::cpu_us_per_message), |v| {
+                        num(v, 2)
+                    }),
+                ));
             }
             row
         })
@@ -62,10 +87,10 @@ pub(super) fn pingpong(r: &BenchResults, s: &mut String) {
     if g.is_empty() {
         return;
     }
-    let rounds = r.config.rounds;
+    let rounds = r.config.blocks_of("pingpong");
     let _ = writeln!(
         s,
-        "## pingpong\n\n64-byte ping-pong, one message in flight per connection, {}s per run after a warm-up that opens the connections and is not counted, {rounds} round(s).\n",
+        "## pingpong\n\n64-byte ping-pong, one message in flight per connection, {}s per run after a warm-up that opens the connections and is not counted, {rounds} block(s), each running every model once in a shuffled order.\n",
         r.config.duration_s
     );
     if let Some(big) = r

@@ -7,7 +7,7 @@
 //!
 //! Each point runs a fixed number of frames (2000, 200 and 100 at `--scale 1`, about 2, 3.4
 //! and 10.5 GB of payload; times `--scale`); a size whose count rounds to zero at this scale
-//! is left out, so a tiny scale runs 1 MiB frames only. Before each round's frames, the
+//! is left out, so a tiny scale runs 1 MiB frames only. Before each block's frames, the
 //! loopback limit one way is measured for `--duration` with iperf3 (when it is installed)
 //! and with `loadgen stream`, pinned as a server and loadgen are, so every model's MB/s can
 //! be read against the limit of the same machine at the same time.
@@ -96,16 +96,16 @@ impl Suite for Frames {
             .collect()
     }
 
-    fn baselines(&self, c: &BenchConfig, round: u32) -> Vec<RunRecord> {
+    fn baselines(&self, c: &BenchConfig, block: u32) -> Vec<RunRecord> {
         let (server, client) = crate::bench::split_cpus();
         let first = |l: Option<CpuList>| l.and_then(|l| l.cpus().first().copied());
         let cpus = (first(server), first(client));
         let mut out = Vec::new();
         match iperf3_version() {
-            Some(_) => out.push(iperf3(c.duration_s, round, cpus)),
-            // Said once, in the first round; later rounds have no iperf3 record.
-            None if round == 1 => {
-                let mut r = blank(IPERF3, round);
+            Some(_) => out.push(iperf3(c.duration_s, block, cpus)),
+            // Said once, in the first block; later rounds have no iperf3 record.
+            None if block == 1 => {
+                let mut r = blank(IPERF3, block);
                 r.status = RunStatus::LoadFailed(
                     "iperf3 is not installed (scripts/deps.sh installs it): no iperf3 baseline"
                         .into(),
@@ -114,14 +114,14 @@ impl Suite for Frames {
             }
             None => {}
         }
-        out.push(stream_baseline(c.duration_s, round, cpus));
+        out.push(stream_baseline(c.duration_s, block, cpus));
         out
     }
 }
 
 /// An empty baseline record.
-fn blank(model: &str, round: u32) -> RunRecord {
-    RunRecord::blank("frames", LOOPBACK, LOOPBACK, 1, round, model)
+fn blank(model: &str, block: u32) -> RunRecord {
+    RunRecord::blank("frames", LOOPBACK, LOOPBACK, 1, block, model)
 }
 
 /// `iperf3 --version`'s first line, or None when iperf3 cannot run here.
@@ -221,10 +221,10 @@ fn output_within(mut child: Reaped, limit: Duration) -> Result<String, String> {
 /// server is, `iperf3 -c -J -t N` pinned as loadgen is.
 fn iperf3(
     duration_s: f64,
-    round: u32,
+    block: u32,
     (server_cpu, client_cpu): (Option<usize>, Option<usize>),
 ) -> RunRecord {
-    let mut r = blank(IPERF3, round);
+    let mut r = blank(IPERF3, block);
     let port = match TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
         Ok(a) => a.port(),
         Err(e) => {
@@ -290,10 +290,10 @@ fn iperf3(
 /// `loadgen stream` in-process: its sink where a server runs, its writer where loadgen does.
 fn stream_baseline(
     duration_s: f64,
-    round: u32,
+    block: u32,
     (server_cpu, client_cpu): (Option<usize>, Option<usize>),
 ) -> RunRecord {
-    let mut r = blank(STREAM, round);
+    let mut r = blank(STREAM, block);
     let mut args = vec![
         "stream".to_string(),
         "--bytes".into(),

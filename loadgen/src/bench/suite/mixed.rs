@@ -110,7 +110,8 @@ impl Suite for Mixed {
                 server_args: [&workload[..], extra].concat(),
             }
         };
-        let mut points: Vec<Point> = SWEEP
+        let sweep = c.mixed_conns.as_deref().unwrap_or(&SWEEP);
+        let mut points: Vec<Point> = sweep
             .iter()
             .map(|&n| point(n.to_string(), "sweep", n, &[]))
             .collect();

@@ -52,7 +52,7 @@ pub trait Suite {
     /// Measurements that involve no model (the loopback limit, say), taken once per round
     /// before the suite's points; each comes back as a finished record whose `model` names
     /// what was measured (`iperf3`).
-    fn baselines(&self, _config: &BenchConfig, _round: u32) -> Vec<super::data::RunRecord> {
+    fn baselines(&self, _config: &BenchConfig, _block: u32) -> Vec<super::data::RunRecord> {
         Vec::new()
     }
 }
@@ -80,7 +80,12 @@ pub(crate) fn config(scale: f64) -> BenchConfig {
         models: vec!["epoll".into()],
         conns: vec![10, 100],
         duration_s: 2.0,
-        rounds: 1,
+        blocks: 1,
+        suite_blocks: Default::default(),
+        seed: Some(1),
+        reference: "epoll".into(),
+        margin: 0.03,
+        mixed_conns: None,
         scale,
         rate_fixed: 50_000.0,
         bin_dir: "target/release".into(),

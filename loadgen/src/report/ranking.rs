@@ -1,0 +1,271 @@
+//! The `## Verdicts` section of summary.md, rendered from [`super::verdict`]: per point and
+//! metric, a table sorted best first (model, ratio `R [LO, HI]`, wins/blocks, verdict, tier),
+//! the interval half-widths the bench reached, flagged outlier runs and runs with steal.
+
+use std::fmt::Write as _;
+
+use super::markdown::{num, table};
+use super::verdict::{self, PointVerdicts, Verdict};
+use crate::bench::data::BenchResults;
+
+/// How a point is named in a heading: `pingpong 100 conns`, `frames 16MiB`.
+pub fn point_title(pv: &PointVerdicts) -> String {
+    match (pv.suite.as_str(), pv.kind.as_str()) {
+        ("pingpong", "sweep") => format!("pingpong {} conns", num(pv.conns as f64, 0)),
+        ("pingpong", "fixed-rate") => format!(
+            "pingpong {} msg/s over {} conns",
+            num(
+                pv.point
+                    .trim_start_matches("rate-")
+                    .parse::<f64>()
+                    .unwrap_or(0.0),
+                0
+            ),
+            pv.conns
+        ),
+        ("mixed", "sweep") => format!("mixed {} conns", pv.conns),
+        _ => format!("{} {}", pv.suite, pv.point),
+    }
+}
+
+/// The table of one point and metric.
+pub fn point_table(pv: &PointVerdicts) -> String {
+    let header: Vec<String> = [
+        "model",
+        "ratio [95% interval]",
+        "wins/blocks",
+        "verdict",
+        "tier",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    let rows: Vec<Vec<String>> = pv
+        .rows
+        .iter()
+        .map(|r| {
+            let verdict = match r.verdict {
+                Verdict::NoData => format!("no data ({} run(s) without a figure)", r.missing),
+                v => {
+                    let w = v.word(&pv.metric).to_string();
+                    if r.missing > 0 {
+                        format!("{w} ({} block(s) without a figure)", r.missing)
+                    } else {
+                        w
+                    }
+                }
+            };
+            vec![
+                r.model.clone(),
+                r.interval.map_or("-".into(), |iv| iv.cell()),
+                if r.verdict == Verdict::Reference {
+                    format!("-/{}", r.blocks)
+                } else {
+                    format!("{}/{}", r.wins, r.blocks)
+                },
+                verdict,
+                if r.tier > 0 {
+                    r.tier.to_string()
+                } else {
+                    "-".into()
+                },
+            ]
+        })
+        .collect();
+    table(&header, &rows)
+}
+
+/// Median interval half-width over the non-reference models of a point, percent.
+pub fn median_half_width(pv: &PointVerdicts) -> Option<f64> {
+    let mut hw: Vec<f64> = pv
+        .rows
+        .iter()
+        .filter(|r| r.verdict != Verdict::Reference)
+        .filter_map(|r| r.interval.filter(|iv| iv.n >= 2).map(|iv| iv.half_width()))
+        .collect();
+    if hw.is_empty() {
+        return None;
+    }
+    hw.sort_by(f64::total_cmp);
+    let n = hw.len();
+    Some(
+        if n % 2 == 1 {
+            hw[n / 2]
+        } else {
+            (hw[n / 2 - 1] + hw[n / 2]) / 2.0
+        } * 100.0,
+    )
+}
+
+/// The reference and margin a report uses: given ones, else the bench's.
+pub fn settings<'a>(
+    r: &'a BenchResults,
+    reference: Option<&'a str>,
+    margin: Option<f64>,
+) -> (&'a str, f64) {
+    (
+        reference.unwrap_or(&r.config.reference),
+        margin.unwrap_or(r.config.margin),
+    )
+}
+
+/// The whole section.
+pub fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
+    s.push_str("## Verdicts\n\n");
+    if !r.config.is_blocked() {
+        s.push_str(
+            "This bench predates verdicts: its rounds ran the models in one fixed order, not \
+             in shuffled blocks, so their runs are not paired and no model is ranked here. \
+             Re-run it with `loadgen bench` (blocks of shuffled models) for verdicts.\n\n",
+        );
+        return;
+    }
+    let all = verdict::all(r, reference, margin);
+    let _ = writeln!(
+        s,
+        "Each point ran in blocks; a block runs every model once, in an order drawn afresh from the seed ({seed}), so the noise of a moment hits one block's models alike. A model's **ratio** is the geometric mean of its per-block ratios to **{reference}** (the reference), with a 95% bootstrap interval over blocks ({resamples} resamples, fixed seed); **wins/blocks** counts the blocks in which it beat {reference}. **Verdict**: better (faster, or cheaper for CPU per message, lower for p99) or worse only when the whole interval clears 1 by more than the margin δ = {pct}%; *equivalent* when the interval lies within 1 ± δ; *inconclusive* otherwise. Models share a **tier** when the first model of the tier is not better than them by the same rule (their own paired ratio). Each server started fresh for every run; nothing ran between the models of a block but the bench itself.\n",
+        seed = r.config.seed.unwrap_or_default(),
+        resamples = verdict::RESAMPLES,
+        pct = margin * 100.0,
+    );
+    // Half-widths first: they say how far this machine let the bench see.
+    let header: Vec<String> = ["point", "metric", "blocks", "median half-width"]
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+    let rows: Vec<Vec<String>> = all
+        .iter()
+        .map(|pv| {
+            vec![
+                point_title(pv),
+                pv.metric.label.to_string(),
+                r.config.blocks_of(&pv.suite).to_string(),
+                median_half_width(pv).map_or("-".into(), |h| format!("±{h:.1}%")),
+            ]
+        })
+        .collect();
+    let _ = writeln!(
+        s,
+        "### How sharp the intervals are\n\nMedian over the models of the interval's half-width, as a share of the ratio.\n\n{}",
+        table(&header, &rows)
+    );
+    for pv in &all {
+        let _ = writeln!(
+            s,
+            "### {}: {}\n\n{}\n![forest plot: {} ratios to {reference}]({})\n",
+            point_title(pv),
+            pv.metric.label,
+            point_table(pv),
+            pv.metric.label,
+            super::forest::file_name(pv),
+        );
+        if !pv.outliers.is_empty() {
+            let list: Vec<String> = pv
+                .outliers
+                .iter()
+                .map(|o| {
+                    format!(
+                        "{} in block {} ({} against its median {})",
+                        o.model,
+                        o.block,
+                        num(o.value, 2),
+                        num(o.median, 2)
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                s,
+                "Outlier runs (over {} median absolute deviations from their model's median; kept): {}.\n",
+                verdict::OUTLIER_MADS,
+                list.join("; ")
+            );
+        }
+    }
+    let stolen: Vec<String> = r
+        .runs
+        .iter()
+        .filter(|x| x.had_steal())
+        .map(|x| {
+            format!(
+                "{} {} {} block {} ({:.1}%)",
+                x.suite,
+                x.point,
+                x.model,
+                x.block,
+                x.steal_pct.unwrap_or(0.0)
+            )
+        })
+        .collect();
+    let counted = r.runs.iter().filter(|x| x.steal_pct.is_some()).count();
+    if counted > 0 {
+        let _ = writeln!(
+            s,
+            "### Steal\n\n{} of {counted} runs had at least {}% of the machine's CPU time stolen by the hypervisor (/proc/stat){}\n",
+            stolen.len(),
+            crate::bench::data::RunRecord::STEAL_FLAG_PCT,
+            if stolen.is_empty() {
+                ".".to_string()
+            } else {
+                format!(": {}.", stolen.join(", "))
+            }
+        );
+    }
+}
+
+/// The ratio of a model at a point for the main table: `1.02x =` style, None without one.
+pub fn brief(pv: &PointVerdicts, model: &str) -> Option<String> {
+    let row = pv.rows.iter().find(|r| r.model == model)?;
+    let iv = row.interval?;
+    Some(match row.verdict {
+        Verdict::Reference => "ref".into(),
+        v => format!("×{:.2} {}", iv.ratio, v.word(&pv.metric)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::verdict::tests::synthetic;
+
+    #[test]
+    fn section_has_a_table_per_point_with_exact_ratio_cells() {
+        let r = synthetic(10);
+        let mut s = String::new();
+        section(&r, "epoll", 0.03, &mut s);
+        assert!(s.starts_with("## Verdicts\n"), "{s}");
+        assert!(s.contains("### pingpong 100 conns: messages/s"), "{s}");
+        assert!(
+            s.contains("| model | ratio [95% interval] | wins/blocks | verdict | tier |"),
+            "{s}"
+        );
+        let fast = s.lines().find(|l| l.starts_with("| fast |")).unwrap();
+        let cells: Vec<&str> = fast.split(" | ").collect();
+        let ratio = cells[1];
+        // R [LO, HI] with three decimals.
+        let ok = ratio.len() == "1.200 [1.190, 1.210]".len()
+            && ratio.as_bytes()[1] == b'.'
+            && ratio.contains(" [")
+            && ratio.ends_with(']');
+        assert!(ok, "{ratio}");
+        assert_eq!(cells[2], "10/10");
+        assert_eq!(cells[3], "faster");
+        assert!(
+            s.contains("| epoll | 1.000 [1.000, 1.000] | -/10 | reference |"),
+            "{s}"
+        );
+        assert!(s.contains("How sharp the intervals are"));
+    }
+
+    #[test]
+    fn older_benches_say_they_predate_verdicts() {
+        let mut r = synthetic(3);
+        r.config.seed = None;
+        for run in &mut r.runs {
+            run.position = None;
+        }
+        let mut s = String::new();
+        section(&r, "epoll", 0.03, &mut s);
+        assert!(s.contains("This bench predates verdicts"), "{s}");
+        assert!(!s.contains("###"));
+    }
+}

@@ -1,0 +1,656 @@
+//! Verdicts: which model is faster, slower, or cannot be told apart from the reference.
+//!
+//! A bench runs every point in blocks, each block running every model once in a shuffled
+//! order. The noise of a moment on a small shared machine hits a block's runs alike, so
+//! the figure that ranks a model is its per-block ratio to the reference model (epoll by
+//! default), not its raw mean. Per point and metric:
+//!
+//! - the ratio is the geometric mean of the per-block ratios, with a 95% percentile
+//!   bootstrap interval over blocks ([`RESAMPLES`] resamples, a fixed seed, so the same
+//!   raw.json gives the same intervals anywhere), plus their median;
+//! - the verdict: better (faster, cheaper) or worse only when the interval clears 1 by more
+//!   than the margin δ; equivalent when it lies within 1 ± δ; inconclusive otherwise;
+//! - tiers: models sorted best first; a model starts a new tier only when its paired ratio
+//!   to the first model of the current tier is worse by the same rule, so models that
+//!   cannot be told apart share a tier;
+//! - outliers: a run whose figure lies more than 10 robust standard deviations from its
+//!   model's median at that point (hyperfine's rule, 14.826 median absolute deviations) is
+//!   flagged, never dropped.
+
+use std::collections::BTreeMap;
+
+use crate::bench::data::{BenchResults, RunRecord, RunStatus};
+use crate::rng::Rng;
+
+/// Bootstrap resamples per interval.
+pub const RESAMPLES: usize = 4000;
+/// Seed of every bootstrap ("echolab" in ASCII), mixed with what the interval is of.
+pub const BOOTSTRAP_SEED: u64 = 0x0065_6368_6f6c_6162;
+/// Median absolute deviations from the median that make a run an outlier (10 robust
+/// standard deviations).
+pub const OUTLIER_MADS: f64 = 14.826;
+
+/// Which way a metric is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Better {
+    /// More is better (messages/s, MB/s).
+    Higher,
+    /// Less is better (CPU per message, latency).
+    Lower,
+}
+
+/// A figure that ranks models.
+#[derive(Debug, Clone, Copy)]
+pub struct Metric {
+    /// Short name (in seeds and file names).
+    pub key: &'static str,
+    /// What a table heading calls it.
+    pub label: &'static str,
+    /// Which way is better.
+    pub better: Better,
+    /// The figure of one run.
+    pub value: fn(&RunRecord) -> Option<f64>,
+    /// Verdict words: (better, worse).
+    pub words: (&'static str, &'static str),
+}
+
+/// Messages (echoes, requests) per second.
+pub const MSG_S: Metric = Metric {
+    key: "msg-s",
+    label: "messages/s",
+    better: Better::Higher,
+    value: |r| r.messages_per_s,
+    words: ("faster", "slower"),
+};
+/// Requests per second (the mixed suite's messages).
+pub const REQ_S: Metric = Metric {
+    key: "req-s",
+    label: "requests/s",
+    better: Better::Higher,
+    value: |r| r.messages_per_s,
+    words: ("faster", "slower"),
+};
+/// Server CPU per message.
+pub const CPU_MSG: Metric = Metric {
+    key: "cpu-msg",
+    label: "server CPU us/message",
+    better: Better::Lower,
+    value: RunRecord::cpu_us_per_message,
+    words: ("cheaper", "costlier"),
+};
+/// p99 latency.
+pub const P99: Metric = Metric {
+    key: "p99",
+    label: "p99 latency",
+    better: Better::Lower,
+    value: RunRecord::p99_us,
+    words: ("lower", "higher"),
+};
+/// Payload MB/s one way.
+pub const MB_S: Metric = Metric {
+    key: "mb-s",
+    label: "payload MB/s",
+    better: Better::Higher,
+    value: |r| r.mb_per_s,
+    words: ("faster", "slower"),
+};
+
+/// The metrics that rank models at a suite's points of one kind.
+pub fn metrics_for(suite: &str, kind: &str) -> Vec<Metric> {
+    match (suite, kind) {
+        ("pingpong", "fixed-rate") => vec![CPU_MSG, P99],
+        ("pingpong", _) | ("plans", _) => vec![MSG_S, CPU_MSG],
+        ("frames", "frames") => vec![MB_S],
+        ("mixed", _) => vec![REQ_S],
+        _ => vec![],
+    }
+}
+
+/// A ratio over blocks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Interval {
+    /// Geometric mean of the per-block ratios.
+    pub ratio: f64,
+    /// Lower end of its 95% bootstrap interval (0 with fewer than two blocks).
+    pub lo: f64,
+    /// Upper end (infinite with fewer than two blocks).
+    pub hi: f64,
+    /// Median of the per-block ratios.
+    pub median: f64,
+    /// Blocks it is made of.
+    pub n: usize,
+}
+
+impl Interval {
+    /// Half the interval's width as a fraction of the ratio (0.05: +/- 5%).
+    pub fn half_width(&self) -> f64 {
+        (self.hi - self.lo) / 2.0 / self.ratio
+    }
+
+    /// `R [LO, HI]` with three decimals.
+    pub fn cell(&self) -> String {
+        if self.n < 2 {
+            return format!("{:.3} [-, -]", self.ratio);
+        }
+        format!("{:.3} [{:.3}, {:.3}]", self.ratio, self.lo, self.hi)
+    }
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+/// The value at quantile `q` of sorted values (linear between neighbours).
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let (i, f) = (pos.floor() as usize, pos.fract());
+    match sorted.get(i + 1) {
+        Some(next) => sorted[i] + (next - sorted[i]) * f,
+        None => sorted[i],
+    }
+}
+
+/// The geometric mean of per-block ratios given as natural logs, with its bootstrap
+/// interval; None without a block.
+pub fn bootstrap(log_ratios: &[f64], rng: &mut Rng) -> Option<Interval> {
+    let n = log_ratios.len();
+    if n == 0 {
+        return None;
+    }
+    let ratio = mean(log_ratios).exp();
+    let med = median(log_ratios).exp();
+    if n < 2 {
+        return Some(Interval {
+            ratio,
+            lo: 0.0,
+            hi: f64::INFINITY,
+            median: med,
+            n,
+        });
+    }
+    let mut means: Vec<f64> = (0..RESAMPLES)
+        .map(|_| (0..n).map(|_| log_ratios[rng.below(n)]).sum::<f64>() / n as f64)
+        .collect();
+    means.sort_by(f64::total_cmp);
+    Some(Interval {
+        ratio,
+        lo: quantile(&means, 0.025).exp(),
+        hi: quantile(&means, 0.975).exp(),
+        median: med,
+        n,
+    })
+}
+
+/// The ratio of two independent samples' geometric means (B over A, as natural logs),
+/// each resampled on its own: for runs that were not paired (two benches).
+pub fn bootstrap_unpaired(a: &[f64], b: &[f64], rng: &mut Rng) -> Option<Interval> {
+    if a.is_empty() || b.is_empty() {
+        return None;
+    }
+    let ratio = (mean(b) - mean(a)).exp();
+    let med = (median(b) - median(a)).exp();
+    if a.len() < 2 || b.len() < 2 {
+        return Some(Interval {
+            ratio,
+            lo: 0.0,
+            hi: f64::INFINITY,
+            median: med,
+            n: a.len().min(b.len()),
+        });
+    }
+    let resample = |v: &[f64], rng: &mut Rng| {
+        (0..v.len()).map(|_| v[rng.below(v.len())]).sum::<f64>() / v.len() as f64
+    };
+    let mut diffs: Vec<f64> = (0..RESAMPLES)
+        .map(|_| resample(b, rng) - resample(a, rng))
+        .collect();
+    diffs.sort_by(f64::total_cmp);
+    Some(Interval {
+        ratio,
+        lo: quantile(&diffs, 0.025).exp(),
+        hi: quantile(&diffs, 0.975).exp(),
+        median: med,
+        n: a.len().min(b.len()),
+    })
+}
+
+/// What the interval says of a model against the reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// It is the reference.
+    Reference,
+    /// Better by more than the margin (faster, cheaper).
+    Better,
+    /// Worse by more than the margin.
+    Worse,
+    /// Within the margin either way.
+    Equivalent,
+    /// Neither.
+    Inconclusive,
+    /// No block had figures of both.
+    NoData,
+}
+
+/// The margin rule.
+pub fn judge(iv: &Interval, margin: f64, better: Better) -> Verdict {
+    let (above, below) = (iv.lo > 1.0 + margin, iv.hi < 1.0 - margin);
+    match (above, below, better) {
+        (true, _, Better::Higher) | (_, true, Better::Lower) => Verdict::Better,
+        (true, _, Better::Lower) | (_, true, Better::Higher) => Verdict::Worse,
+        _ if iv.lo >= 1.0 - margin && iv.hi <= 1.0 + margin => Verdict::Equivalent,
+        _ => Verdict::Inconclusive,
+    }
+}
+
+impl Verdict {
+    /// The word for a metric ("faster", "cheaper", "equivalent").
+    pub fn word(self, m: &Metric) -> &'static str {
+        match self {
+            Verdict::Reference => "reference",
+            Verdict::Better => m.words.0,
+            Verdict::Worse => m.words.1,
+            Verdict::Equivalent => "equivalent",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::NoData => "no data",
+        }
+    }
+}
+
+/// One model at one point and metric.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Model.
+    pub model: String,
+    /// Its ratio to the reference over the blocks both have figures for.
+    pub interval: Option<Interval>,
+    /// Blocks in which it beat the reference.
+    pub wins: usize,
+    /// Blocks paired with the reference.
+    pub blocks: usize,
+    /// Blocks run at this point in which it has no figure (failed, or none to count).
+    pub missing: usize,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Tier, from 1 (the best); models that cannot be told apart share one.
+    pub tier: usize,
+}
+
+/// A run flagged as an outlier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outlier {
+    /// Model.
+    pub model: String,
+    /// Block.
+    pub block: u32,
+    /// Its figure.
+    pub value: f64,
+    /// Its model's median at the point.
+    pub median: f64,
+}
+
+/// The verdicts at one point for one metric.
+#[derive(Debug, Clone)]
+pub struct PointVerdicts {
+    /// Suite.
+    pub suite: String,
+    /// Point name.
+    pub point: String,
+    /// Kind of point.
+    pub kind: String,
+    /// Connections.
+    pub conns: u64,
+    /// The metric.
+    pub metric: Metric,
+    /// Reference model.
+    pub reference: String,
+    /// Rows, best first; models without figures last.
+    pub rows: Vec<Row>,
+    /// Runs flagged as outliers.
+    pub outliers: Vec<Outlier>,
+}
+
+/// Figures of every model at a point: model -> block -> value (ok runs with a positive,
+/// finite figure).
+fn figures(
+    results: &BenchResults,
+    suite: &str,
+    point: &str,
+    metric: &Metric,
+) -> BTreeMap<String, BTreeMap<u32, f64>> {
+    let mut out: BTreeMap<String, BTreeMap<u32, f64>> = BTreeMap::new();
+    for r in results.runs.iter().filter(|r| {
+        r.suite == suite && r.point == point && r.position.is_some() && r.status == RunStatus::Ok
+    }) {
+        if let Some(v) = (metric.value)(r).filter(|v| v.is_finite() && *v > 0.0) {
+            out.entry(r.model.clone()).or_default().insert(r.block, v);
+        }
+    }
+    out
+}
+
+/// Per-block ln(a / b) over the blocks both have.
+fn paired_logs(a: &BTreeMap<u32, f64>, b: &BTreeMap<u32, f64>) -> Vec<f64> {
+    a.iter()
+        .filter_map(|(blk, va)| b.get(blk).map(|vb| (va / vb).ln()))
+        .collect()
+}
+
+/// The bootstrap generator for one interval.
+fn rng_for(suite: &str, point: &str, metric: &Metric, a: &str, b: &str) -> Rng {
+    Rng::keyed(BOOTSTRAP_SEED, &[suite, point, metric.key, a, b], 0)
+}
+
+/// Runs more than [`OUTLIER_MADS`] median absolute deviations from their model's median.
+pub fn outliers(values: &BTreeMap<u32, f64>) -> Vec<(u32, f64, f64)> {
+    let v: Vec<f64> = values.values().copied().collect();
+    if v.len() < 3 {
+        return Vec::new();
+    }
+    let med = median(&v);
+    let mad = median(&v.iter().map(|x| (x - med).abs()).collect::<Vec<_>>());
+    if mad <= 0.0 {
+        return Vec::new();
+    }
+    values
+        .iter()
+        .filter(|(_, x)| (*x - med).abs() > OUTLIER_MADS * mad)
+        .map(|(b, x)| (*b, *x, med))
+        .collect()
+}
+
+/// The verdicts at one point for one metric, against `reference` with margin `margin`.
+pub fn at_point(
+    results: &BenchResults,
+    suite: &str,
+    point: &str,
+    metric: Metric,
+    reference: &str,
+    margin: f64,
+) -> PointVerdicts {
+    let fig = figures(results, suite, point, &metric);
+    let runs_here: Vec<&RunRecord> = results
+        .runs
+        .iter()
+        .filter(|r| r.suite == suite && r.point == point && r.position.is_some())
+        .collect();
+    let empty = BTreeMap::new();
+    let reference_figs = fig.get(reference).unwrap_or(&empty);
+    let mut rows: Vec<Row> = results
+        .config
+        .models
+        .iter()
+        .filter(|m| runs_here.iter().any(|r| &r.model == *m))
+        .map(|m| {
+            let mine = fig.get(m).unwrap_or(&empty);
+            let ran = runs_here.iter().filter(|r| &r.model == m).count();
+            let logs = paired_logs(mine, reference_figs);
+            let interval = bootstrap(&logs, &mut rng_for(suite, point, &metric, m, reference));
+            let wins = logs
+                .iter()
+                .filter(|l| match metric.better {
+                    Better::Higher => **l > 0.0,
+                    Better::Lower => **l < 0.0,
+                })
+                .count();
+            let verdict = match &interval {
+                _ if m == reference => Verdict::Reference,
+                None => Verdict::NoData,
+                Some(iv) => judge(iv, margin, metric.better),
+            };
+            Row {
+                model: m.clone(),
+                interval,
+                wins,
+                blocks: logs.len(),
+                missing: ran.saturating_sub(mine.len()),
+                verdict,
+                tier: 0,
+            }
+        })
+        .collect();
+    // Best first: the one with the highest (or lowest) ratio.
+    let key = |r: &Row| match (&r.interval, metric.better) {
+        (None, _) => f64::INFINITY,
+        (Some(iv), Better::Higher) => -iv.ratio,
+        (Some(iv), Better::Lower) => iv.ratio,
+    };
+    rows.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    let mut tier = 0;
+    let mut leader: Option<String> = None;
+    for row in rows.iter_mut() {
+        if row.interval.is_none() {
+            continue;
+        }
+        let starts = match &leader {
+            None => true,
+            Some(l) => {
+                let logs = paired_logs(
+                    fig.get(&row.model).unwrap_or(&empty),
+                    fig.get(l).unwrap_or(&empty),
+                );
+                let iv = bootstrap(&logs, &mut rng_for(suite, point, &metric, &row.model, l));
+                iv.is_some_and(|iv| judge(&iv, margin, metric.better) == Verdict::Worse)
+            }
+        };
+        if starts {
+            tier += 1;
+            leader = Some(row.model.clone());
+        }
+        row.tier = tier;
+    }
+    let outliers = fig
+        .iter()
+        .flat_map(|(m, values)| {
+            outliers(values)
+                .into_iter()
+                .map(move |(block, value, median)| Outlier {
+                    model: m.clone(),
+                    block,
+                    value,
+                    median,
+                })
+        })
+        .collect();
+    let first = runs_here.first();
+    PointVerdicts {
+        suite: suite.into(),
+        point: point.into(),
+        kind: first.map(|r| r.kind.clone()).unwrap_or_default(),
+        conns: first.map_or(0, |r| r.conns),
+        metric,
+        reference: reference.into(),
+        rows,
+        outliers,
+    }
+}
+
+/// Every point's verdicts, suite by suite in the bench's order, for every ranking metric.
+pub fn all(results: &BenchResults, reference: &str, margin: f64) -> Vec<PointVerdicts> {
+    let mut out = Vec::new();
+    for suite in &results.config.suites {
+        let mut points: Vec<(String, String)> = Vec::new();
+        for r in results
+            .runs
+            .iter()
+            .filter(|r| &r.suite == suite && r.position.is_some())
+        {
+            if !points.iter().any(|(p, _)| p == &r.point) {
+                points.push((r.point.clone(), r.kind.clone()));
+            }
+        }
+        for (point, kind) in points {
+            for metric in metrics_for(suite, &kind) {
+                out.push(at_point(results, suite, &point, metric, reference, margin));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::bench::data::{BenchConfig, BenchEnvironment};
+
+    /// Normal noise from the generator (Box-Muller).
+    fn normal(rng: &mut Rng) -> f64 {
+        let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        let v = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
+    #[test]
+    fn intervals_cover_a_known_ratio() {
+        // 300 synthetic benches of 12 blocks: a true ratio of 1.10 and 5% noise per run.
+        let truth: f64 = 1.10;
+        let mut noise = Rng::new(42);
+        let mut covered = 0;
+        for k in 0..300 {
+            let logs: Vec<f64> = (0..12)
+                .map(|_| truth.ln() + 0.05 * normal(&mut noise))
+                .collect();
+            let iv = bootstrap(&logs, &mut Rng::new(k)).unwrap();
+            assert!(iv.lo < iv.ratio && iv.ratio < iv.hi);
+            if iv.lo <= truth && truth <= iv.hi {
+                covered += 1;
+            }
+        }
+        // A percentile bootstrap over 12 blocks is a little narrow: about 92% here.
+        assert!((260..=295).contains(&covered), "covered {covered} of 300");
+    }
+
+    #[test]
+    fn same_seed_same_interval() {
+        let logs = [0.1, 0.05, 0.12, 0.08, 0.02, 0.09];
+        let a = bootstrap(&logs, &mut Rng::new(5)).unwrap();
+        let b = bootstrap(&logs, &mut Rng::new(5)).unwrap();
+        assert_eq!(a, b);
+        assert!((a.ratio - (logs.iter().sum::<f64>() / 6.0).exp()).abs() < 1e-12);
+        let one = bootstrap(&[0.1], &mut Rng::new(5)).unwrap();
+        assert_eq!((one.lo, one.hi), (0.0, f64::INFINITY));
+        assert_eq!(one.cell(), "1.105 [-, -]");
+        assert!(bootstrap(&[], &mut Rng::new(5)).is_none());
+    }
+
+    #[test]
+    fn verdicts_follow_the_margin() {
+        let iv = |lo, hi| Interval {
+            ratio: (lo + hi) / 2.0,
+            lo,
+            hi,
+            median: (lo + hi) / 2.0,
+            n: 10,
+        };
+        let m = 0.03;
+        use Better::*;
+        assert_eq!(judge(&iv(1.04, 1.10), m, Higher), Verdict::Better);
+        assert_eq!(judge(&iv(1.04, 1.10), m, Lower), Verdict::Worse);
+        assert_eq!(judge(&iv(0.90, 0.96), m, Higher), Verdict::Worse);
+        assert_eq!(judge(&iv(0.90, 0.96), m, Lower), Verdict::Better);
+        // Clears 1 but not 1 + margin: not enough to call.
+        assert_eq!(judge(&iv(1.01, 1.05), m, Higher), Verdict::Inconclusive);
+        assert_eq!(judge(&iv(0.98, 1.02), m, Higher), Verdict::Equivalent);
+        assert_eq!(judge(&iv(0.90, 1.10), m, Higher), Verdict::Inconclusive);
+        assert_eq!(iv(0.9, 1.1).cell(), "1.000 [0.900, 1.100]");
+        assert!((iv(0.9, 1.1).half_width() - 0.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn unpaired_ratio_of_two_samples() {
+        let a: Vec<f64> = [100.0f64, 102.0, 98.0, 101.0]
+            .iter()
+            .map(|v| v.ln())
+            .collect();
+        let b: Vec<f64> = [120.0f64, 118.0, 123.0, 121.0]
+            .iter()
+            .map(|v| v.ln())
+            .collect();
+        let iv = bootstrap_unpaired(&a, &b, &mut Rng::new(1)).unwrap();
+        assert!(iv.lo > 1.1 && iv.hi < 1.3, "{iv:?}");
+        assert!(bootstrap_unpaired(&a, &[], &mut Rng::new(1)).is_none());
+    }
+
+    #[test]
+    fn outliers_by_median_absolute_deviation() {
+        let v: BTreeMap<u32, f64> = [100.0, 101.0, 99.0, 100.5, 99.5, 300.0]
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (i as u32 + 1, *x))
+            .collect();
+        assert_eq!(outliers(&v), vec![(6, 300.0, 100.25)]);
+        let flat: BTreeMap<u32, f64> = (1..5).map(|b| (b, 7.0)).collect();
+        assert!(outliers(&flat).is_empty());
+    }
+
+    /// A bench of `blocks` blocks: epoll at 100 msg/s, `fast` 20% faster, `same` equal,
+    /// `slow` 20% slower, with 3% noise per run that each block shares in part.
+    pub(crate) fn synthetic(blocks: u32) -> BenchResults {
+        let models = ["epoll", "fast", "same", "slow"];
+        let factor = [1.0, 1.2, 1.0, 0.8];
+        let mut noise = Rng::new(9);
+        let mut runs = Vec::new();
+        for block in 1..=blocks {
+            let shared = 1.0 + 0.10 * normal(&mut noise);
+            for (i, m) in models.iter().enumerate() {
+                let mut r = RunRecord::blank("pingpong", "100", "sweep", 100, block, m);
+                r.position = Some(i as u32 + 1);
+                r.messages_per_s =
+                    Some(100.0 * factor[i] * shared * (1.0 + 0.01 * normal(&mut noise)));
+                runs.push(r);
+            }
+        }
+        let mut config = crate::bench::suite::config(1.0);
+        config.suites = vec!["pingpong".into()];
+        config.models = models.map(String::from).to_vec();
+        BenchResults {
+            format: crate::bench::data::BENCH_FORMAT,
+            loadgen_version: "test".into(),
+            config: BenchConfig { blocks, ..config },
+            environment: BenchEnvironment::default(),
+            started_unix_ms: 0,
+            finished_unix_ms: 0,
+            complete: true,
+            notes: vec![],
+            runs,
+        }
+    }
+
+    #[test]
+    fn paired_blocks_rank_through_shared_noise() {
+        // The shared 10% noise would hide a 0% vs 20% difference in raw means over a few
+        // runs; the per-block ratios cancel it.
+        let r = synthetic(12);
+        let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
+        let order: Vec<&str> = pv.rows.iter().map(|r| r.model.as_str()).collect();
+        assert_eq!(order[0], "fast");
+        assert_eq!(order[3], "slow");
+        let row = |m: &str| pv.rows.iter().find(|r| r.model == m).unwrap();
+        assert_eq!(row("fast").verdict, Verdict::Better);
+        assert_eq!(row("slow").verdict, Verdict::Worse);
+        assert_eq!(row("epoll").verdict, Verdict::Reference);
+        assert_eq!(row("same").verdict, Verdict::Equivalent);
+        assert_eq!(row("fast").wins, 12);
+        assert_eq!((row("fast").tier, row("slow").tier), (1, 3));
+        assert_eq!(row("same").tier, row("epoll").tier);
+        let iv = row("fast").interval.unwrap();
+        assert!(iv.lo < 1.2 && 1.2 < iv.hi, "{iv:?}");
+        // Another reference turns the ratios around.
+        let pv = at_point(&r, "pingpong", "100", MSG_S, "fast", 0.03);
+        assert!(
+            pv.rows
+                .iter()
+                .all(|r| r.model == "fast" || r.verdict == Verdict::Worse)
+        );
+    }
+}
