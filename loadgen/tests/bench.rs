@@ -178,7 +178,7 @@ fn bench_then_report_has_every_model_and_figure() {
         "### pingpong 10 conns: messages/s",
         "### pingpong 200 msg/s over 100 conns: server CPU us/message",
         "### plans 1000x4: messages/s",
-        "| model | ratio [95% interval] | wins/blocks | verdict | tier |",
+        "| model | ratio [95% interval] | wins/blocks | verdict | tier | median ratio |",
         "| epoll | 1.000 [1.000, 1.000] | -/2 | reference | ",
         "forest-pingpong-10-msg-s.svg",
     ] {

@@ -36,6 +36,7 @@ pub fn point_table(pv: &PointVerdicts) -> String {
         "wins/blocks",
         "verdict",
         "tier",
+        "median ratio",
     ]
     .iter()
     .map(|h| h.to_string())
@@ -69,6 +70,8 @@ pub fn point_table(pv: &PointVerdicts) -> String {
                 } else {
                     "-".into()
                 },
+                r.interval
+                    .map_or("-".into(), |iv| format!("{:.3}", iv.median)),
             ]
         })
         .collect();
@@ -235,7 +238,9 @@ mod tests {
         assert!(s.starts_with("## Verdicts\n"), "{s}");
         assert!(s.contains("### pingpong 100 conns: messages/s"), "{s}");
         assert!(
-            s.contains("| model | ratio [95% interval] | wins/blocks | verdict | tier |"),
+            s.contains(
+                "| model | ratio [95% interval] | wins/blocks | verdict | tier | median ratio |"
+            ),
             "{s}"
         );
         let fast = s.lines().find(|l| l.starts_with("| fast |")).unwrap();
