@@ -47,6 +47,7 @@ pub mod report;
 pub mod stats;
 pub mod stream;
 pub mod sys;
+pub mod threshold;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
@@ -69,6 +70,8 @@ use report::{Meta, Settings, text};
 
 /// Exit code for input that cannot be used (the same as clap's).
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code of a run that crossed a `--fail-if` threshold.
+pub const EXIT_THRESHOLD: u8 = 3;
 
 /// Why loadgen could not do what it was asked. Failed samples are never errors: they are
 /// counted in the report.
@@ -123,9 +126,14 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// 0, or 1 when samples were run and not one of them succeeded.
+    /// 3 when a `--fail-if` threshold was crossed; else 1 when samples were run and not one
+    /// of them succeeded; else 0.
     pub fn exit_code(&self) -> u8 {
-        u8::from(self.report.samples > 0 && self.report.ok == 0)
+        if self.report.thresholds.iter().any(|c| c.crossed) {
+            EXIT_THRESHOLD
+        } else {
+            u8::from(self.report.samples > 0 && self.report.ok == 0)
+        }
     }
 }
 
@@ -176,7 +184,7 @@ pub fn execute(opts: Opts) -> Result<u8, Error> {
         }
         _ => {
             let outcome = run(opts)?;
-            if outcome.exit_code() != 0 {
+            if outcome.report.samples > 0 && outcome.report.ok == 0 {
                 eprintln!("loadgen: no sample succeeded");
             }
             Ok(outcome.exit_code())
@@ -267,8 +275,12 @@ fn run_load(args: &LoadArgs, out: &mut dyn Write, live: bool) -> Result<Outcome,
     meta.settings = settings;
     meta.environment = Environment::current();
     meta.started_unix_ms = started_unix_ms;
-    let report = RunReport::build(meta, &stats);
+    let mut report = RunReport::build(meta, &stats);
+    report.thresholds = threshold::check(&plan.fail_if, &report);
     write!(out, "{}", text::render(&report))?;
+    for crossed in report.thresholds.iter().filter(|c| c.crossed) {
+        writeln!(out, "{crossed}")?;
+    }
     out.flush()?;
     if let Some(path) = &plan.json {
         json::write(&report, path)?;
