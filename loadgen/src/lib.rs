@@ -99,6 +99,8 @@ pub enum Error {
     Jtl(#[from] jtl::JtlError),
     #[error(transparent)]
     Stream(#[from] stream::StreamError),
+    #[error(transparent)]
+    Threshold(#[from] threshold::ThresholdError),
     #[error("`loadgen {0}` is run by loadgen::execute, not run_to")]
     NotALoad(&'static str),
 }
@@ -108,6 +110,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Plan(_) | Error::JsonPath { .. } | Error::Merge(_) => EXIT_USAGE,
+            Error::Threshold(_) => EXIT_USAGE,
             Error::Json(JsonError::Read { .. } | JsonError::Parse { .. }) => EXIT_USAGE,
             Error::Json(JsonError::Format { .. }) => EXIT_USAGE,
             Error::Bench(bench::BenchError::Config(_)) => EXIT_USAGE,
@@ -193,18 +196,20 @@ pub fn execute(opts: Opts) -> Result<u8, Error> {
 }
 
 fn merge_files(m: &MergeArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
+    let fail_if = threshold::parse_all(&m.fail_if)?;
     let reports = m
         .files
         .iter()
         .map(|f| json::read(f))
         .collect::<Result<Vec<_>, _>>()?;
-    let report = merge::merge(&reports)?;
+    let mut report = merge::merge(&reports)?;
+    writeln!(out, "{}", text::header(&report.settings))?;
+    write!(out, "{}", text::render(&report))?;
+    threshold::apply(&fail_if, &mut report, out)?;
+    out.flush()?;
     if let Some(path) = &m.json {
         json::write(&report, path)?;
     }
-    writeln!(out, "{}", text::header(&report.settings))?;
-    write!(out, "{}", text::render(&report))?;
-    out.flush()?;
     Ok(Outcome { report })
 }
 
@@ -276,11 +281,8 @@ fn run_load(args: &LoadArgs, out: &mut dyn Write, live: bool) -> Result<Outcome,
     meta.environment = Environment::current();
     meta.started_unix_ms = started_unix_ms;
     let mut report = RunReport::build(meta, &stats);
-    report.thresholds = threshold::check(&plan.fail_if, &report);
     write!(out, "{}", text::render(&report))?;
-    for crossed in report.thresholds.iter().filter(|c| c.crossed) {
-        writeln!(out, "{crossed}")?;
-    }
+    threshold::apply(&plan.fail_if, &mut report, out)?;
     out.flush()?;
     if let Some(path) = &plan.json {
         json::write(&report, path)?;

@@ -88,6 +88,11 @@ pub struct ImportJtlArgs {
     /// the file (JMeter 2.13 and 5.x formats).
     #[arg(long, value_name = "FILE")]
     pub summary: Option<PathBuf>,
+
+    /// Pass/fail thresholds, as for a load run (`loadgen --help`): checked against the
+    /// imported run; a crossed one prints a line after the report and exits 3.
+    #[arg(long, value_name = "LIST")]
+    pub fail_if: Vec<String>,
 }
 
 /// `loadgen compare A.json B.json ...`.
@@ -180,6 +185,11 @@ pub struct MergeArgs {
     /// Write the merged result here too.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+
+    /// Pass/fail thresholds, as for a load run (`loadgen --help`): checked against the
+    /// merged run; a crossed one prints a line after the report and exits 3.
+    #[arg(long, value_name = "LIST")]
+    pub fail_if: Vec<String>,
 }
 
 /// The flags of a load run.

@@ -273,6 +273,21 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
     })
 }
 
+/// Checks the thresholds against a finished report, keeps the result in it (its
+/// `thresholds`) and writes one line per crossed threshold to `out`: what a run, a merge and
+/// an import do after printing the report.
+pub fn apply(
+    thresholds: &[Threshold],
+    report: &mut RunReport,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    report.thresholds = check(thresholds, report);
+    for crossed in report.thresholds.iter().filter(|c| c.crossed) {
+        writeln!(out, "{crossed}")?;
+    }
+    Ok(())
+}
+
 /// Checks every threshold against a finished run.
 pub fn check(thresholds: &[Threshold], r: &RunReport) -> Vec<Checked> {
     thresholds.iter().map(|t| check_one(t, r)).collect()

@@ -330,6 +330,37 @@ fn crossed_thresholds_print_after_the_report_and_exit_3() {
         "{:?}",
         r.thresholds
     );
+
+    // The same thresholds on a merge of runs (from several machines, say).
+    let merged = temp("thresholds-merged.json");
+    let m = merged.to_str().unwrap();
+    let out = loadgen(&[
+        "merge",
+        f,
+        f,
+        "--fail-if",
+        "errors>0,rate<1e12",
+        "--json",
+        m,
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{}", text(&out.stderr));
+    assert_eq!(stdout.matches("threshold crossed: ").count(), 1, "{stdout}");
+    assert!(
+        stdout.contains("threshold crossed: rate<1e12 (rate was "),
+        "{stdout}"
+    );
+    let r = json::read(&merged).unwrap();
+    assert_eq!((r.samples, r.thresholds.len()), (200, 2));
+    let out = loadgen(&["merge", f, "--fail-if", "p99>"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr).lines().count(),
+        1,
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
 }
 
 #[test]
