@@ -100,16 +100,15 @@ jmeter: ## MODEL=epoll PLAN=1|2 [SCALE=0.1]: a PyYYC plan in real JMeter, then l
 	  *) echo "unknown MODEL '$(MODEL)'; models: $(MODELS)" >&2; exit 2;; esac
 	bash scripts/jmeter-plan.sh $(MODEL) $(PLAN) $(SCALE) $(RESULTS)
 
-jmeter-distributed: ## MODEL=epoll [THREADS=10 LOOPS=100]: the bundled plan from a JMeter controller (127.0.0.1) over two JMeter servers (127.0.0.2, 127.0.0.3) against one server, into $(RESULTS)/jmeter-distributed/$(MODEL)
+jmeter-distributed: ## MODEL=epoll [THREADS=10 LOOPS=100]: the bundled plan from a JMeter controller (127.0.0.1) over two JMeter servers (127.0.0.2, 127.0.0.3) against one server, imported by loadgen (fails on any error), into $(RESULTS)/jmeter-distributed/$(MODEL)
 	@case " $(MODELS) " in *" $(MODEL) "*) ;; \
 	  *) echo "unknown MODEL '$(MODEL)'; models: $(MODELS)" >&2; exit 2;; esac
 	$(CARGO) build --workspace --release --locked --quiet
 	bash scripts/jmeter-distributed.sh $(RESULTS)/jmeter-distributed/$(MODEL) $(MODEL) -Gthreads=$(THREADS) -Gloops=$(LOOPS)
-	./target/release/loadgen import-jtl $(RESULTS)/jmeter-distributed/$(MODEL)/results.jtl \
-	  --threads $$((2 * $(THREADS))) --loops $(LOOPS) --rampup 1s \
-	  --summary $(RESULTS)/jmeter-distributed/$(MODEL)/console.txt \
-	  --json $(RESULTS)/jmeter-distributed/$(MODEL)/jmeter.json \
-	  | tee $(RESULTS)/jmeter-distributed/$(MODEL)/jmeter.txt
+	@d=$(RESULTS)/jmeter-distributed/$(MODEL); \
+	./target/release/loadgen import-jtl $$d/results.jtl --threads $$((2 * $(THREADS))) \
+	  --loops $(LOOPS) --rampup 1s --target $$(cat $$d/target) --summary $$d/console.txt \
+	  --fail-if 'errors>0' --json $$d/jmeter.json >$$d/jmeter.txt; s=$$?; cat $$d/jmeter.txt; exit $$s
 
 clean: ## remove build outputs
 	$(CARGO) clean

@@ -11,7 +11,8 @@
 # the echo server on 127.0.0.1:PORT (already listening; or, given a MODEL, a fresh
 # target/release/echo-MODEL on a free port of 127.0.0.1, stopped at the end), so the JTL holds
 # 2 x threads x loops samples. OUT is replaced. JMeter's console (its merged `summary` lines) goes to OUT/console.txt, the logs to
-# OUT/jmeter.log (controller) and OUT/server-127.0.0.N.log. The engines exit at the end (-X) and
+# OUT/jmeter.log (controller) and OUT/server-127.0.0.N.log, the echo server's address to
+# OUT/target. The engines exit at the end (-X) and
 # are killed on any exit of this script.
 #
 # The plan's properties must reach the engines, so give them with -G (-Gthreads=10, or a whole
@@ -120,6 +121,7 @@ for i in "${!engines[@]}"; do
     grep -q 'Bound to registry\|Created remote object' "$out/server-$e.log" 2>/dev/null \
         || die "the JMeter server on $e was not ready within 60 s; see $out/server-$e.log"
 done
+echo "127.0.0.1:$port" >"$out/target"
 remotes=$(printf "%s:$rmi_port," "${engines[@]}")
 remotes=${remotes%,}
 say "JMeter $version: controller on $controller, engines $remotes, echo server 127.0.0.1:$port"
