@@ -31,7 +31,7 @@
 //!
 //! Modules: [`opts`] (flags) -> [`plan`] (checked settings, with [`addrs`]) -> [`engine`] (workers and
 //! users) -> [`stats`] (counts, histograms) -> [`report`] (data, text, JSON); [`probe`]
-//! reads /proc; [`merge`] and [`procs`] add runs up. [`bench`] (`loadgen bench`) runs suites
+//! reads /proc; [`merge`] and [`procs`] add runs up; [`threshold`] is `--fail-if`. [`bench`] (`loadgen bench`) runs suites
 //! over every model and [`report::render`] (`loadgen report`) renders its results.
 
 pub mod addrs;

@@ -1,6 +1,8 @@
 //! Real JMeter runs the bundled plan (jmeter/echo.jmx, through scripts/run-jmeter.sh) against
-//! real servers: threads x loops samples and not one error on two models, and every sample
-//! an error against a closed port. Success is read from JMeter's `summary =` line and its
+//! real servers: threads x loops samples and not one error on two models, every sample
+//! an error against a closed port, and in distributed mode (scripts/jmeter-distributed.sh:
+//! two JMeter servers on 127.0.0.2 and 127.0.0.3 under a controller on 127.0.0.1) engines x
+//! threads x loops samples without an error. Success is read from JMeter's `summary =` line and its
 //! results file, never from its exit status (which is 0 even when the plan did not load).
 //!
 //! JMeter is installed by `make deps` (scripts/jmeter-setup.sh); without it these tests fail,
