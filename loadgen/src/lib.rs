@@ -31,8 +31,9 @@
 //!
 //! Modules: [`opts`] (flags) -> [`plan`] (checked settings, with [`addrs`]) -> [`engine`] (workers and
 //! users) -> [`stats`] (counts, histograms) -> [`report`] (data, text, JSON); [`probe`]
-//! reads /proc; [`merge`] and [`procs`] add runs up; [`threshold`] is `--fail-if`. [`bench`] (`loadgen bench`) runs suites
-//! over every model and [`report::render`] (`loadgen report`) renders its results.
+//! reads /proc; [`merge`] and [`procs`] add runs up; [`threshold`] is `--fail-if`.
+//! [`bench`] (`loadgen bench`) runs suites over every model and [`report::render`]
+//! (`loadgen report`) renders its results.
 
 pub mod addrs;
 pub mod bench;

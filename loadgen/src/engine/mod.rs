@@ -23,10 +23,13 @@ use crate::plan::Plan;
 use crate::report::{Interval, text};
 use crate::stats::{Stats, StatsError, Tally};
 
-/// How long the main thread watches for a run whose every sample is refused (no server
-/// on the port), checking every [`REFUSED_CHECK`]: it says so on stderr once, after
-/// [`REFUSED_SAMPLES`] samples or at the end of this time, and the run carries on.
+/// A run whose every sample is refused (no server on the port) says so on stderr, once,
+/// after [`REFUSED_SAMPLES`] samples or this long (with at least one sample), and carries
+/// on. The main thread looks every [`REFUSED_CHECK`], and stops looking after
+/// [`REFUSED_WATCH_END`] or at the first sample that was not refused.
 pub const REFUSED_WATCH: Duration = Duration::from_secs(1);
+/// When the watch ends even without a sample (connects that hang, a long ramp-up).
+pub const REFUSED_WATCH_END: Duration = Duration::from_secs(2);
 /// How often the main thread looks, while it watches.
 pub const REFUSED_CHECK: Duration = Duration::from_millis(100);
 /// Samples, all refused, after which the warning need not wait for [`REFUSED_WATCH`].
@@ -255,7 +258,7 @@ fn watch_refusals(plan: &Plan, progress: &[Arc<Progress>], elapsed: Duration) ->
         eprintln!("{}", refused_warning(samples, elapsed, plan.target));
         return false;
     }
-    elapsed < REFUSED_WATCH + REFUSED_WATCH
+    elapsed < REFUSED_WATCH_END
 }
 
 /// The warning's one line.

@@ -154,7 +154,7 @@ fn event_loop(spec: Spec, tx: &Sender<Report>, progress: &Progress) -> io::Resul
     let mut next_tick = t0 + plan.summary_interval;
     let mut ended = false;
     let mut now = Instant::now();
-    let watch_end = t0 + super::REFUSED_WATCH + super::REFUSED_WATCH;
+    let watch_end = t0 + super::REFUSED_WATCH_END;
 
     while ctx.finished < users.len() as u64 {
         let mut wake = next_sweep.min(next_tick);
