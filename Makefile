@@ -6,12 +6,18 @@ ARGS   ?=
 # make jmeter: PLAN 1 (1000 x 2000) or 2 (100 x 20000); SCALE multiplies the loops.
 PLAN   ?= 2
 SCALE  ?= 1
+# make install / uninstall: loadgen and the echo-* servers go into $(PREFIX)/bin.
+PREFIX ?= $(HOME)/.local
+BINS   := loadgen $(addprefix echo-,$(MODELS))
+# make jmeter-distributed: each of the two JMeter engines runs THREADS x LOOPS.
+THREADS ?= 10
+LOOPS   ?= 100
 # make fuzz: seconds per fuzz target.
 FUZZ_TIME ?= 60
 # Where measurement targets write their results: results/<date>-<host>/
 RESULTS ?= results/$(shell date +%Y-%m-%d)-$(shell hostname -s)
 
-.PHONY: help deps build release test lint fmt run-server faults fuzz idle-rss bench bench-full bench-frames bench-mixed jmeter clean
+.PHONY: help deps build release install uninstall test lint fmt run-server faults fuzz idle-rss bench bench-full bench-frames bench-mixed jmeter jmeter-distributed clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -25,6 +31,16 @@ build: ## debug build of every crate
 release: ## optimised build of every server and loadgen
 	$(CARGO) build --workspace --release --locked
 
+install: release ## put loadgen and every echo-<model> into $(PREFIX)/bin (PREFIX=~/.local by default; idempotent)
+	install -d $(PREFIX)/bin
+	install -m 755 $(addprefix target/release/,$(BINS)) $(PREFIX)/bin/
+	@echo "installed $(BINS) into $(PREFIX)/bin"
+	@case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; \
+	  *) echo "note: $(PREFIX)/bin is not on PATH; add it: export PATH=\"$(PREFIX)/bin:\$$PATH\"";; esac
+
+uninstall: ## remove what `make install` put into $(PREFIX)/bin (same PREFIX)
+	rm -f $(addprefix $(PREFIX)/bin/,$(BINS))
+
 test: deps lint ## everything CI checks: fmt, clippy, unit, CLI and conformance tests
 	$(CARGO) test --workspace --locked
 
@@ -35,10 +51,12 @@ lint: ## rustfmt --check and clippy -D warnings
 fmt: ## format the code
 	$(CARGO) fmt --all
 
-run-server: ## MODEL=epoll [ARGS="--threads 2"]: build (release) and run one server in the foreground
+run-server: ## MODEL=epoll [ARGS="--threads 2"]: build (release, as `make release`) and run one server in the foreground
 	@case " $(MODELS) " in *" $(MODEL) "*) ;; \
 	  *) echo "unknown MODEL '$(MODEL)'; models: $(MODELS)" >&2; exit 2;; esac
-	@$(CARGO) build --release --locked --quiet -p echo-$(MODEL)
+	@# The whole workspace, as `make release` builds it: `-p echo-$(MODEL)` alone unifies
+	@# dependency features differently and would rebuild what `make release` just built.
+	@$(CARGO) build --workspace --release --locked --quiet
 	exec ./target/release/echo-$(MODEL) $(ARGS)
 
 faults: ## fault suite, full size (10,000 resets, fd exhaustion, 1,000 slowloris, 100 slow readers, garbage, SIGTERM, loadgen vs bad servers) into $(RESULTS)
@@ -81,6 +99,16 @@ jmeter: ## MODEL=epoll PLAN=1|2 [SCALE=0.1]: a PyYYC plan in real JMeter, then l
 	@case " $(MODELS) " in *" $(MODEL) "*) ;; \
 	  *) echo "unknown MODEL '$(MODEL)'; models: $(MODELS)" >&2; exit 2;; esac
 	bash scripts/jmeter-plan.sh $(MODEL) $(PLAN) $(SCALE) $(RESULTS)
+
+jmeter-distributed: ## MODEL=epoll [THREADS=10 LOOPS=100]: the bundled plan from a JMeter controller (127.0.0.1) over two JMeter servers (127.0.0.2, 127.0.0.3) against one server, imported by loadgen (fails on any error), into $(RESULTS)/jmeter-distributed/$(MODEL)
+	@case " $(MODELS) " in *" $(MODEL) "*) ;; \
+	  *) echo "unknown MODEL '$(MODEL)'; models: $(MODELS)" >&2; exit 2;; esac
+	$(CARGO) build --workspace --release --locked --quiet
+	bash scripts/jmeter-distributed.sh $(RESULTS)/jmeter-distributed/$(MODEL) $(MODEL) -Gthreads=$(THREADS) -Gloops=$(LOOPS)
+	@d=$(RESULTS)/jmeter-distributed/$(MODEL); \
+	./target/release/loadgen import-jtl $$d/results.jtl --threads $$((2 * $(THREADS))) \
+	  --loops $(LOOPS) --rampup 1s --target $$(cat $$d/target) --summary $$d/console.txt \
+	  --fail-if 'errors>0' --json $$d/jmeter.json >$$d/jmeter.txt; s=$$?; cat $$d/jmeter.txt; exit $$s
 
 clean: ## remove build outputs
 	$(CARGO) clean

@@ -201,6 +201,7 @@ pub fn classify(code: &str, message: &str) -> ErrorKind {
 /// (with JMeter's `summary =` line first, when the console output is given, checked against
 /// the file), and writes the JSON.
 pub fn import_cmd(args: &ImportJtlArgs, out: &mut dyn Write) -> Result<RunReport, crate::Error> {
+    let fail_if = crate::threshold::parse_all(&args.fail_if)?;
     let opts = ImportOptions {
         threads: args.threads,
         loops: args.loops,
@@ -208,7 +209,7 @@ pub fn import_cmd(args: &ImportJtlArgs, out: &mut dyn Write) -> Result<RunReport
         target: args.target.clone(),
         generator: args.generator.clone(),
     };
-    let report = import(&args.file, &opts)?;
+    let mut report = import(&args.file, &opts)?;
     let s = &report.settings;
     let plan = match s.loops {
         Some(l) => format!("{} threads x {l} loops", s.threads),
@@ -246,6 +247,7 @@ pub fn import_cmd(args: &ImportJtlArgs, out: &mut dyn Write) -> Result<RunReport
         }
     }
     write!(out, "{}", text::render(&report))?;
+    crate::threshold::apply(&fail_if, &mut report, out)?;
     out.flush()?;
     if let Some(path) = &args.json {
         json::write(&report, path)?;

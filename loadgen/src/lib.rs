@@ -31,8 +31,9 @@
 //!
 //! Modules: [`opts`] (flags) -> [`plan`] (checked settings, with [`addrs`]) -> [`engine`] (workers and
 //! users) -> [`stats`] (counts, histograms) -> [`report`] (data, text, JSON); [`probe`]
-//! reads /proc; [`merge`] and [`procs`] add runs up. [`bench`] (`loadgen bench`) runs suites
-//! over every model and [`report::render`] (`loadgen report`) renders its results.
+//! reads /proc; [`merge`] and [`procs`] add runs up; [`threshold`] is `--fail-if`.
+//! [`bench`] (`loadgen bench`) runs suites over every model and [`report::render`]
+//! (`loadgen report`) renders its results.
 
 pub mod addrs;
 pub mod bench;
@@ -48,6 +49,7 @@ pub mod rng;
 pub mod stats;
 pub mod stream;
 pub mod sys;
+pub mod threshold;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
@@ -70,6 +72,8 @@ use report::{Meta, Settings, text};
 
 /// Exit code for input that cannot be used (the same as clap's).
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code of a run that crossed a `--fail-if` threshold.
+pub const EXIT_THRESHOLD: u8 = 3;
 
 /// Why loadgen could not do what it was asked. Failed samples are never errors: they are
 /// counted in the report.
@@ -101,6 +105,8 @@ pub enum Error {
     CompareBench(#[from] report::compare_bench::CompareError),
     #[error("`loadgen compare` takes report files, or exactly two bench folders: {0}")]
     CompareArgs(String),
+    #[error(transparent)]
+    Threshold(#[from] threshold::ThresholdError),
     #[error("`loadgen {0}` is run by loadgen::execute, not run_to")]
     NotALoad(&'static str),
 }
@@ -110,6 +116,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Plan(_) | Error::JsonPath { .. } | Error::Merge(_) => EXIT_USAGE,
+            Error::Threshold(_) => EXIT_USAGE,
             Error::Json(JsonError::Read { .. } | JsonError::Parse { .. }) => EXIT_USAGE,
             Error::Json(JsonError::Format { .. }) => EXIT_USAGE,
             Error::Bench(bench::BenchError::Config(_)) => EXIT_USAGE,
@@ -129,9 +136,14 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// 0, or 1 when samples were run and not one of them succeeded.
+    /// 3 when a `--fail-if` threshold was crossed; else 1 when samples were run and not one
+    /// of them succeeded; else 0.
     pub fn exit_code(&self) -> u8 {
-        u8::from(self.report.samples > 0 && self.report.ok == 0)
+        if self.report.thresholds.iter().any(|c| c.crossed) {
+            EXIT_THRESHOLD
+        } else {
+            u8::from(self.report.samples > 0 && self.report.ok == 0)
+        }
     }
 }
 
@@ -195,7 +207,7 @@ pub fn execute(opts: Opts) -> Result<u8, Error> {
         }
         _ => {
             let outcome = run(opts)?;
-            if outcome.exit_code() != 0 {
+            if outcome.report.samples > 0 && outcome.report.ok == 0 {
                 eprintln!("loadgen: no sample succeeded");
             }
             Ok(outcome.exit_code())
@@ -204,18 +216,20 @@ pub fn execute(opts: Opts) -> Result<u8, Error> {
 }
 
 fn merge_files(m: &MergeArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
+    let fail_if = threshold::parse_all(&m.fail_if)?;
     let reports = m
         .files
         .iter()
         .map(|f| json::read(f))
         .collect::<Result<Vec<_>, _>>()?;
-    let report = merge::merge(&reports)?;
+    let mut report = merge::merge(&reports)?;
+    writeln!(out, "{}", text::header(&report.settings))?;
+    write!(out, "{}", text::render(&report))?;
+    threshold::apply(&fail_if, &mut report, out)?;
+    out.flush()?;
     if let Some(path) = &m.json {
         json::write(&report, path)?;
     }
-    writeln!(out, "{}", text::header(&report.settings))?;
-    write!(out, "{}", text::render(&report))?;
-    out.flush()?;
     Ok(Outcome { report })
 }
 
@@ -286,8 +300,9 @@ fn run_load(args: &LoadArgs, out: &mut dyn Write, live: bool) -> Result<Outcome,
     meta.settings = settings;
     meta.environment = Environment::current();
     meta.started_unix_ms = started_unix_ms;
-    let report = RunReport::build(meta, &stats);
+    let mut report = RunReport::build(meta, &stats);
     write!(out, "{}", text::render(&report))?;
+    threshold::apply(&plan.fail_if, &mut report, out)?;
     out.flush()?;
     if let Some(path) = &plan.json {
         json::write(&report, path)?;

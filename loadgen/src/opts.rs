@@ -90,6 +90,11 @@ pub struct ImportJtlArgs {
     /// the file (JMeter 2.13 and 5.x formats).
     #[arg(long, value_name = "FILE")]
     pub summary: Option<PathBuf>,
+
+    /// Pass/fail thresholds, as for a load run (`loadgen --help`): checked against the
+    /// imported run; a crossed one prints a line after the report and exits 3.
+    #[arg(long, value_name = "LIST")]
+    pub fail_if: Vec<String>,
 }
 
 /// `loadgen compare A.json B.json ...`.
@@ -223,6 +228,11 @@ pub struct MergeArgs {
     /// Write the merged result here too.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+
+    /// Pass/fail thresholds, as for a load run (`loadgen --help`): checked against the
+    /// merged run; a crossed one prints a line after the report and exits 3.
+    #[arg(long, value_name = "LIST")]
+    pub fail_if: Vec<String>,
 }
 
 /// The flags of a load run.
@@ -322,6 +332,15 @@ pub struct LoadArgs {
     /// Also write every setting, every figure and the HDR histograms as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+
+    /// Pass/fail thresholds: a comma-separated list of METRIC OP VALUE, crossed when the
+    /// comparison holds; e.g. 'p99>5ms,errors>0.1%,rate<10000'. METRIC: p50, p90, p95, p99,
+    /// p99.9, mean, max (latency of the ok samples, VALUE with us, ms or s), errors (VALUE a
+    /// share with %, or a count), rate (ok samples/s). OP: > >= < <=. The whole report still
+    /// prints, then one line per crossed threshold, and loadgen exits 3; a latency threshold
+    /// of a run without ok samples is crossed. May be repeated.
+    #[arg(long, value_name = "LIST")]
+    pub fail_if: Vec<String>,
 
     /// Internal (set by --procs for its children): run only part I of P of the users.
     #[arg(long, hide = true, value_name = "I/P")]

@@ -14,6 +14,7 @@ use thiserror::Error;
 use crate::addrs::{parse_source_addrs, resolve};
 use crate::opts::LoadArgs;
 use crate::sys;
+use crate::threshold::{self, Threshold, ThresholdError};
 
 /// Most users in one plan: more is a typo, not a test.
 pub const MAX_USERS: u64 = 1_000_000;
@@ -53,6 +54,8 @@ pub enum PlanError {
     Resolve { host: String, reason: String },
     #[error("{0}")]
     Limit(String),
+    #[error(transparent)]
+    Threshold(#[from] ThresholdError),
 }
 
 /// When the users stop.
@@ -106,6 +109,8 @@ pub struct Plan {
     pub server_pids: Vec<u32>,
     /// Where to write the JSON result.
     pub json: Option<PathBuf>,
+    /// `--fail-if`: checked against the finished run (by the parent with `--procs`).
+    pub fail_if: Vec<Threshold>,
 }
 
 pub(crate) fn range_err(
@@ -135,6 +140,7 @@ fn check_time(flag: &'static str, d: Duration, allow_zero: bool) -> Result<(), P
 impl Plan {
     /// Checks the flags. Nothing is sent to any server here.
     pub fn from_args(a: &LoadArgs) -> Result<Plan, PlanError> {
+        let fail_if = threshold::parse_all(&a.fail_if)?;
         if a.threads == 0 || a.threads > MAX_USERS {
             return Err(range_err(
                 "--threads",
@@ -287,6 +293,7 @@ impl Plan {
             summary_interval: a.summary_interval,
             server_pids: a.server_pid.clone(),
             json: a.json.clone(),
+            fail_if,
         })
     }
 

@@ -2,10 +2,12 @@
 
 mod support;
 
-use std::io::ErrorKind;
+use std::io::{BufRead, BufReader, ErrorKind};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use common::testkit::Server;
 use loadgen::report::json;
@@ -53,6 +55,11 @@ fn bad_input_exits_2_with_one_line_and_sends_nothing() {
         &["--loops", "5", "--json", "/nonexistent-dir/x.json"],
         &["--loops", "5", "--no-such-flag"],
         &["--loops", "5", "--half-close"],
+        &["--loops", "5", "--fail-if", "p99>5"],
+        &["--loops", "5", "--fail-if", "latency>5ms"],
+        &["--loops", "5", "--fail-if", "p99>5ms,,errors>0"],
+        &["--loops", "5", "--fail-if", "errors>1.5"],
+        &["--loops", "5", "--fail-if", ""],
     ];
     for case in cases {
         let mut args = vec!["--port", &port];
@@ -204,6 +211,159 @@ fn no_server_exits_1_after_counting_refusals() {
 }
 
 #[test]
+fn a_run_against_a_closed_port_says_so_early_on_stderr_and_goes_on() {
+    let addr = support::closed_port();
+    let port = addr.port().to_string();
+    // 2000 requests/s for 3 s: the first 1000 are refused within about half a second.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["--port", &port, "--threads", "2", "--duration", "3s"])
+        .args(["--rate", "2000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run loadgen");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a line on stderr");
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "the warning comes while the run goes on, not at its end: {first}"
+    );
+    assert!(first.starts_with("loadgen: all "), "{first}");
+    assert!(first.contains("were refused"), "{first}");
+    assert!(first.contains(&format!("127.0.0.1:{port}")), "{first}");
+    let out = child.wait_with_output().expect("wait");
+    reader.join().expect("reader");
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert_eq!(out.status.code(), Some(1), "{rest:?}");
+    assert!(
+        !rest.iter().any(|l| l.contains("were refused")),
+        "one warning only: {rest:?}"
+    );
+    assert_eq!(rest, ["loadgen: no sample succeeded"]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("samples: 6000 planned, 6000 completed"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn crossed_thresholds_print_after_the_report_and_exit_3() {
+    let server = Server::start("epoll", &[]);
+    let port = server.addr.port().to_string();
+    let file = temp("thresholds.json");
+    let f = file.to_str().unwrap();
+    let run = |fail_if: &str| {
+        loadgen(&[
+            "--port",
+            &port,
+            "--threads",
+            "2",
+            "--loops",
+            "50",
+            "--fail-if",
+            fail_if,
+            "--json",
+            f,
+        ])
+    };
+    // Every latency is at least 1 us and no run reaches 10^12 samples/s.
+    let out = run("p99>0us, errors>0,rate<1e12/s");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{}", text(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    let report_end = lines
+        .iter()
+        .position(|l| l.starts_with("throughput:"))
+        .unwrap_or_else(|| panic!("the whole report: {stdout}"));
+    assert!(stdout.contains("summary = "), "{stdout}");
+    let tail: Vec<&str> = lines[report_end..]
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("threshold"))
+        .collect();
+    assert_eq!(tail.len(), 2, "one line per crossed threshold: {stdout}");
+    assert!(
+        tail[0].starts_with("threshold crossed: p99>0us (p99 was "),
+        "{stdout}"
+    );
+    assert!(
+        tail[1].starts_with("threshold crossed: rate<1e12/s (rate was "),
+        "{stdout}"
+    );
+    assert!(
+        lines.last().unwrap().starts_with("threshold crossed: rate"),
+        "{stdout}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let t = v["thresholds"].as_array().expect("thresholds in the JSON");
+    let crossed: Vec<bool> = t.iter().map(|c| c["crossed"].as_bool().unwrap()).collect();
+    assert_eq!(crossed, [true, false, true]);
+    assert_eq!(t[1]["threshold"], "errors>0");
+    assert_eq!(
+        (t[1]["metric"].as_str(), t[1]["unit"].as_str()),
+        (Some("errors"), Some("count"))
+    );
+    assert_eq!(t[1]["observed"], 0.0);
+    assert_eq!(t[0]["limit"], 0.0);
+    assert_eq!(json::read(&file).unwrap().thresholds.len(), 3);
+
+    // Thresholds that hold: exit 0, no threshold line, recorded as not crossed.
+    let out = run("errors>0,p99>=3600s,rate<1");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(!stdout.contains("threshold"), "{stdout}");
+    let r = json::read(&file).unwrap();
+    assert_eq!(r.thresholds.len(), 3);
+    assert!(
+        r.thresholds.iter().all(|c| !c.crossed),
+        "{:?}",
+        r.thresholds
+    );
+
+    // The same thresholds on a merge of runs (from several machines, say).
+    let merged = temp("thresholds-merged.json");
+    let m = merged.to_str().unwrap();
+    let out = loadgen(&[
+        "merge",
+        f,
+        f,
+        "--fail-if",
+        "errors>0,rate<1e12",
+        "--json",
+        m,
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{}", text(&out.stderr));
+    assert_eq!(stdout.matches("threshold crossed: ").count(), 1, "{stdout}");
+    assert!(
+        stdout.contains("threshold crossed: rate<1e12 (rate was "),
+        "{stdout}"
+    );
+    let r = json::read(&merged).unwrap();
+    assert_eq!((r.samples, r.thresholds.len()), (200, 2));
+    let out = loadgen(&["merge", f, "--fail-if", "p99>"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr).lines().count(),
+        1,
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
 fn help_documents_the_flags() {
     let out = loadgen(&["--help"]);
     assert_eq!(out.status.code(), Some(0));
@@ -218,6 +378,7 @@ fn help_documents_the_flags() {
         "--json",
         "--no-reuse",
         "--half-close",
+        "--fail-if",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }

@@ -1,6 +1,8 @@
 //! Real JMeter runs the bundled plan (jmeter/echo.jmx, through scripts/run-jmeter.sh) against
-//! real servers: threads x loops samples and not one error on two models, and every sample
-//! an error against a closed port. Success is read from JMeter's `summary =` line and its
+//! real servers: threads x loops samples and not one error on two models, every sample
+//! an error against a closed port, and in distributed mode (scripts/jmeter-distributed.sh:
+//! two JMeter servers on 127.0.0.2 and 127.0.0.3 under a controller on 127.0.0.1) engines x
+//! threads x loops samples without an error. Success is read from JMeter's `summary =` line and its
 //! results file, never from its exit status (which is 0 even when the plan did not load).
 //!
 //! JMeter is installed by `make deps` (scripts/jmeter-setup.sh); without it these tests fail,
@@ -133,4 +135,61 @@ fn a_closed_port_fails_every_sample() {
     assert_eq!((summary.samples, summary.errors), (n, n));
     assert_eq!((r.samples, r.ok, r.errors), (n, 0, n));
     assert_eq!(r.errors_by_kind.refused, n);
+}
+
+/// JMeter's distributed mode (scripts/jmeter-distributed.sh): a controller on 127.0.0.1
+/// drives two JMeter servers on 127.0.0.2 and 127.0.0.3 with `-R`, each running the whole
+/// plan (10 threads x 100 loops) against one echo server; the controller merges their
+/// samples into one summary and one JTL, which loadgen imports.
+#[test]
+fn two_jmeter_servers_run_the_plan_against_one_echo_server() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let server = Server::start("epoll", &[]);
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("jmeter-distributed");
+    let run = Command::new("bash")
+        .arg(root().join("scripts/jmeter-distributed.sh"))
+        .arg(&out)
+        .arg(server.addr.port().to_string())
+        .args(["-Gthreads=10", "-Gloops=100"])
+        .env("JMETER_TIMEOUT", "180")
+        .output()
+        .expect("run scripts/jmeter-distributed.sh");
+    let logs = |name: &str| std::fs::read_to_string(out.join(name)).unwrap_or_default();
+    let said = format!(
+        "{}\n{}\nengine 127.0.0.2: {}\nengine 127.0.0.3: {}",
+        text(&run.stdout),
+        text(&run.stderr),
+        logs("server-127.0.0.2.log"),
+        logs("server-127.0.0.3.log"),
+    );
+    assert!(run.status.success(), "jmeter-distributed.sh failed: {said}");
+    let console = logs("console.txt");
+    assert!(
+        console.contains("Configuring remote engine: 127.0.0.2:1099")
+            && console.contains("Configuring remote engine: 127.0.0.3:1099"),
+        "the controller drives both engines: {said}"
+    );
+    let summary =
+        jtl::final_summary(&console).unwrap_or_else(|| panic!("no `summary =` line: {said}"));
+    let n = 2 * 10 * 100;
+    assert_eq!(
+        (summary.samples, summary.errors),
+        (n, 0),
+        "JMeter's merged summary: {said}"
+    );
+    let opts = ImportOptions {
+        threads: Some(20),
+        loops: Some(100),
+        generator: "jmeter".into(),
+        ..ImportOptions::default()
+    };
+    let r = jtl::import(&out.join("results.jtl"), &opts)
+        .unwrap_or_else(|e| panic!("the JTL does not import: {e}\n{said}"));
+    assert_eq!(
+        (r.samples, r.ok, r.errors),
+        (n, n, 0),
+        "the merged JTL: {:?}",
+        r.errors_by_kind
+    );
+    assert_eq!(r.planned_samples, Some(n));
 }

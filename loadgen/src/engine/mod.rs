@@ -8,7 +8,7 @@ mod worker;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
@@ -22,6 +22,18 @@ use worker::{Progress, Report, Spec};
 use crate::plan::Plan;
 use crate::report::{Interval, text};
 use crate::stats::{Stats, StatsError, Tally};
+
+/// A run whose every sample is refused (no server on the port) says so on stderr, once,
+/// after [`REFUSED_SAMPLES`] samples or this long (with at least one sample), and carries
+/// on. The main thread looks every [`REFUSED_CHECK`], and stops looking after
+/// [`REFUSED_WATCH_END`] or at the first sample that was not refused.
+pub const REFUSED_WATCH: Duration = Duration::from_secs(1);
+/// When the watch ends even without a sample (connects that hang, a long ramp-up).
+pub const REFUSED_WATCH_END: Duration = Duration::from_secs(2);
+/// How often the main thread looks, while it watches.
+pub const REFUSED_CHECK: Duration = Duration::from_millis(100);
+/// Samples, all refused, after which the warning need not wait for [`REFUSED_WATCH`].
+pub const REFUSED_SAMPLES: u64 = 1000;
 
 /// Why a run could not be carried out (a sample's failure is never one of these).
 #[derive(Debug, Error)]
@@ -58,7 +70,9 @@ pub struct Outcome {
 }
 
 /// Runs the plan's users of this process. Interval lines (and, when `live` is set, a
-/// progress line) go to `out` while it runs.
+/// progress line) go to `out` while it runs. When every sample of the first second (or of
+/// the first [`REFUSED_SAMPLES`]) was refused, one line on stderr says so and where loadgen
+/// connects; the run goes on (JMeter's "continue").
 pub fn run(plan: &Plan, out: &mut dyn Write, live: bool) -> Result<Outcome, EngineError> {
     let plan = Arc::new(plan.clone());
     let msg = Arc::new(Message::new(plan.message_size, plan.framed));
@@ -102,9 +116,13 @@ pub fn run(plan: &Plan, out: &mut dyn Write, live: bool) -> Result<Outcome, Engi
     let mut intervals = Vec::new();
     let mut shown_progress = false;
     let mut last_progress = t0;
+    // Only one process of a --procs run warns.
+    let mut watching_refusals = plan.part.0 == 0;
 
     while done_at.iter().any(Option::is_none) {
-        let wait = if live {
+        let wait = if watching_refusals {
+            REFUSED_CHECK
+        } else if live {
             Duration::from_secs(1)
         } else {
             Duration::from_secs(3600)
@@ -178,6 +196,9 @@ pub fn run(plan: &Plan, out: &mut dyn Write, live: bool) -> Result<Outcome, Engi
             ));
             printed += 1;
         }
+        if watching_refusals {
+            watching_refusals = watch_refusals(&plan, &progress, t0.elapsed());
+        }
         if live && last_progress.elapsed() >= Duration::from_secs(1) {
             last_progress = Instant::now();
             let sum = |f: fn(&Progress) -> u64| progress.iter().map(|p| f(p)).sum::<u64>();
@@ -221,4 +242,31 @@ pub fn run(plan: &Plan, out: &mut dyn Write, live: bool) -> Result<Outcome, Engi
         finished,
         intervals,
     })
+}
+
+/// The early warning of a run against a port where nothing listens. Returns whether to
+/// keep watching: until a sample is not refused, the warning is given, or the watch ends.
+fn watch_refusals(plan: &Plan, progress: &[Arc<Progress>], elapsed: Duration) -> bool {
+    let sum = |f: fn(&Progress) -> u64| progress.iter().map(|p| f(p)).sum::<u64>();
+    let samples = sum(|p| p.samples.load(Ordering::Relaxed));
+    let refused = sum(|p| p.refused.load(Ordering::Relaxed));
+    if refused < samples {
+        return false;
+    }
+    let due = samples >= REFUSED_SAMPLES || (samples > 0 && elapsed >= REFUSED_WATCH);
+    if due {
+        eprintln!("{}", refused_warning(samples, elapsed, plan.target));
+        return false;
+    }
+    elapsed < REFUSED_WATCH_END
+}
+
+/// The warning's one line.
+pub fn refused_warning(samples: u64, elapsed: Duration, target: SocketAddr) -> String {
+    format!(
+        "loadgen: all {samples} samples so far ({:.1} s) were refused: nothing is listening on \
+         {target}; start a server there (e.g. `make run-server MODEL=epoll`) or give \
+         --host/--port; the run goes on",
+        elapsed.as_secs_f64()
+    )
 }

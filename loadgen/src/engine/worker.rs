@@ -63,6 +63,9 @@ pub struct Progress {
     pub samples: AtomicU64,
     /// Failed samples.
     pub errors: AtomicU64,
+    /// Samples refused (nothing listening): for the early warning of a run against a
+    /// closed port.
+    pub refused: AtomicU64,
     /// Users started.
     pub started: AtomicU64,
     /// Users finished.
@@ -151,6 +154,7 @@ fn event_loop(spec: Spec, tx: &Sender<Report>, progress: &Progress) -> io::Resul
     let mut next_tick = t0 + plan.summary_interval;
     let mut ended = false;
     let mut now = Instant::now();
+    let watch_end = t0 + super::REFUSED_WATCH_END;
 
     while ctx.finished < users.len() as u64 {
         let mut wake = next_sweep.min(next_tick);
@@ -212,10 +216,13 @@ fn event_loop(spec: Spec, tx: &Sender<Report>, progress: &Progress) -> io::Resul
             k += 1;
             next_tick += plan.summary_interval;
         }
-        if spec.live {
+        // Published for the progress line, and over the first moments of every run for the
+        // main thread's check that not every sample is being refused.
+        if spec.live || now < watch_end {
             let t = &ctx.rec.total.tally;
             progress.samples.store(t.samples(), Ordering::Relaxed);
             progress.errors.store(t.errors.total(), Ordering::Relaxed);
+            progress.refused.store(t.errors.refused, Ordering::Relaxed);
             progress.started.store(ctx.started, Ordering::Relaxed);
             progress.finished.store(ctx.finished, Ordering::Relaxed);
         }

@@ -276,6 +276,10 @@ pub struct RunReport {
     pub server: Option<ServerUsage>,
     /// Server CPU microseconds per sample, with --server-pid.
     pub server_cpu_us_per_sample: Option<f64>,
+    /// `--fail-if`: every threshold with the run's figure and whether it was crossed (absent
+    /// without --fail-if).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<crate::threshold::Checked>,
 }
 
 /// What a report is built from besides the statistics.
@@ -353,6 +357,7 @@ impl RunReport {
             loadgen_cpu_us_per_sample: per_sample(meta.loadgen_cpu.total_s()),
             server_cpu_us_per_sample: meta.server.as_ref().map(|s| per_sample(s.cpu.total_s())),
             server: meta.server,
+            thresholds: Vec::new(),
             settings: meta.settings,
             environment: meta.environment,
         }
