@@ -349,6 +349,22 @@ impl RunRecord {
 pub type DataError = JsonError;
 
 impl BenchResults {
+    /// A finished bench of these runs, for tests of what renders it.
+    #[cfg(test)]
+    pub fn of_runs(config: BenchConfig, runs: Vec<RunRecord>) -> BenchResults {
+        BenchResults {
+            format: BENCH_FORMAT,
+            loadgen_version: "test".into(),
+            config,
+            environment: BenchEnvironment::default(),
+            started_unix_ms: 0,
+            finished_unix_ms: 0,
+            complete: true,
+            notes: vec![],
+            runs,
+        }
+    }
+
     /// Writes raw.json (pretty-printed), replacing it.
     pub fn write(&self, path: &Path) -> Result<(), DataError> {
         json::write_file(self, path)

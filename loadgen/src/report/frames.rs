@@ -287,17 +287,7 @@ mod tests {
                 }
             }
         }
-        BenchResults {
-            format: crate::bench::data::BENCH_FORMAT,
-            loadgen_version: "test".into(),
-            config,
-            environment: Default::default(),
-            started_unix_ms: 0,
-            finished_unix_ms: 0,
-            complete: true,
-            notes: vec![],
-            runs,
-        }
+        BenchResults::of_runs(config, runs)
     }
 
     #[test]

@@ -554,7 +554,7 @@ impl Format for Charts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::data::{BenchEnvironment, RunStatus, ServiceTimes};
+    use crate::bench::data::{RunStatus, ServiceTimes};
     use crate::probe::{CpuUsage, Environment};
     use crate::report::{Meta, RunReport, Settings};
     use crate::stats::Stats;
@@ -630,17 +630,7 @@ mod tests {
             runs.push(run(model, "50", 50, top, 250.0, 260.0));
             runs.push(run(model, "50-max12", 50, top * 0.99, 250.0, capped99));
         }
-        BenchResults {
-            format: crate::bench::data::BENCH_FORMAT,
-            loadgen_version: "test".into(),
-            config,
-            environment: BenchEnvironment::default(),
-            started_unix_ms: 0,
-            finished_unix_ms: 0,
-            complete: true,
-            notes: vec![],
-            runs,
-        }
+        BenchResults::of_runs(config, runs)
     }
 
     #[test]

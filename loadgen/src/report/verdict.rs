@@ -501,7 +501,7 @@ pub fn all(results: &BenchResults, reference: &str, margin: f64) -> Vec<PointVer
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::bench::data::{BenchConfig, BenchEnvironment};
+    use crate::bench::data::BenchConfig;
 
     /// Normal noise from the generator (Box-Muller).
     fn normal(rng: &mut Rng) -> f64 {
@@ -613,17 +613,7 @@ pub(crate) mod tests {
         let mut config = crate::bench::suite::config(1.0);
         config.suites = vec!["pingpong".into()];
         config.models = models.map(String::from).to_vec();
-        BenchResults {
-            format: crate::bench::data::BENCH_FORMAT,
-            loadgen_version: "test".into(),
-            config: BenchConfig { blocks, ..config },
-            environment: BenchEnvironment::default(),
-            started_unix_ms: 0,
-            finished_unix_ms: 0,
-            complete: true,
-            notes: vec![],
-            runs,
-        }
+        BenchResults::of_runs(BenchConfig { blocks, ..config }, runs)
     }
 
     #[test]
