@@ -191,6 +191,57 @@ pub struct Stats {
     pub bytes_sent: u64,
     /// Echo bytes read.
     pub bytes_received: u64,
+    /// Service per connection: how many ok samples each user got in the measured window.
+    /// None for stats read from reports written before it existed.
+    pub per_user: Option<PerUser>,
+}
+
+/// Ok samples per user over the measured window, and the longest any user waited, kept so
+/// that runs on several processes or machines merge exactly.
+#[derive(Debug, Clone)]
+pub struct PerUser {
+    /// One value per user: its ok samples (0 for a starved user).
+    pub samples: Histogram<u64>,
+    /// Sum over users of their ok samples squared (Jain's index).
+    pub sum_sq: f64,
+    /// Longest time any user waited for an echo, ok or failed (a timeout waits the whole
+    /// limit), microseconds.
+    pub max_wait_us: u64,
+}
+
+impl PerUser {
+    /// No users yet.
+    pub fn new() -> PerUser {
+        PerUser {
+            samples: Histogram::new_with_bounds(1, 1 << 36, HIST_SIGFIG)
+                .expect("constant histogram bounds"),
+            sum_sq: 0.0,
+            max_wait_us: 0,
+        }
+    }
+
+    /// One user's figures.
+    pub fn user(&mut self, samples: u64, max_wait_us: u64) {
+        self.samples.saturating_record(samples);
+        self.sum_sq += (samples as f64).powi(2);
+        self.max_wait_us = self.max_wait_us.max(max_wait_us);
+    }
+
+    /// Another part's users.
+    pub fn add(&mut self, o: &PerUser) -> Result<(), StatsError> {
+        self.samples
+            .add(&o.samples)
+            .map_err(|e| StatsError::Merge(format!("{e:?}")))?;
+        self.sum_sq += o.sum_sq;
+        self.max_wait_us = self.max_wait_us.max(o.max_wait_us);
+        Ok(())
+    }
+}
+
+impl Default for PerUser {
+    fn default() -> Self {
+        PerUser::new()
+    }
 }
 
 fn histogram() -> Histogram<u64> {
@@ -206,6 +257,7 @@ impl Stats {
             raw: raw.then(histogram),
             bytes_sent: 0,
             bytes_received: 0,
+            per_user: Some(PerUser::new()),
         }
     }
 
@@ -232,6 +284,11 @@ impl Stats {
         }
         self.bytes_sent += o.bytes_sent;
         self.bytes_received += o.bytes_received;
+        // A part without per-user figures (an older report) leaves the whole without them.
+        match (&mut self.per_user, &o.per_user) {
+            (Some(a), Some(b)) => a.add(b)?,
+            _ => self.per_user = None,
+        }
         Ok(())
     }
 }
@@ -347,4 +404,32 @@ mod tests {
         assert_eq!(r.total.tally.samples(), 3);
         assert_eq!(r.total.tally.mean_us(), 200.0);
     }
+
+    #[test]
+    fn per_user_service_merges_exactly() {
+        let mut a = PerUser::new();
+        for (n, wait) in [(10, 500), (0, 5_000_000), (12, 700)] {
+            a.user(n, wait);
+        }
+        let mut b = PerUser::new();
+        b.user(11, 900);
+        a.add(&b).unwrap();
+        assert_eq!(a.samples.len(), 4);
+        assert_eq!(a.samples.count_between(0, 0), 1, "the starved user");
+        assert_eq!(a.sum_sq, 100.0 + 144.0 + 121.0);
+        assert_eq!(a.max_wait_us, 5_000_000);
+        let f = crate::report::Fairness::of(&a, 33).unwrap();
+        assert_eq!((f.users, f.starved, f.min, f.max), (4, 1, 0, 12));
+        assert!((f.jain - 33.0 * 33.0 / (4.0 * 365.0)).abs() < 1e-12);
+        let back = f.per_user().unwrap();
+        assert_eq!(back.samples.len(), 4);
+        assert_eq!((back.sum_sq, back.max_wait_us), (a.sum_sq, a.max_wait_us));
+        // A part without per-user figures leaves the merge without them.
+        let mut s = Stats::new(false);
+        let mut old = Stats::new(false);
+        old.per_user = None;
+        s.add(&old).unwrap();
+        assert!(s.per_user.is_none());
+    }
+
 }

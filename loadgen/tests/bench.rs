@@ -141,6 +141,9 @@ fn bench_then_report_has_every_model_and_figure() {
         assert_eq!(r.server_cpu_ns.is_some(), raw.environment.perf.is_some());
         assert!(r.server_cpu_ns.is_none_or(|ns| ns > 0));
         assert!(r.steal_pct.is_some_and(|s| (0.0..=100.0).contains(&s)));
+        let fair = rep.fairness.as_ref().expect("per-connection figures");
+        assert_eq!(fair.users, r.conns);
+        assert!(fair.jain > 0.0 && fair.jain <= 1.0 + 1e-9 && fair.max >= fair.min);
         if let Some(s) = &r.syscalls {
             assert!(s.per_message >= 1.0, "{} syscalls/msg", s.per_message);
         }
@@ -175,6 +178,7 @@ fn bench_then_report_has_every_model_and_figure() {
         "pingpong-throughput.svg",
         "pingpong-p95.svg",
         "## Verdicts",
+        "### Fairness per connection",
         "### pingpong 10 conns: messages/s",
         "### pingpong 200 msg/s over 100 conns: server CPU us/message",
         "### plans 1000x4: messages/s",

@@ -128,6 +128,10 @@ pub struct User {
     deadline: Instant,
     done: u64,
     started: bool,
+    /// Ok samples counted (after the warm-up).
+    counted_ok: u64,
+    /// Longest counted wait for an echo, ok or failed, microseconds.
+    max_wait_us: u64,
 }
 
 impl User {
@@ -148,7 +152,14 @@ impl User {
             deadline: now,
             done: 0,
             started: false,
+            counted_ok: 0,
+            max_wait_us: 0,
         }
+    }
+
+    /// (ok samples, longest wait for an echo in microseconds) over the measured window.
+    pub fn service(&self) -> (u64, u64) {
+        (self.counted_ok, self.max_wait_us)
     }
 
     /// Its start or due timer fired.
@@ -210,6 +221,8 @@ impl User {
                     let raw_us = micros(now.saturating_duration_since(self.sent_at));
                     if self.counted(ctx, now) {
                         ctx.rec.ok(us, raw_us);
+                        self.counted_ok += 1;
+                        self.max_wait_us = self.max_wait_us.max(raw_us);
                     }
                     if !ctx.reuse {
                         self.close();
@@ -234,6 +247,8 @@ impl User {
     fn fail(&mut self, ctx: &mut Ctx, idx: usize, kind: ErrorKind, now: Instant) {
         if self.counted(ctx, now) {
             ctx.rec.error(kind);
+            let waited = micros(now.saturating_duration_since(self.sent_at));
+            self.max_wait_us = self.max_wait_us.max(waited);
         }
         self.close();
         self.next(ctx, idx, now);

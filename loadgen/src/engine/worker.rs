@@ -228,6 +228,12 @@ fn event_loop(spec: Spec, tx: &Sender<Report>, progress: &Progress) -> io::Resul
         }
     }
     let tally = ctx.rec.take_interval();
+    if let Some(per_user) = &mut ctx.rec.total.per_user {
+        for u in &users {
+            let (samples, wait) = u.service();
+            per_user.user(samples, wait);
+        }
+    }
     let _ = tx.send(Report::Done {
         worker: spec.index,
         k,

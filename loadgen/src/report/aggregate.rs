@@ -1,9 +1,9 @@
-//! Figures over rounds, for the bench's tables and charts: one [`Cell`] (mean with a 95%
+//! Figures over blocks, for the bench's tables and charts: one [`Cell`] (mean with a 95%
 //! interval from Student's t) per model and point of a suite, from the runs that ended well.
 
 use crate::bench::data::{BenchResults, RunRecord, RunStatus};
 
-/// A figure over rounds.
+/// A figure over blocks.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Cell {
     /// Rounds it is made of.

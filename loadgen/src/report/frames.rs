@@ -1,5 +1,5 @@
 //! The `frames` suite in summary.md and its chart: payload MB/s one way per model and frame
-//! size (mean ± 95% interval over rounds), the same against the loopback limit measured in
+//! size (mean ± 95% interval over blocks), the same against the loopback limit measured in
 //! the same bench (iperf3 and `loadgen stream`), frames/s, server CPU per MB and server RSS
 //! before the load and at its peak.
 
@@ -130,7 +130,7 @@ pub(super) fn section(r: &BenchResults, s: &mut String) {
             ]
         })
         .collect();
-    let header: Vec<String> = ["one way", "MB/s (mean ± 95% interval)", "rounds", "how"]
+    let header: Vec<String> = ["one way", "MB/s (mean ± 95% interval)", "blocks", "how"]
         .iter()
         .map(|h| h.to_string())
         .collect();
@@ -142,7 +142,7 @@ pub(super) fn section(r: &BenchResults, s: &mut String) {
 
     let _ = writeln!(
         s,
-        "### Payload MB/s one way (mean ± 95% interval over rounds)\n\n{}",
+        "### Payload MB/s one way (mean ± 95% interval over blocks)\n\n{}",
         by_size(&g, |m, p| pm(g.cell(m, p, |r| r.mb_per_s), 0))
     );
     let ratio = |c: Option<Cell>, base: Option<Cell>| match (c, base) {
@@ -151,7 +151,7 @@ pub(super) fn section(r: &BenchResults, s: &mut String) {
     };
     let _ = writeln!(
         s,
-        "### Against the loopback limit: x iperf3 / x loadgen stream (means over rounds)\n\n{}",
+        "### Against the loopback limit: x iperf3 / x loadgen stream (means over blocks)\n\n{}",
         by_size(&g, |m, p| {
             let c = g.cell(m, p, |r| r.mb_per_s);
             format!("{} / {}", ratio(c, iperf), ratio(c, stream))
@@ -168,13 +168,13 @@ pub(super) fn section(r: &BenchResults, s: &mut String) {
     for (title, f, d) in sections {
         let _ = writeln!(
             s,
-            "### {title} (mean over rounds)\n\n{}",
+            "### {title} (mean over blocks)\n\n{}",
             by_size(&g, |m, p| mean(g.cell(m, p, f), |v| num(v, d)))
         );
     }
     let _ = writeln!(
         s,
-        "### Server RSS before the load -> peak during it, MiB (mean over rounds)\n\nThe peak \
+        "### Server RSS before the load -> peak during it, MiB (mean over blocks)\n\nThe peak \
          is sampled every 100 ms over the whole run. A server that reads each frame into one \
          reused buffer peaks about one frame above its start however many frames it echoes; \
          one that allocates per frame, or keeps what it read, climbs with the frame count.\n\n{}",

@@ -118,7 +118,7 @@ impl<'a> Mixed<'a> {
         })
     }
 
-    /// Throughput at a sweep point over throughput at one connection (means over rounds).
+    /// Throughput at a sweep point over throughput at one connection (means over blocks).
     fn speedup(&self, m: &str, p: &str) -> Option<f64> {
         let one = self.at(m, &self.sweep.points.first()?.clone(), requests_per_s)?;
         (one > 0.0).then_some(self.at(m, p, requests_per_s)? / one)
@@ -532,7 +532,7 @@ impl Format for Charts {
             files.push((
                 latency_file(&m),
                 chart::svg(&Chart {
-                    title: format!("mixed, {m}: latency, ms (loadgen, mean over rounds)"),
+                    title: format!("mixed, {m}: latency, ms (loadgen, mean over blocks)"),
                     x_label: "connections".into(),
                     y_label: "latency, ms".into(),
                     log_x: false,

@@ -276,10 +276,77 @@ pub struct RunReport {
     pub server: Option<ServerUsage>,
     /// Server CPU microseconds per sample, with --server-pid.
     pub server_cpu_us_per_sample: Option<f64>,
+    /// Service per connection over the measured window (absent in reports from before it).
+    #[serde(default)]
+    pub fairness: Option<Fairness>,
     /// `--fail-if`: every threshold with the run's figure and whether it was crossed (absent
     /// without --fail-if).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thresholds: Vec<crate::threshold::Checked>,
+}
+
+/// How evenly the users were served over the measured window: a starved connection shows
+/// here (no samples, a long wait) even when the mean looks fine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fairness {
+    /// Users.
+    pub users: u64,
+    /// Users that got no ok sample in the window.
+    pub starved: u64,
+    /// Fewest ok samples a user got.
+    pub min: u64,
+    /// 1st percentile of ok samples per user.
+    pub p1: u64,
+    /// Median.
+    pub median: u64,
+    /// Most.
+    pub max: u64,
+    /// Jain's fairness index of samples per user, (sum x)^2 / (n sum x^2): 1 when every
+    /// user got the same, 1/n when one got everything.
+    pub jain: f64,
+    /// Longest time any user waited for an echo (ok or failed), microseconds.
+    pub max_wait_us: u64,
+    /// Sum over users of their samples squared (for exact merging).
+    pub sum_sq: f64,
+    /// Samples per user as an HDR histogram (compressed V2, base64), for exact merging.
+    pub histogram: String,
+}
+
+impl Fairness {
+    /// The figures of per-user statistics; `ok` is the sum of their samples.
+    pub fn of(p: &crate::stats::PerUser, ok: u64) -> Option<Fairness> {
+        let h = &p.samples;
+        let users = h.len();
+        if users == 0 {
+            return None;
+        }
+        let q = |x: f64| h.value_at_quantile(x).clamp(h.min(), h.max());
+        Some(Fairness {
+            users,
+            starved: h.count_between(0, 0),
+            min: h.min(),
+            p1: q(0.01),
+            median: q(0.5),
+            max: h.max(),
+            jain: if p.sum_sq > 0.0 {
+                (ok as f64).powi(2) / (users as f64 * p.sum_sq)
+            } else {
+                0.0
+            },
+            max_wait_us: p.max_wait_us,
+            sum_sq: p.sum_sq,
+            histogram: encode_histogram(h),
+        })
+    }
+
+    /// The per-user statistics back.
+    pub fn per_user(&self) -> Result<crate::stats::PerUser, StatsError> {
+        Ok(crate::stats::PerUser {
+            samples: decode_histogram(&self.histogram)?,
+            sum_sq: self.sum_sq,
+            max_wait_us: self.max_wait_us,
+        })
+    }
 }
 
 /// What a report is built from besides the statistics.
@@ -357,6 +424,7 @@ impl RunReport {
             loadgen_cpu_us_per_sample: per_sample(meta.loadgen_cpu.total_s()),
             server_cpu_us_per_sample: meta.server.as_ref().map(|s| per_sample(s.cpu.total_s())),
             server: meta.server,
+            fairness: stats.per_user.as_ref().and_then(|p| Fairness::of(p, t.ok)),
             thresholds: Vec::new(),
             settings: meta.settings,
             environment: meta.environment,
@@ -385,6 +453,7 @@ impl RunReport {
         };
         s.bytes_sent = self.bytes_sent;
         s.bytes_received = self.bytes_received;
+        s.per_user = self.fairness.as_ref().map(Fairness::per_user).transpose()?;
         if s.latency.len() != self.ok {
             return Err(StatsError::Decode(format!(
                 "histogram holds {} samples but the report says {} ok",

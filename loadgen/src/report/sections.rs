@@ -77,6 +77,89 @@ pub fn headline(r: &BenchResults, reference: &str, margin: f64) -> String {
     table(&header, &rows)
 }
 
+/// Service per connection: Jain's index, the fewest samples a connection got, starved
+/// connections and the longest wait, with every starved connection called out.
+fn fairness(g: &Grid, s: &mut String) {
+    let fair = |r: &RunRecord| r.report.as_ref()?.fairness.clone();
+    if !g.models.iter().any(|m| {
+        g.points
+            .iter()
+            .any(|p| g.ok_runs(m, p).any(|r| fair(r).is_some()))
+    }) {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "### Fairness per connection\n\nJain's index of ok samples per connection over the measured window (1: every connection served alike; 1/n: one got everything), mean over blocks:\n\n{}",
+        grid_table(
+            g,
+            |r| fair(r).map(|f| f.jain),
+            |c| mean(c, |v| format!("{v:.3}"))
+        )
+    );
+    let _ = writeln!(
+        s,
+        "Ok samples of the least-served connection / connections with none / longest wait for an echo in ms (the worst block for each):\n\n{}",
+        {
+            let mut header = vec!["model".to_string()];
+            header.extend(
+                g.points
+                    .iter()
+                    .map(|p| format!("{} conns", num(g.conns(p) as f64, 0))),
+            );
+            let rows: Vec<Vec<String>> = g
+                .models
+                .iter()
+                .map(|m| {
+                    let mut row = vec![m.clone()];
+                    row.extend(g.points.iter().map(|p| {
+                        let fs: Vec<_> = g.ok_runs(m, p).filter_map(fair).collect();
+                        match (
+                            fs.iter().map(|f| f.min).min(),
+                            fs.iter().map(|f| f.starved).max(),
+                            fs.iter().map(|f| f.max_wait_us).max(),
+                        ) {
+                            (Some(min), Some(starved), Some(wait)) => {
+                                format!("{min} / {starved} / {}", ms(wait as f64))
+                            }
+                            _ => "-".into(),
+                        }
+                    }));
+                    row
+                })
+                .collect();
+            table(&header, &rows)
+        }
+    );
+    let starved: Vec<String> = g
+        .models
+        .iter()
+        .flat_map(|m| {
+            g.points.iter().filter_map(move |p| {
+                let worst = g.ok_runs(m, p).filter_map(fair).max_by_key(|f| f.starved)?;
+                (worst.starved > 0).then(|| {
+                    format!(
+                        "{m} at {} connections ({} of {} got no echo in a block)",
+                        num(g.conns(p) as f64, 0),
+                        num(worst.starved as f64, 0),
+                        num(worst.users as f64, 0)
+                    )
+                })
+            })
+        })
+        .collect();
+    let _ = writeln!(
+        s,
+        "{}\n",
+        if starved.is_empty() {
+            "No connection was starved: every one got at least one echo in every measured window."
+                .to_string()
+        } else {
+            format!("Starved connections: {}.", starved.join("; "))
+        }
+    );
+}
+
 /// The offered rate in a fixed-rate point's name (`rate-50000`).
 fn rate_of(point: &str) -> f64 {
     point.trim_start_matches("rate-").parse().unwrap_or(0.0)
@@ -110,7 +193,7 @@ pub(super) fn pingpong(r: &BenchResults, s: &mut String) {
     }
     let _ = writeln!(
         s,
-        "### Messages per second (mean ± 95% interval over rounds)\n\n{}",
+        "### Messages per second (mean ± 95% interval over blocks)\n\n{}",
         grid_table(&g, |r| r.messages_per_s, |c| pm(c, 0))
     );
     let mut header = vec!["model".to_string()];
@@ -150,7 +233,7 @@ pub(super) fn pingpong(r: &BenchResults, s: &mut String) {
         "### Speed relative to the slowest model at each count\n\n{}",
         table(&header, &rows)
     );
-    let _ = writeln!(s, "### Latency p50 / p95, ms (mean over rounds)\n\n{}", {
+    let _ = writeln!(s, "### Latency p50 / p95, ms (mean over blocks)\n\n{}", {
         let p50 = |m: &str, p: &str| g.cell(m, p, |r| lat(r, |l| l.p50));
         let p95 = |m: &str, p: &str| g.cell(m, p, |r| lat(r, |l| l.p95));
         let rows: Vec<Vec<String>> = g
@@ -197,6 +280,7 @@ pub(super) fn pingpong(r: &BenchResults, s: &mut String) {
             grid_table(&g, f, |c| mean(c, |v| num(v, d)))
         );
     }
+    fairness(&g, s);
     if let Some(last) = g.points.last() {
         let rows: Vec<Vec<String>> = g
             .models
@@ -205,6 +289,7 @@ pub(super) fn pingpong(r: &BenchResults, s: &mut String) {
                 let top = g
                     .ok_runs(m, last)
                     .filter_map(|r| Some((r.syscalls.as_ref()?, r.report.as_ref()?.ok)))
+                    .filter(|(sc, _)| !sc.top.is_empty())
                     .last();
                 let text = top.map_or("-".into(), |(sc, ok)| {
                     sc.top

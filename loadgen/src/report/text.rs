@@ -293,6 +293,9 @@ pub fn render(r: &RunReport) -> String {
             );
         }
     }
+    if let Some(f) = &r.fairness {
+        let _ = writeln!(o, "{}", fairness_line(f));
+    }
     if r.errors == 0 {
         let _ = writeln!(o, "errors: none");
     } else {
@@ -363,6 +366,21 @@ pub fn render(r: &RunReport) -> String {
         );
     }
     o
+}
+
+/// The per-connection line: samples per user, starved users, Jain's index, longest wait.
+pub fn fairness_line(f: &super::Fairness) -> String {
+    format!(
+        "per connection: {} users, ok samples per user min {} / p1 {} / median {} / max {}, {} with none, Jain's index {:.3}, longest wait for an echo {:.1} ms",
+        f.users,
+        f.min,
+        f.p1,
+        f.median,
+        f.max,
+        f.starved,
+        f.jain,
+        f.max_wait_us as f64 / 1000.0
+    )
 }
 
 #[cfg(test)]
