@@ -106,18 +106,32 @@ fn serve(config: Config) -> anyhow::Result<()> {
     };
     let addr = listeners[0].local_addr()?;
     let (sq, cq) = ring_sizes(config.threads);
+    // Each loop says whether its ring could be made before the server says it is ready.
+    let (made, ring_made) = std::sync::mpsc::channel();
     let loops: Vec<_> = listeners
         .into_iter()
         .enumerate()
         .map(|(i, listener)| {
             let (echo, max_conns) = (config.echo, config.max_conns);
             let cap_shared = config.threads > 1;
+            let made = made.clone();
             std::thread::Builder::new()
                 .name(format!("ring-{i}"))
                 // The ring is made on the thread that submits to it (SINGLE_ISSUER).
-                .spawn(move || EventLoop::new(listener, echo, max_conns, cap_shared, sq, cq)?.run())
+                .spawn(move || {
+                    let event_loop = EventLoop::new(listener, echo, max_conns, cap_shared, sq, cq);
+                    let _ = made.send(event_loop.as_ref().map(drop).map_err(|e| format!("{e:#}")));
+                    event_loop?.run()
+                })
         })
         .collect::<io::Result<_>>()?;
+    for _ in 0..loops.len() {
+        match ring_made.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => anyhow::bail!(e),
+            Err(_) => anyhow::bail!("a ring's loop ended before it started"),
+        }
+    }
     common::ready(addr, config.threads);
     for handle in loops {
         handle
