@@ -1,5 +1,5 @@
 # echolab: `make help` lists the targets.
-MODELS := thread epoll tokio tokio-callback async-std smol glommio may
+MODELS := thread epoll tokio tokio-callback async-std smol glommio may uring compio
 CARGO  ?= cargo
 MODEL  ?= epoll
 ARGS   ?=

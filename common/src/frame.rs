@@ -105,6 +105,25 @@ impl FrameBuf {
     pub fn capacity(&self) -> usize {
         self.buf.len()
     }
+
+    /// Bytes of the current frame, header included (the reply's length).
+    pub fn frame_len(&self) -> usize {
+        HEADER_LEN + self.len
+    }
+
+    /// Takes the whole buffer out, for runtimes that own a buffer while the kernel reads
+    /// into it or writes from it (completion-based: compio). Header at `..HEADER_LEN`,
+    /// the current payload after it; every byte is initialised. Give it back with
+    /// [`FrameBuf::put_back`] before calling anything else on this `FrameBuf`.
+    pub fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
+    /// Puts back the buffer [`FrameBuf::take`] took out.
+    pub fn put_back(&mut self, buf: Vec<u8>) {
+        debug_assert!(buf.len() >= HEADER_LEN);
+        self.buf = buf;
+    }
 }
 
 #[cfg(test)]

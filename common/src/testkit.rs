@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Every model, in the order of DESIGN.md's table.
-pub const MODELS: [&str; 8] = [
+pub const MODELS: [&str; 10] = [
     "thread",
     "epoll",
     "tokio",
@@ -23,6 +23,8 @@ pub const MODELS: [&str; 8] = [
     "smol",
     "glommio",
     "may",
+    "uring",
+    "compio",
 ];
 
 /// How long a server may take to print its readiness line.

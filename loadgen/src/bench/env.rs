@@ -11,13 +11,15 @@ use crate::probe::Environment;
 const CARGO_LOCK: &str = include_str!("../../../Cargo.lock");
 
 /// The runtime crates behind the models.
-const RUNTIME_CRATES: [&str; 7] = [
+const RUNTIME_CRATES: [&str; 9] = [
     "mio",
     "tokio",
     "async-std",
     "smol",
     "glommio",
     "may",
+    "io-uring",
+    "compio",
     "libc",
 ];
 

@@ -794,6 +794,8 @@ conformance! {
     smol => "smol",
     glommio => "glommio",
     may => "may",
+    uring => "uring",
+    compio => "compio",
 }
 
 /// Every server folder is a model the suite knows (the macro above lists the same).

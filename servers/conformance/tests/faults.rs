@@ -31,6 +31,8 @@ mod every_case {
         smol => "smol",
         glommio => "glommio",
         may => "may",
+        uring => "uring",
+        compio => "compio",
     }
 }
 
