@@ -25,6 +25,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::echo::inside_frame;
@@ -75,8 +76,10 @@ fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A runtime on io_uring with the single-thread setup flags, or without them (one line).
+/// A runtime on io_uring with the single-thread setup flags, or without them (one line
+/// per process, however many runtimes).
 fn runtime() -> io::Result<Runtime> {
+    static FELL_BACK: AtomicBool = AtomicBool::new(false);
     let mut proactor = ProactorBuilder::new();
     proactor
         .single_issuer(true)
@@ -85,10 +88,12 @@ fn runtime() -> io::Result<Runtime> {
     match RuntimeBuilder::new().with_proactor(proactor).build() {
         Ok(runtime) => Ok(runtime),
         Err(e) => {
-            common::log!(
-                "the kernel refused SINGLE_ISSUER|COOP_TASKRUN|DEFER_TASKRUN ({e}); \
-                 using compio's default driver"
-            );
+            if !FELL_BACK.swap(true, Ordering::Relaxed) {
+                common::log!(
+                    "the kernel refused SINGLE_ISSUER|COOP_TASKRUN|DEFER_TASKRUN ({e}); \
+                     using compio's default driver"
+                );
+            }
             Runtime::new()
         }
     }

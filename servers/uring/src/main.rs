@@ -44,11 +44,16 @@
 //!   processed only inside the loop's own enter); a kernel that refuses is logged in
 //!   one line and the ring is made with what it takes.
 //! - RLIMIT_MEMLOCK: the kernel charges ring memory to it. A ring of 4096 SQEs and 16384
-//!   CQEs is about 0.5 MiB, and the pool's ring of entries 4 KiB, so the default 8 MiB
-//!   holds 15 loops; with more, the rings shrink to fit and one line says so at start.
-//!   At 19,900 connections a turn may queue more SQEs than the ring holds: the loop
-//!   then submits early (an extra enter), and the kernel keeps completions that overflow
-//!   the CQ ring (IORING_FEAT_NODROP), so nothing is lost.
+//!   CQEs is about 0.53 MiB, plus the pool's ring of entries (4 KiB; 64 KiB counted, for
+//!   the largest pool), so the default 8 MiB holds 13 loops; with more, the rings shrink
+//!   to fit and one line says so at start (a ring that still cannot be made is an error
+//!   before the readiness line). The pool's buffers are plain memory, not locked. The
+//!   kernel counts locked memory per user, so server processes of one user (`--reuse-port`
+//!   runs) share the limit, and a ring's memory is uncharged a moment after its process
+//!   exits, not at once. Nothing locked grows with connections: at 19,900 a turn may
+//!   queue more SQEs than the ring holds, and the loop then submits early (an extra
+//!   enter); completions that overflow the CQ ring wait in the kernel
+//!   (IORING_FEAT_NODROP), so nothing is lost.
 
 mod conn;
 mod pool;
