@@ -75,14 +75,14 @@ idle-rss: ## measure server RSS per idle connection (10,000 per model) into $(RE
 	$(CARGO) build --release --locked --quiet -p conformance --bin idle-rss
 	./target/release/idle-rss --conns 10000 --out $(RESULTS)/bench
 
-bench: ## quick bench (about 10 minutes on 2 cores): every model, ping-pong 10-1000 conns and a fixed rate in 10 shuffled blocks, small plans and frames in 2, verdicts against epoll, into $(RESULTS)/bench
+bench: ## quick bench (11 minutes on 2 cores with 10 models): every model, ping-pong 10-1000 conns and a fixed rate in 10 shuffled blocks, small plans and frames in 2, verdicts against epoll, into $(RESULTS)/bench
 	$(CARGO) build --workspace --release --locked --quiet
 	./target/release/loadgen bench --conns 10,100,1000 --duration 1s --blocks 10,plans=2,frames=2 --scale 0.05 --out $(RESULTS)/bench
 	./target/release/loadgen report $(RESULTS)/bench
 
-bench-full: ## every suite, every model, 12 shuffled blocks: ping-pong 10-60000 conns (4 server processes past 19,900) and a fixed rate, plans and frames at 1/10 scale, mixed at 1/11/23 conns and the cap (about an hour on 2 cores), into $(RESULTS)/bench-full
+bench-full: ## every suite, every model, 12 shuffled blocks: ping-pong 10-60000 conns (4 server processes past 19,900) and a fixed rate, plans and frames at 1/20 scale, mixed at 1/11/23 conns and the cap (about an hour on 2 cores), into $(RESULTS)/bench-full
 	$(CARGO) build --workspace --release --locked --quiet
-	./target/release/loadgen bench --suite pingpong,plans,frames,mixed --conns 10,100,1000,10000,19900,60000 --server-procs 4 --duration 1s --blocks 12 --scale 0.1 --mixed-conns 1,11,23 --out $(RESULTS)/bench-full
+	./target/release/loadgen bench --suite pingpong,plans,frames,mixed --conns 10,100,1000,10000,19900,60000 --server-procs 4 --duration 1s --blocks 12 --scale 0.05 --mixed-conns 1,11,23 --out $(RESULTS)/bench-full
 	./target/release/loadgen report $(RESULTS)/bench-full
 
 bench-frames: ## frames suite alone: 1/16/100 MiB frames (2000/200/100 per run), every model, 3 blocks, iperf3 and loadgen stream as the loopback limit, into $(RESULTS)/bench-frames

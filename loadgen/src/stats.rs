@@ -431,5 +431,4 @@ mod tests {
         s.add(&old).unwrap();
         assert!(s.per_user.is_none());
     }
-
 }

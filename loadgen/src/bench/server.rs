@@ -243,9 +243,9 @@ impl MemoryWatch {
         let handle = thread::spawn(move || {
             let mut peak = (0u64, 0u64);
             loop {
-                if let Some(s) = probe::sample_all(&pids) {
-                    peak.0 = peak.0.max(s.rss_pages * crate::sys::page_size() / 1024);
-                    peak.1 = peak.1.max(s.vsize / 1024);
+                if let Some((rss_pages, vsize)) = probe::memory_all(&pids) {
+                    peak.0 = peak.0.max(rss_pages * crate::sys::page_size() / 1024);
+                    peak.1 = peak.1.max(vsize / 1024);
                 }
                 match stopped.recv_timeout(Duration::from_millis(100)) {
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
@@ -253,9 +253,9 @@ impl MemoryWatch {
                 }
             }
             // One last reading, after the load.
-            if let Some(s) = probe::sample_all(&pids) {
-                peak.0 = peak.0.max(s.rss_pages * crate::sys::page_size() / 1024);
-                peak.1 = peak.1.max(s.vsize / 1024);
+            if let Some((rss_pages, vsize)) = probe::memory_all(&pids) {
+                peak.0 = peak.0.max(rss_pages * crate::sys::page_size() / 1024);
+                peak.1 = peak.1.max(vsize / 1024);
             }
             peak
         });
