@@ -126,10 +126,11 @@ pub fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
     let all = verdict::all(r, reference, margin);
     let _ = writeln!(
         s,
-        "Each point ran in blocks; a block runs every model once, in an order drawn afresh from the seed ({seed}), so the noise of a moment hits one block's models alike. A model's **ratio** is the geometric mean of its per-block ratios to **{reference}** (the reference), with a 95% bootstrap interval over blocks ({resamples} resamples, fixed seed); **wins/blocks** counts the blocks in which it beat {reference}. **Verdict**: better (faster, or cheaper for CPU per message, lower for p99) or worse only when the whole interval clears 1 by more than the margin δ = {pct}%; *equivalent* when the interval lies within 1 ± δ; *inconclusive* otherwise. Models share a **tier** when the first model of the tier is not better than them by the same rule (their own paired ratio). Each server started fresh for every run; nothing ran between the models of a block but the bench itself.\n",
+        "Each point ran in blocks; a block runs every model once, in an order drawn afresh from the seed ({seed}), so the noise of a moment hits one block's models alike. A model's **ratio** is the geometric mean of its per-block ratios to **{reference}** (the reference), with a 95% bootstrap interval over blocks ({resamples} resamples, fixed seed); **wins/blocks** counts the blocks in which it beat {reference}. **Verdict**: better (faster, or cheaper for CPU per message, lower for p99) or worse only when the whole interval clears 1 by more than the margin δ = {pct}%; *equivalent* when the interval lies within 1 ± δ; *inconclusive* otherwise, and always with fewer than {min_blocks} blocks. Models share a **tier** when the first model of the tier is not better than them by the same rule (their own paired ratio). Each server started fresh for every run; nothing ran between the models of a block but the bench itself.\n",
         seed = r.config.seed.unwrap_or_default(),
         resamples = verdict::RESAMPLES,
         pct = margin * 100.0,
+        min_blocks = verdict::MIN_BLOCKS,
     );
     // Half-widths first: they say how far this machine let the bench see.
     let header: Vec<String> = ["point", "metric", "blocks", "median half-width"]

@@ -303,7 +303,7 @@ pub(super) fn pingpong(r: &BenchResults, s: &mut String) {
             .collect();
         let _ = writeln!(
             s,
-            "### Top system calls per message at {} conns (last good round)\n\n{}",
+            "### Top system calls per message at {} conns (the last good run that counted them: a point's first block)\n\n{}",
             num(g.conns(last) as f64, 0),
             table(
                 &["model".into(), "calls per message (watched calls)".into()],

@@ -26,6 +26,9 @@ use crate::rng::Rng;
 pub const RESAMPLES: usize = 4000;
 /// Seed of every bootstrap ("echolab" in ASCII), mixed with what the interval is of.
 pub const BOOTSTRAP_SEED: u64 = 0x0065_6368_6f6c_6162;
+/// Fewest paired blocks for a verdict other than inconclusive: below it a bootstrap has
+/// too few distinct resamples to give a 95% interval worth the name.
+pub const MIN_BLOCKS: usize = 5;
 /// Median absolute deviations from the median that make a run an outlier (10 robust
 /// standard deviations).
 pub const OUTLIER_MADS: f64 = 14.826;
@@ -242,8 +245,11 @@ pub enum Verdict {
     NoData,
 }
 
-/// The margin rule.
+/// The margin rule (inconclusive below [`MIN_BLOCKS`] blocks, whatever the interval).
 pub fn judge(iv: &Interval, margin: f64, better: Better) -> Verdict {
+    if iv.n < MIN_BLOCKS {
+        return Verdict::Inconclusive;
+    }
     let (above, below) = (iv.lo > 1.0 + margin, iv.hi < 1.0 - margin);
     match (above, below, better) {
         (true, _, Better::Higher) | (_, true, Better::Lower) => Verdict::Better,
@@ -563,6 +569,12 @@ pub(crate) mod tests {
         assert_eq!(judge(&iv(0.98, 1.02), m, Higher), Verdict::Equivalent);
         assert_eq!(judge(&iv(0.90, 1.10), m, Higher), Verdict::Inconclusive);
         assert_eq!(iv(0.9, 1.1).cell(), "1.000 [0.900, 1.100]");
+        // Two blocks call nothing, however narrow their interval.
+        let two = Interval {
+            n: 2,
+            ..iv(1.10, 1.20)
+        };
+        assert_eq!(judge(&two, m, Higher), Verdict::Inconclusive);
         assert!((iv(0.9, 1.1).half_width() - 0.1).abs() < 1e-12);
     }
 
