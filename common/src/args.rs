@@ -27,8 +27,9 @@ pub struct ServerArgs {
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
 
-    /// Bytes read per read call; also the most bytes a connection may have unsent before
-    /// the server stops reading from it (backpressure).
+    /// Most bytes read per read call; also the most bytes a connection may have unsent
+    /// before the server stops reading from it (backpressure). Where a connection owns its
+    /// buffer it starts at 4 KiB and doubles when a read fills it, up to this size.
     #[arg(long, default_value = "65536", value_parser = size_arg)]
     pub buffer_size: u64,
 

@@ -4,6 +4,8 @@
 //! tokio-callback) are state machines, so those keep loops of the same shape themselves.
 //!
 //! Raw mode: read up to one buffer, write all of it back, repeat; stop at end of stream.
+//! The buffer is the connection's own [`ReadBuf`]: one page at first, doubling when a
+//! read fills it, up to `--buffer-size`.
 //! Nothing new is read while an echo is still being written, so a client that never
 //! reads holds at most one buffer of server memory (backpressure).
 //!
@@ -23,6 +25,7 @@ use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::args::{Echo, Mode};
 use crate::frame::FrameBuf;
+use crate::readbuf::ReadBuf;
 use crate::work::Workload;
 use crate::{ConnGuard, service};
 
@@ -84,15 +87,16 @@ where
 }
 
 fn raw_blocking(stream: &mut (impl Read + Write), buffer_size: usize) -> io::Result<()> {
-    let mut buf = vec![0u8; buffer_size];
+    let mut buf = ReadBuf::new(buffer_size);
     loop {
-        let n = match stream.read(&mut buf) {
+        let n = match stream.read(buf.space()) {
             Ok(0) => return Ok(()), // client closed its side; everything was echoed
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        stream.write_all(&buf[..n])?;
+        stream.write_all(buf.filled(n))?;
+        buf.grow_if_full(n);
     }
 }
 
@@ -166,13 +170,14 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: Future,
 {
-    let mut buf = vec![0u8; buffer_size];
+    let mut buf = ReadBuf::new(buffer_size);
     loop {
-        let n = within_idle(stream.read(&mut buf), idle, &sleep).await?;
+        let n = within_idle(stream.read(buf.space()), idle, &sleep).await?;
         if n == 0 {
             return Ok(()); // client closed its side; everything was echoed
         }
-        stream.write_all(&buf[..n]).await?;
+        stream.write_all(buf.filled(n)).await?;
+        buf.grow_if_full(n);
     }
 }
 

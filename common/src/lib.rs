@@ -27,6 +27,7 @@ pub mod limit;
 pub mod log;
 pub mod net;
 pub mod pin;
+pub mod readbuf;
 pub mod service;
 #[cfg(feature = "testkit")]
 pub mod testkit;

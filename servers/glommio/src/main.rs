@@ -15,10 +15,16 @@
 //!   backend wait glommio's timer (an io_uring timeout).
 //! - glommio locks memory for its rings: the default 8 MiB RLIMIT_MEMLOCK is enough for
 //!   the small `io_memory` set below.
+//! - glommio's own settings, for measuring them (`loadgen bench --variant`), come from the
+//!   environment since no other model has them: `ECHO_GLOMMIO_SPIN` (spin this long
+//!   before parking, e.g. `50us`; default: park at once), `ECHO_GLOMMIO_RING_DEPTH`
+//!   (entries per ring; glommio's default 128) and `ECHO_GLOMMIO_PREEMPT` (how often a
+//!   task queue yields; default 100ms). A bad value is one line and exit 1 before binding.
 
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::limit::AsyncGate;
 use common::{Config, ConnGuard, Echo};
@@ -33,7 +39,59 @@ fn main() -> ExitCode {
     common::run("glommio", serve)
 }
 
+/// glommio's settings from the environment (see the header); `None` keeps glommio's own.
+#[derive(Debug, Default)]
+struct Tuning {
+    spin: Option<Duration>,
+    ring_depth: Option<usize>,
+    preempt: Option<Duration>,
+}
+
+impl Tuning {
+    fn from_env() -> anyhow::Result<Tuning> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let duration = |name: &str| -> anyhow::Result<Option<Duration>> {
+            var(name)
+                .map(|v| {
+                    common::units::parse_duration(&v)
+                        .map_err(|e| anyhow::anyhow!("{name}={v}: {e}"))
+                })
+                .transpose()
+        };
+        let ring_depth = var("ECHO_GLOMMIO_RING_DEPTH")
+            .map(|v| match v.trim().parse::<usize>() {
+                Ok(n) if (1..=32768).contains(&n) => Ok(n),
+                _ => Err(anyhow::anyhow!(
+                    "ECHO_GLOMMIO_RING_DEPTH={v}: expected 1 to 32768 entries"
+                )),
+            })
+            .transpose()?;
+        Ok(Tuning {
+            spin: duration("ECHO_GLOMMIO_SPIN")?.filter(|d| !d.is_zero()),
+            ring_depth,
+            preempt: duration("ECHO_GLOMMIO_PREEMPT")?,
+        })
+    }
+
+    fn apply(&self, mut pool: LocalExecutorPoolBuilder) -> LocalExecutorPoolBuilder {
+        if let Some(spin) = self.spin {
+            pool = pool.spin_before_park(spin);
+        }
+        if let Some(depth) = self.ring_depth {
+            pool = pool.ring_depth(depth);
+        }
+        if let Some(preempt) = self.preempt {
+            pool = pool.preempt_timer(preempt);
+        }
+        pool
+    }
+}
+
 fn serve(config: Config) -> anyhow::Result<()> {
+    let tuning = Tuning::from_env()?;
+    if tuning.spin.is_some() || tuning.ring_depth.is_some() || tuning.preempt.is_some() {
+        common::log!("glommio settings from the environment: {tuning:?}");
+    }
     // Bind here, before the executors start, so port 0 resolves once and a bad address
     // fails before anything runs.
     let listeners = common::net::bind_reuse_port(config.addr, config.threads)?;
@@ -55,7 +113,8 @@ fn serve(config: Config) -> anyhow::Result<()> {
     let echo = config.echo;
     // One cap for the whole server, shared by the executors.
     let gate = config.max_conns.map(|n| Arc::new(AsyncGate::new(n)));
-    let executors = LocalExecutorPoolBuilder::new(placement)
+    let executors = tuning
+        .apply(LocalExecutorPoolBuilder::new(placement))
         .name("echo")
         .io_memory(IO_MEMORY)
         .on_all_shards(move || {

@@ -8,7 +8,8 @@
 //! - `--threads 1` runs tokio's current-thread runtime (one thread, no work stealing, like
 //!   asyncio's loop); `--threads N` the multi-thread runtime with N workers.
 //! - Each task owns its read buffer across `.await` points, so an idle connection keeps
-//!   its buffer (the price of the stream style; see echo-tokio-callback for the other).
+//!   its buffer (the price of the stream style; see echo-tokio-callback for the other):
+//!   a `common::readbuf::ReadBuf`, one page that grows to `--buffer-size` under bursts.
 //! - Backpressure: `write_all(..).await` suspends the task until the client reads.
 //! - The backend wait is `tokio::time::sleep`; `--max-conns` is tokio's semaphore, and a
 //!   task whose connection ends takes the next one from the backlog itself, keeping its
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 use common::echo::inside_frame;
 use common::frame::FrameBuf;
+use common::readbuf::ReadBuf;
 use common::{Config, ConnGuard, Echo, Mode, Workload};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -52,13 +54,14 @@ async fn serve_conn(stream: TcpStream, echo: Echo, _guard: ConnGuard) {
 }
 
 async fn raw(mut stream: TcpStream, buffer_size: usize, idle: Option<Duration>) -> io::Result<()> {
-    let mut buf = vec![0u8; buffer_size];
+    let mut buf = ReadBuf::new(buffer_size);
     loop {
-        let n = within_idle(stream.read(&mut buf), idle).await?;
+        let n = within_idle(stream.read(buf.space()), idle).await?;
         if n == 0 {
             return Ok(()); // client closed its side; everything was echoed
         }
-        stream.write_all(&buf[..n]).await?;
+        stream.write_all(buf.filled(n)).await?;
+        buf.grow_if_full(n);
     }
 }
 
