@@ -17,7 +17,7 @@ FUZZ_TIME ?= 60
 # Where measurement targets write their results: results/<date>-<host>/
 RESULTS ?= results/$(shell date +%Y-%m-%d)-$(shell hostname -s)
 
-.PHONY: help deps build release install uninstall test lint fmt run-server faults fuzz idle-rss bench bench-full bench-frames bench-mixed jmeter jmeter-distributed clean
+.PHONY: help deps build release install uninstall test lint fmt run-server faults fuzz idle-rss bench bench-full bench-frames bench-mixed bench-baselines jmeter jmeter-distributed clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -94,6 +94,12 @@ bench-mixed: ## mixed suite alone: 5 ms CPU + 55 ms wait per request at 1-23 con
 	$(CARGO) build --workspace --release --locked --quiet
 	./target/release/loadgen bench --suite mixed --duration 10s --blocks 3 --out $(RESULTS)/bench-mixed
 	./target/release/loadgen report $(RESULTS)/bench-mixed
+
+bench-baselines: ## the studies' nine Python servers beside thread, epoll, tokio and uring: ping-pong 10-10,000 conns in 4 blocks and 10,000 msg/s, both PyYYC plans and frames at 1/20 scale in 2 (estimated 20 minutes on 2 cores), ratios to py-asyncio beside the studies', into $(RESULTS)/bench-baselines and results/README.md
+	@bash scripts/deps.sh
+	$(CARGO) build --workspace --release --locked --quiet
+	./target/release/loadgen bench --suite pingpong,plans,frames --models thread,epoll,tokio,uring --baselines --conns 10,100,1000,10000 --rate-fixed 10000 --duration 1s --blocks 4,plans=2,frames=2 --scale 0.05 --out $(RESULTS)/bench-baselines
+	./target/release/loadgen report $(RESULTS)/bench-baselines --baselines-readme results/README.md
 
 jmeter: ## MODEL=epoll PLAN=1|2 [SCALE=0.1]: a PyYYC plan in real JMeter, then loadgen, one server, into $(RESULTS)/jmeter
 	@case " $(MODELS) " in *" $(MODEL) "*) ;; \

@@ -39,6 +39,32 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
+# The Python baselines (baselines/python, run by the conformance tests and `make
+# bench-baselines`): the system interpreter /usr/bin/python3 (3.11 on Debian bookworm)
+# with Debian's python3-uvloop and python3-gevent. Installed for that interpreter, which
+# is why the scripts start with #!/usr/bin/python3 rather than whatever python3 is first
+# on PATH. Fatal: the tests need them, and a test must not pass because a module is missing.
+py_missing=()
+for entry in python3:python3 python3-uvloop:uvloop python3-gevent:gevent; do
+    pkg=${entry%%:*} module=${entry#*:}
+    if [ "$module" = python3 ]; then
+        [ -x /usr/bin/python3 ] || py_missing+=("$pkg")
+    elif ! /usr/bin/python3 -c "import $module" >/dev/null 2>&1; then
+        py_missing+=("$pkg")
+    fi
+done
+if [ ${#py_missing[@]} -gt 0 ]; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        say "installing ${py_missing[*]} (the Python baselines)"
+        if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${py_missing[@]}"; } >/dev/null 2>&1; then
+            say "could not install ${py_missing[*]}: the baselines' tests need them"; exit 1
+        fi
+    else
+        say "missing ${py_missing[*]} for /usr/bin/python3 (the baselines' tests need them): install them with apt-get as root"
+        exit 1
+    fi
+fi
+
 # JMeter, which the tests run for real (loadgen/tests/jmeter.rs) and `make jmeter` uses:
 # Debian's jmeter and jmeter-tcp when there is none, plus, for that JMeter 2.13 only, the
 # files that let it load plans (scripts/jmeter-setup.sh). Fatal: the tests need it.

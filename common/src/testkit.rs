@@ -27,6 +27,41 @@ pub const MODELS: [&str; 10] = [
     "compio",
 ];
 
+/// The studies' Python servers (`baselines/python/echo-<name>`), in the order of
+/// DESIGN.md's baselines: not models of the workspace, but started the same way.
+pub const BASELINES: [&str; 9] = [
+    "py-asyncio",
+    "py-asyncio-proto",
+    "py-asyncio-sock",
+    "py-asyncio-buffered",
+    "py-uvloop",
+    "py-uvloop-proto",
+    "py-selectors",
+    "py-thread",
+    "py-gevent",
+];
+
+/// Whether `model` names one of the [`BASELINES`].
+pub fn is_baseline(model: &str) -> bool {
+    BASELINES.contains(&model)
+}
+
+/// The folder of the Python baselines in this checkout.
+pub fn baselines_dir() -> PathBuf {
+    let common = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    common.parent().unwrap_or(common).join("baselines/python")
+}
+
+/// The program of `model`: `echo-<model>` built by Cargo ([`binary`]) for a model, the
+/// script in [`baselines_dir`] for a baseline.
+pub fn server_program(model: &str) -> PathBuf {
+    if is_baseline(model) {
+        baselines_dir().join(format!("echo-{model}"))
+    } else {
+        binary(&format!("echo-{model}"))
+    }
+}
+
 /// How long a server may take to print its readiness line.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -98,9 +133,10 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `echo-<model>` on 127.0.0.1:0 with extra `args` and waits until it is ready.
+    /// Starts `echo-<model>` (or a baseline, see [`server_program`]) on 127.0.0.1:0 with
+    /// extra `args` and waits until it is ready.
     pub fn start(model: &str, args: &[&str]) -> Server {
-        let mut cmd = Command::new(binary(&format!("echo-{model}")));
+        let mut cmd = Command::new(server_program(model));
         if !args.contains(&"--addr") {
             cmd.args(["--addr", "127.0.0.1:0"]);
         }

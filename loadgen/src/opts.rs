@@ -122,9 +122,23 @@ pub struct BenchArgs {
     #[arg(long, default_value = "pingpong,plans,frames", value_name = "LIST")]
     pub suite: String,
 
-    /// Models, comma-separated (thread, epoll, tokio, ...), or `all`.
+    /// Models, comma-separated (thread, epoll, tokio, ...), or `all` (the Rust models).
+    /// The studies' Python servers are baselines, run only when named here (py-asyncio,
+    /// py-asyncio-proto, py-asyncio-sock, py-asyncio-buffered, py-uvloop, py-uvloop-proto,
+    /// py-selectors, py-thread, py-gevent) or added by --baselines.
     #[arg(long, default_value = "all", value_name = "LIST")]
     pub models: String,
+
+    /// Add every Python baseline to --models. They run the pingpong, plans and frames
+    /// suites like the models; the mixed suite skips them (they take no --cpu-work).
+    #[arg(long)]
+    pub baselines: bool,
+
+    /// Folder holding the baselines' echo-py-<name> scripts [default: baselines/python of
+    /// the checkout loadgen was built in (found above loadgen's own folder), else of the
+    /// current directory].
+    #[arg(long, value_name = "DIR")]
+    pub baselines_dir: Option<PathBuf>,
 
     /// Connection counts of the ping-pong sweep, comma-separated (at most 19900 each: one
     /// process's open files).
@@ -208,6 +222,13 @@ pub struct ReportArgs {
     /// when missing).
     #[arg(long, value_name = "FILE")]
     pub readme: Option<PathBuf>,
+
+    /// Also put this run's baselines section (every server's ratio to py-asyncio beside
+    /// the ratios the studies published) into this Markdown file, between the lines
+    /// `<!-- baselines:begin -->` and `<!-- baselines:end -->` (added at the end when
+    /// missing). The run must have run a Python baseline.
+    #[arg(long, value_name = "FILE")]
+    pub baselines_readme: Option<PathBuf>,
 
     /// Model the verdicts compare with [default: the bench's own --reference].
     #[arg(long, value_name = "MODEL")]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::testkit::MODELS;
+use common::testkit::{BASELINES, MODELS, is_baseline};
 use thiserror::Error;
 
 use super::data::BenchConfig;
@@ -71,7 +71,11 @@ pub fn client_spread(conns: u64) -> Vec<String> {
 pub enum ConfigError {
     #[error("unknown suite '{0}'; suites: {list}", list = SUITES.join(", "))]
     UnknownSuite(String),
-    #[error("unknown model '{0}'; models: all, {list}", list = MODELS.join(", "))]
+    #[error(
+        "unknown model '{0}'; models: all, {list}; baselines: {baselines}",
+        list = MODELS.join(", "),
+        baselines = BASELINES.join(", ")
+    )]
     UnknownModel(String),
     #[error("'{0}' is not a connection count (1 to {MAX_CONNS})")]
     BadConns(String),
@@ -96,6 +100,10 @@ pub enum ConfigError {
         "{path} not found: build the servers first with `cargo build --release` (or give --bin-dir)"
     )]
     MissingBinary { path: String },
+    #[error(
+        "{path} not found or not executable: give --baselines-dir (the checkout's baselines/python)"
+    )]
+    MissingBaseline { path: String },
 }
 
 /// Checks the flags. `command` is the command line to record.
@@ -107,18 +115,24 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
                 .ok_or_else(|| ConfigError::UnknownSuite(s.into()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let models = if args.models.trim() == "all" {
+    let mut models: Vec<String> = if args.models.trim() == "all" {
         MODELS.iter().map(|m| m.to_string()).collect()
     } else {
         list(&args.models)
             .map(|m| {
-                MODELS
-                    .contains(&m)
+                (MODELS.contains(&m) || is_baseline(m))
                     .then(|| m.to_string())
                     .ok_or_else(|| ConfigError::UnknownModel(m.into()))
             })
             .collect::<Result<Vec<_>, _>>()?
     };
+    if args.baselines {
+        for b in BASELINES {
+            if !models.iter().any(|m| m == b) {
+                models.push(b.to_string());
+            }
+        }
+    }
     if !(1..=MAX_SERVER_PROCS).contains(&args.server_procs) {
         return Err(ConfigError::BadServerProcs);
     }
@@ -186,7 +200,22 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
         return Err(ConfigError::OutExists(out.display().to_string()));
     }
     let bin_dir = args.bin_dir.clone().unwrap_or_else(default_bin_dir);
+    let baselines_dir = models.iter().any(|m| is_baseline(m)).then(|| {
+        args.baselines_dir
+            .clone()
+            .unwrap_or_else(default_baselines_dir)
+    });
     for m in &models {
+        if is_baseline(m) {
+            let dir = baselines_dir.as_deref().unwrap_or(Path::new("."));
+            let path = dir.join(format!("echo-{m}"));
+            if !is_executable(&path) {
+                return Err(ConfigError::MissingBaseline {
+                    path: path.display().to_string(),
+                });
+            }
+            continue;
+        }
         let path = bin_dir.join(format!("echo-{m}"));
         if !path.is_file() {
             return Err(ConfigError::MissingBinary {
@@ -208,6 +237,7 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
         scale: args.scale,
         rate_fixed: args.rate_fixed,
         bin_dir: bin_dir.display().to_string(),
+        baselines_dir: baselines_dir.map(|d| d.display().to_string()),
         out: out.display().to_string(),
         perf: !args.no_perf,
         server_procs: args.server_procs,
@@ -247,6 +277,27 @@ fn default_bin_dir() -> PathBuf {
         .ok()
         .and_then(|e| e.parent().map(Path::to_path_buf))
         .unwrap_or_else(|| PathBuf::from("target/release"))
+}
+
+/// The baselines' folder: `baselines/python` in the first folder above loadgen's own
+/// (target/release/loadgen -> the checkout) that has one, else under the current directory.
+fn default_baselines_dir() -> PathBuf {
+    let beside = |dir: &Path| dir.join("baselines/python");
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            exe.ancestors()
+                .skip(1)
+                .map(beside)
+                .find(|d| d.join("echolab_contract.py").is_file())
+        })
+        .unwrap_or_else(|| beside(Path::new(".")))
+}
+
+/// A plain file with an execute bit.
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// results/<date>-<host>/bench, the date in UTC (the run folder may hold other
@@ -320,6 +371,11 @@ mod tests {
         assert!(err(&["--margin=-0.1"]).contains("--margin"));
         assert!(err(&["--mixed-conns", "0"]).contains("'0' is not a connection count"));
         assert!(err(&["--models", "epoll"]).contains("cargo build --release"));
+        assert!(err(&["--models", "py-nope"]).contains("baselines: py-asyncio,"));
+        assert!(
+            err(&["--models", "py-asyncio", "--baselines-dir", "/nonexistent"])
+                .contains("/nonexistent/echo-py-asyncio not found")
+        );
         let exists = check(
             &{
                 let mut a = args(&[]);
@@ -329,6 +385,47 @@ mod tests {
             vec![],
         );
         assert!(exists.unwrap_err().to_string().contains("exists already"));
+    }
+
+    #[test]
+    fn baselines_are_named_or_added_and_found_in_the_checkout() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let dir = root.join("baselines/python");
+        let bins = tempdir_with(&["echo-epoll", "echo-tokio"]);
+        let run = |extra: &[&str]| {
+            let mut a = args(extra);
+            a.bin_dir = Some(bins.clone());
+            a.baselines_dir = Some(dir.clone());
+            check(&a, vec![]).unwrap()
+        };
+        let c = run(&["--models", "epoll,py-asyncio"]);
+        assert_eq!(c.models, ["epoll", "py-asyncio"]);
+        assert_eq!(c.server_program("py-asyncio"), dir.join("echo-py-asyncio"));
+        assert_eq!(c.server_program("epoll"), bins.join("echo-epoll"));
+        let c = run(&["--models", "epoll,tokio,py-gevent", "--baselines"]);
+        assert_eq!(c.models.len(), 2 + BASELINES.len());
+        assert_eq!(c.models[2], "py-gevent", "named ones keep their place");
+        let c = run(&["--models", "epoll,tokio"]);
+        assert_eq!(c.baselines_dir, None, "no baseline, no folder recorded");
+        // loadgen's own checkout is found from its executable (this test's, here).
+        assert_eq!(
+            default_baselines_dir().canonicalize().unwrap(),
+            dir.canonicalize().unwrap()
+        );
+    }
+
+    /// A fresh folder holding empty files with these names.
+    fn tempdir_with(names: &[&str]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "loadgen-config-{}-{}",
+            std::process::id(),
+            names.join("-")
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        for n in names {
+            std::fs::write(dir.join(n), b"").unwrap();
+        }
+        dir
     }
 
     #[test]

@@ -77,6 +77,9 @@ pub struct BenchConfig {
     pub rate_fixed: f64,
     /// Where the server binaries were taken from.
     pub bin_dir: String,
+    /// Where the Python baselines' scripts were taken from (None when no baseline ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baselines_dir: Option<String>,
     /// The results folder.
     pub out: String,
     /// Whether perf was asked for (false with --no-perf).
@@ -92,6 +95,17 @@ impl BenchConfig {
     /// Blocks a suite runs.
     pub fn blocks_of(&self, suite: &str) -> u32 {
         self.suite_blocks.get(suite).copied().unwrap_or(self.blocks)
+    }
+
+    /// The program a model's server runs: `echo-<model>` in `bin_dir`, or a Python
+    /// baseline's script in `baselines_dir`.
+    pub fn server_program(&self, model: &str) -> std::path::PathBuf {
+        match &self.baselines_dir {
+            Some(dir) if common::testkit::is_baseline(model) => {
+                std::path::Path::new(dir).join(format!("echo-{model}"))
+            }
+            _ => std::path::Path::new(&self.bin_dir).join(format!("echo-{model}")),
+        }
     }
 
     /// True for benches whose blocks ran the models in shuffled orders (the verdicts need

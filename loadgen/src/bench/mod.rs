@@ -124,6 +124,23 @@ pub fn run(
     let mut plan: Vec<Slot> = Vec::new();
     for s in &suites {
         let blocks = results.config.blocks_of(s.name());
+        // The Python baselines run only the suites whose flags they implement.
+        let (models, skipped): (Vec<String>, Vec<String>) = models
+            .iter()
+            .cloned()
+            .partition(|m| s.takes_python_baselines() || !common::testkit::is_baseline(m));
+        if !skipped.is_empty() {
+            let note = format!(
+                "the {} suite does not run the Python baselines ({}): they take none of its server flags",
+                s.name(),
+                skipped.join(", ")
+            );
+            writeln!(out, "loadgen bench: {note}")?;
+            results.notes.push(note);
+        }
+        if models.is_empty() {
+            continue;
+        }
         for (i, point) in s.points(&results.config).into_iter().enumerate() {
             for block in 1..=blocks {
                 let order = block_order(seed, s.name(), &point.point, block, models.len());
@@ -280,7 +297,7 @@ impl Run<'_> {
         record.started_unix_ms = Some(now_ms());
         let steal_before = crate::sys::cpu_steal_ticks();
         record.args.clone_from(&self.point.args);
-        let bin = Path::new(&self.config.bin_dir).join(format!("echo-{}", self.model));
+        let bin = self.config.server_program(self.model);
         let mut server_args: Vec<String> = if self.suite.framed() {
             vec!["--framed".into()]
         } else {

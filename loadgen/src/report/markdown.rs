@@ -257,6 +257,7 @@ pub fn summary(
         let _ = writeln!(s, "![{caption}]({file})\n");
     }
     super::ranking::section(r, reference, margin, &mut s);
+    super::baselines::section(r, margin, &mut s);
     pingpong(r, &mut s);
     plans(r, &mut s);
     super::frames::section(r, &mut s);

@@ -6,9 +6,11 @@
 //! A bench's results (`crate::bench::data`) are rendered by [`render`] (`loadgen report`):
 //! [`aggregate`] makes means and 95% intervals over blocks, [`verdict`] the paired ratios
 //! and verdicts that rank models ([`ranking`] renders them, [`forest`] plots them),
-//! [`markdown`] the tables of summary.md, [`chart`] the SVG charts.
+//! [`markdown`] the tables of summary.md, [`chart`] the SVG charts; [`baselines`] puts the
+//! Python baselines' ratios beside those the studies published ([`studies`]).
 
 pub mod aggregate;
+pub mod baselines;
 pub mod chart;
 pub mod compare;
 pub mod compare_bench;
@@ -20,6 +22,7 @@ pub mod mixed;
 pub mod ranking;
 pub mod render;
 pub mod sections;
+pub mod studies;
 pub mod text;
 pub mod verdict;
 

@@ -57,7 +57,7 @@ pub fn point_table(pv: &PointVerdicts) -> String {
                 }
             };
             vec![
-                r.model.clone(),
+                super::baselines::label(&r.model),
                 r.interval.map_or("-".into(), |iv| iv.cell()),
                 if r.verdict == Verdict::Reference {
                     format!("-/{}", r.blocks)

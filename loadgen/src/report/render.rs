@@ -37,6 +37,8 @@ pub enum ReportError {
     UnknownReference(String, String),
     #[error("--margin must be a fraction above 0 and below 1 (0.03 is 3%)")]
     BadMargin,
+    #[error("--baselines-readme: this bench ran no Python baseline (loadgen bench --baselines)")]
+    NoBaselines,
 }
 
 impl ReportError {
@@ -44,7 +46,10 @@ impl ReportError {
     pub fn is_input(&self) -> bool {
         matches!(
             self,
-            ReportError::Data(_) | ReportError::UnknownReference(..) | ReportError::BadMargin
+            ReportError::Data(_)
+                | ReportError::UnknownReference(..)
+                | ReportError::BadMargin
+                | ReportError::NoBaselines
         )
     }
 }
@@ -234,6 +239,9 @@ fn write(path: &Path, text: &str) -> Result<(), ReportError> {
 pub fn render_dir(args: &ReportArgs) -> Result<Vec<PathBuf>, ReportError> {
     let results = BenchResults::read(&args.dir.join("raw.json"))?;
     let (reference, margin) = verdict_settings(&results, args.reference.as_deref(), args.margin)?;
+    if args.baselines_readme.is_some() && !super::baselines::any(&results) {
+        return Err(ReportError::NoBaselines);
+    }
     let mut written = Vec::new();
     let markdown = Markdown { reference, margin };
     let forests = Forests { reference, margin };
@@ -246,16 +254,7 @@ pub fn render_dir(args: &ReportArgs) -> Result<Vec<PathBuf>, ReportError> {
         }
     }
     if let Some(readme) = &args.readme {
-        let old = match fs::read_to_string(readme) {
-            Ok(s) => s,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(source) => {
-                return Err(ReportError::Read {
-                    path: readme.display().to_string(),
-                    source,
-                });
-            }
-        };
+        let old = read_or_empty(readme)?;
         let link = relative(&args.dir, readme.parent().unwrap_or(Path::new("")));
         let section = format!(
             "{BEGIN}\nLatest run: [{link}]({link}/summary.md), rendered from its raw.json by `loadgen report` ({} runs{}).\n\n{}{END}",
@@ -266,7 +265,35 @@ pub fn render_dir(args: &ReportArgs) -> Result<Vec<PathBuf>, ReportError> {
         write(readme, &splice(&old, &section))?;
         written.push(readme.clone());
     }
+    if let Some(readme) = &args.baselines_readme {
+        use super::baselines::{README_BEGIN, README_END};
+        let old = read_or_empty(readme)?;
+        let link = relative(&args.dir, readme.parent().unwrap_or(Path::new("")));
+        let section = format!(
+            "{README_BEGIN}\nRun with the baselines: [{link}]({link}/summary.md), rendered from its raw.json by `loadgen report` ({} runs{}).\n\n{}{README_END}",
+            results.runs.len(),
+            if results.complete { "" } else { ", incomplete" },
+            super::baselines::body(&results, margin)
+        );
+        write(
+            readme,
+            &splice_between(&old, &section, README_BEGIN, README_END),
+        )?;
+        written.push(readme.clone());
+    }
     Ok(written)
+}
+
+/// A file's text, empty when it does not exist yet.
+fn read_or_empty(path: &Path) -> Result<String, ReportError> {
+    match fs::read_to_string(path) {
+        Ok(s) => Ok(s),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(source) => Err(ReportError::Read {
+            path: path.display().to_string(),
+            source,
+        }),
+    }
 }
 
 /// `dir` relative to `base` when it lies under it.
@@ -277,8 +304,14 @@ fn relative(dir: &Path, base: &Path) -> String {
 
 /// `text` with its marked part replaced by `section` (appended when there is none).
 fn splice(text: &str, section: &str) -> String {
-    match (text.find(BEGIN), text.find(END)) {
-        (Some(a), Some(b)) if b > a => format!("{}{section}{}", &text[..a], &text[b + END.len()..]),
+    splice_between(text, section, BEGIN, END)
+}
+
+/// `text` with the part between `begin` and `end` replaced by `section` (which holds the
+/// markers itself), appended when there is none.
+fn splice_between(text: &str, section: &str, begin: &str, end: &str) -> String {
+    match (text.find(begin), text.find(end)) {
+        (Some(a), Some(b)) if b > a => format!("{}{section}{}", &text[..a], &text[b + end.len()..]),
         _ => {
             let sep = if text.is_empty() || text.ends_with("\n\n") {
                 ""

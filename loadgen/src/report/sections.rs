@@ -51,7 +51,7 @@ pub fn headline(r: &BenchResults, reference: &str, margin: f64) -> String {
         .models
         .iter()
         .map(|m| {
-            let mut row = vec![m.clone()];
+            let mut row = vec![super::baselines::label(m)];
             row.extend(sweep.points.iter().zip(&sweep_v).map(|(p, v)| {
                 with(
                     v,

@@ -72,6 +72,11 @@ impl Suite for Mixed {
         true
     }
 
+    /// The baselines take no --cpu-work, --backend-wait, --max-conns or --stats-file.
+    fn takes_python_baselines(&self) -> bool {
+        false
+    }
+
     fn points(&self, c: &BenchConfig) -> Vec<Point> {
         let (measured, warmup) = timing(c);
         let workload: Vec<String> = [

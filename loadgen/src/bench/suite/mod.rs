@@ -49,6 +49,10 @@ pub trait Suite {
     fn service_times(&self) -> bool {
         false
     }
+    /// Whether the Python baselines run this suite (they implement the flags it needs).
+    fn takes_python_baselines(&self) -> bool {
+        true
+    }
     /// Measurements that involve no model (the loopback limit, say), taken once per round
     /// before the suite's points; each comes back as a finished record whose `model` names
     /// what was measured (`iperf3`).
@@ -89,6 +93,7 @@ pub(crate) fn config(scale: f64) -> BenchConfig {
         scale,
         rate_fixed: 50_000.0,
         bin_dir: "target/release".into(),
+        baselines_dir: None,
         out: "out".into(),
         perf: false,
         server_procs: 1,
