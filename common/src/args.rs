@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 
 use crate::pin::CpuList;
+use crate::prefork::{Accept, MAX_PROCESSES};
 use crate::units::{parse_duration, parse_size};
 use crate::work::Workload;
 
@@ -78,6 +79,21 @@ pub struct ServerArgs {
     /// Close a connection that has sent nothing for DUR (default: never).
     #[arg(long, value_parser = duration_arg, value_name = "DUR")]
     pub idle_timeout: Option<Duration>,
+
+    /// Prefork: bind, then fork P worker processes before any runtime or thread starts
+    /// (1: no fork). At most 1024, below the process limit (RLIMIT_NPROC), and the parent's
+    /// P pipes (plus P listeners with --accept reuseport) and 16 more descriptors within the
+    /// open-file limit. One readiness line once all are listening; SIGTERM stops them all;
+    /// --stats-file F is merged from each worker's F.worker-<i>, which are kept.
+    #[arg(long, default_value_t = 1, value_name = "P")]
+    pub processes: usize,
+
+    /// With --processes P > 1, how the workers share the port: shared (one inherited
+    /// listener), exclusive (the same, with an exclusive wake-up: EPOLLEXCLUSIVE for epoll,
+    /// natively for thread, glommio, uring and compio; refused by the other models), or
+    /// reuseport (one SO_REUSEPORT listener per worker).
+    #[arg(long, value_enum, default_value = "shared", value_name = "MODE")]
+    pub accept: Accept,
 }
 
 fn size_arg(s: &str) -> Result<u64, String> {
@@ -131,6 +147,10 @@ pub struct Config {
     pub pin: Option<CpuList>,
     /// SO_REUSEPORT on the listening socket(s).
     pub reuse_port: bool,
+    /// Worker processes (`--processes`, 1: no fork).
+    pub processes: usize,
+    /// How the workers share the port (`--accept`).
+    pub accept: Accept,
 }
 
 /// Most worker threads accepted: more is a typo, not a configuration.
@@ -206,6 +226,18 @@ impl ServerArgs {
         if let Some(cpus) = &self.pin {
             cpus.check_online().context("--pin")?;
         }
+        if self.processes == 0 || self.processes > MAX_PROCESSES {
+            bail!(
+                "--processes {}: expected 1 to {MAX_PROCESSES}",
+                self.processes
+            );
+        }
+        if self.processes == 1 && self.accept != Accept::Shared {
+            bail!(
+                "--accept {} applies only with --processes 2 or more",
+                self.accept.name()
+            );
+        }
         let mode = if self.framed {
             Mode::Framed {
                 max_frame: self.max_frame,
@@ -227,6 +259,8 @@ impl ServerArgs {
             stats_warmup: self.stats_warmup.unwrap_or_default(),
             pin: self.pin,
             reuse_port: self.reuse_port,
+            processes: self.processes,
+            accept: self.accept,
         })
     }
 }
@@ -257,6 +291,21 @@ mod tests {
         assert_eq!(c.max_conns, None);
         assert!(!c.reuse_port);
         assert!(c.pin.is_none());
+        assert_eq!((c.processes, c.accept), (1, Accept::Shared));
+    }
+
+    #[test]
+    fn prefork_flags_are_checked() {
+        let c = config(&["--processes", "4", "--accept", "reuseport"]).unwrap();
+        assert_eq!((c.processes, c.accept), (4, Accept::Reuseport));
+        for bad in [
+            &["--processes", "0"][..],
+            &["--processes", "1025"],
+            &["--accept", "exclusive"],
+            &["--processes", "2", "--accept", "sideways"],
+        ] {
+            assert!(config(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -14,8 +14,9 @@
 //! ```
 //!
 //! [`run`] parses and checks the flags ([`ServerArgs`] into [`Config`]), names the program
-//! in log lines, pins the process when `--pin` is given, and installs the SIGINT/SIGTERM
-//! handler; [`ready`] prints the readiness line that tools and tests wait for.
+//! in log lines, forks the workers under `--processes` ([`prefork`]), pins the process when
+//! `--pin` is given, and installs the SIGINT/SIGTERM handler; [`ready`] prints the readiness
+//! line that tools and tests wait for (in a worker, it tells the parent instead).
 
 #[cfg(feature = "mio")]
 pub mod alarm;
@@ -27,6 +28,7 @@ pub mod limit;
 pub mod log;
 pub mod net;
 pub mod pin;
+pub mod prefork;
 pub mod readbuf;
 pub mod service;
 #[cfg(feature = "testkit")]
@@ -75,12 +77,24 @@ pub fn run(model: &'static str, serve: impl FnOnce(Config) -> anyhow::Result<()>
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let config = match args.into_config() {
+    let config = match args
+        .into_config()
+        .and_then(|c| prefork::check(model, &c).map(|()| c))
+    {
         Ok(config) => config,
         Err(e) => {
             log!("error: {e:#}");
             return ExitCode::from(EXIT_USAGE);
         }
+    };
+    // Prefork before prepare(): its signal thread, and any runtime, must not exist yet.
+    let config = if config.processes > 1 {
+        match prefork::start(model, config) {
+            prefork::Role::Worker(config) => config,
+            prefork::Role::Parent(code) => return code,
+        }
+    } else {
+        config
     };
     if let Err(e) = prepare(&config).and_then(|()| serve(config)) {
         log!("error: {e:#}");
@@ -134,8 +148,13 @@ fn exit_on_signal(stats_file: Option<std::path::PathBuf>) -> anyhow::Result<()> 
 }
 
 /// Prints the readiness line, `listening on ADDR model=MODEL threads=N`, and flushes it.
-/// Nothing else ever goes to stdout.
+/// Nothing else ever goes to stdout. In a prefork worker it tells the parent instead, which
+/// prints `listening on ADDR model=MODEL threads=N processes=P accept=MODE` once every
+/// worker is listening.
 pub fn ready(addr: SocketAddr, threads: usize) {
+    if prefork::notify_ready() {
+        return;
+    }
     let model = MODEL.get().copied().unwrap_or("unknown");
     let mut out = std::io::stdout().lock();
     // If stdout is closed nobody is waiting for the line; serving goes on regardless.

@@ -17,7 +17,18 @@ pub const BACKLOG: i32 = 4096;
 ///
 /// Linux copies TCP_NODELAY from a listener to every socket it accepts, so setting it
 /// here gives every model's connections the same option without a syscall per accept.
+///
+/// In a prefork worker (`--processes`) nothing is bound: this is the listener the worker
+/// inherited from the parent, which bound it with these options.
 pub fn bind(addr: SocketAddr, reuse_port: bool) -> anyhow::Result<TcpListener> {
+    if let Some(inherited) = crate::prefork::inherited(true) {
+        return inherited;
+    }
+    bind_fresh(addr, reuse_port)
+}
+
+/// [`bind`] without the prefork worker's inherited listener.
+pub(crate) fn bind_fresh(addr: SocketAddr, reuse_port: bool) -> anyhow::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
         .context("cannot create a TCP socket")?;
     socket.set_reuse_address(true)?;
@@ -37,7 +48,18 @@ pub fn bind(addr: SocketAddr, reuse_port: bool) -> anyhow::Result<TcpListener> {
 /// Binds `n` listeners on one address with SO_REUSEPORT, for models that give each
 /// executor its own listener (the kernel spreads connections across them). With port 0
 /// the first bind picks the port and the others join it.
+///
+/// In a prefork worker the first is the listener it inherited, and the others are clones of
+/// it (`--accept shared|exclusive`: every thread waits on the one queue) or new
+/// SO_REUSEPORT listeners on its port (`--accept reuseport`).
 pub fn bind_reuse_port(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<TcpListener>> {
+    if let Some(first) = crate::prefork::inherited(true) {
+        let mut listeners = vec![first?];
+        for _ in 1..n {
+            listeners.push(crate::prefork::inherited(false).expect("in a worker")?);
+        }
+        return Ok(listeners);
+    }
     let first = bind(addr, true)?;
     let actual = first.local_addr()?;
     let mut listeners = vec![first];
@@ -45,6 +67,40 @@ pub fn bind_reuse_port(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<TcpList
         listeners.push(bind(actual, true)?);
     }
     Ok(listeners)
+}
+
+/// Registers a listener in a mio event loop for reading, under `token`. In a prefork worker
+/// with `--accept exclusive` it is then re-added with EPOLLEXCLUSIVE, so that a connection
+/// wakes one of the workers' loops, not all of them. EPOLLEXCLUSIVE can only be given when
+/// a descriptor is added, and mio does not offer it: the descriptor is deleted and added
+/// again on mio's epoll descriptor, with the events mio asks for (EPOLLIN, edge-triggered;
+/// EPOLLRDHUP is not allowed with EPOLLEXCLUSIVE and means nothing on a listener) and the
+/// token as the event's data, as mio reads it.
+#[cfg(feature = "mio")]
+pub fn register_listener(
+    registry: &mio::Registry,
+    listener: &mut mio::net::TcpListener,
+    token: mio::Token,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    registry.register(listener, token, mio::Interest::READABLE)?;
+    if crate::prefork::accept_mode() != Some(crate::prefork::Accept::Exclusive) {
+        return Ok(());
+    }
+    let (epfd, fd) = (registry.as_raw_fd(), listener.as_raw_fd());
+    let mut event = libc::epoll_event {
+        events: (libc::EPOLLIN | libc::EPOLLET | libc::EPOLLEXCLUSIVE) as u32,
+        u64: token.0 as u64,
+    };
+    // SAFETY: epoll_ctl on mio's epoll descriptor and our listener, with an event we own.
+    unsafe {
+        if libc::epoll_ctl(epfd, libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut()) != 0
+            || libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut event) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 static ACCEPT_ERRORS: RateLimited = RateLimited::new("accept failed");

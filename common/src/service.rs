@@ -110,7 +110,9 @@ impl Drop for Reply {
 }
 
 /// Writes the percentiles (microseconds) as JSON, once the replies being sent are
-/// recorded (or [`GRACE`] has passed).
+/// recorded (or [`GRACE`] has passed). Besides the percentiles the file holds the
+/// connections this process accepted and the histogram itself (`[value_us, count]` pairs),
+/// so that the parts of prefork workers merge exactly ([`merge`]).
 pub fn write(path: &Path) -> std::io::Result<()> {
     let deadline = Instant::now() + GRACE;
     while REPLYING.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
@@ -121,13 +123,35 @@ pub fn write(path: &Path) -> std::io::Result<()> {
         .unwrap_or_else(|e| e.into_inner())
         .clone()
         .unwrap_or_else(new_histogram);
+    let totals = Totals {
+        connections: crate::conn::counts().1,
+        warmup_us: WARMUP_NS.load(Ordering::Relaxed) / 1000,
+        left_out: LEFT_OUT.load(Ordering::Relaxed),
+    };
+    std::fs::write(path, render(&all, &totals))
+}
+
+/// The counts a stats file holds besides the histogram.
+#[derive(Debug, Default, PartialEq)]
+struct Totals {
+    connections: u64,
+    warmup_us: u64,
+    left_out: u64,
+}
+
+fn render(all: &Histogram<u64>, t: &Totals) -> String {
     let q = |p: f64| all.value_at_quantile(p);
-    let json = format!(
+    let pairs: Vec<String> = all
+        .iter_recorded()
+        .map(|v| format!("[{}, {}]", v.value_iterated_to(), v.count_at_value()))
+        .collect();
+    format!(
         "{{\n  \"what\": \"server service time per request, first byte read to last byte \
          written, microseconds\",\n  \"requests\": {},\n  \"mean_us\": {:.1},\n  \
          \"min_us\": {},\n  \"p50_us\": {},\n  \"p90_us\": {},\n  \"p95_us\": {},\n  \
          \"p99_us\": {},\n  \"p999_us\": {},\n  \"max_us\": {},\n  \
-         \"warmup_us\": {},\n  \"warmup_left_out\": {}\n}}\n",
+         \"warmup_us\": {},\n  \"warmup_left_out\": {},\n  \"connections\": {},\n  \
+         \"histogram\": [{}]\n}}\n",
         all.len(),
         all.mean(),
         all.min(),
@@ -137,10 +161,67 @@ pub fn write(path: &Path) -> std::io::Result<()> {
         q(0.99),
         q(0.999),
         all.max(),
-        WARMUP_NS.load(Ordering::Relaxed) / 1000,
-        LEFT_OUT.load(Ordering::Relaxed)
-    );
-    std::fs::write(path, json)
+        t.warmup_us,
+        t.left_out,
+        t.connections,
+        pairs.join(", ")
+    )
+}
+
+/// The number after `"name": ` in a stats file.
+fn field(text: &str, name: &str) -> Option<u64> {
+    let rest = text.split(&format!("\"{name}\": ")).nth(1)?;
+    rest.split([',', '\n']).next()?.trim().parse().ok()
+}
+
+/// Reads a stats file written by [`write`] back into its histogram and totals.
+fn parse(text: &str) -> Option<(Histogram<u64>, Totals)> {
+    let list = text
+        .split("\"histogram\": [")
+        .nth(1)?
+        .split(']')
+        .collect::<Vec<_>>();
+    let mut h = new_histogram();
+    // "[v, c], [v, c]]": every piece but the last two ends one pair.
+    for pair in list.iter().take(list.len().saturating_sub(2)) {
+        let pair = pair.trim_start_matches([',', ' ', '[']);
+        let (v, c) = pair.split_once(", ")?;
+        h.record_n(v.parse().ok()?, c.parse().ok()?).ok()?;
+    }
+    let totals = Totals {
+        connections: field(text, "connections")?,
+        warmup_us: field(text, "warmup_us")?,
+        left_out: field(text, "warmup_left_out")?,
+    };
+    (h.len() == field(text, "requests")?).then_some((h, totals))
+}
+
+/// Merges the stats files of prefork workers (`parts`) into one at `path`, in the same
+/// format: histograms added, connections and left-out requests summed. The parts are kept
+/// (they say how the work was shared). A missing part (a worker that died or was killed)
+/// is logged and left out; none at all, or an unreadable one, is an error.
+pub fn merge(parts: &[std::path::PathBuf], path: &Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let mut all = new_histogram();
+    let mut totals = Totals::default();
+    let mut found = 0;
+    for part in parts {
+        let Ok(text) = std::fs::read_to_string(part) else {
+            crate::log!("{} is missing: its worker wrote no stats", part.display());
+            continue;
+        };
+        let (h, t) =
+            parse(&text).with_context(|| format!("{} is not a stats file", part.display()))?;
+        all.add(&h).context("cannot add histograms")?;
+        totals.connections += t.connections;
+        totals.left_out += t.left_out;
+        totals.warmup_us = t.warmup_us;
+        found += 1;
+    }
+    if found == 0 {
+        anyhow::bail!("no worker wrote its stats file part");
+    }
+    std::fs::write(path, render(&all, &totals)).context("cannot write it")
 }
 
 #[cfg(test)]
@@ -178,6 +259,43 @@ mod tests {
         // Other tests in this process may record too: lower bounds only.
         assert!(written("requests", "a") >= 30);
         assert!(written("max_us", "b") >= 1000);
+    }
+
+    #[test]
+    fn parts_merge_exactly() {
+        let mut a = new_histogram();
+        let mut b = new_histogram();
+        for v in [10u64, 20, 3000, 65_000] {
+            a.record(v).unwrap();
+        }
+        b.record_n(61_234, 5).unwrap();
+        let t = |connections| Totals {
+            connections,
+            warmup_us: 200_000,
+            left_out: 1,
+        };
+        let (ra, rb) = (render(&a, &t(3)), render(&b, &t(2)));
+        let (back, totals) = parse(&ra).unwrap();
+        assert_eq!((back, totals), (a.clone(), t(3)));
+        let dir = std::env::temp_dir().join(format!("merge-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let parts = [dir.join("s.worker-0"), dir.join("s.worker-1")];
+        std::fs::write(&parts[0], &ra).unwrap();
+        std::fs::write(&parts[1], &rb).unwrap();
+        merge(&parts, &dir.join("s")).unwrap();
+        let merged = std::fs::read_to_string(dir.join("s")).unwrap();
+        let (h, totals) = parse(&merged).unwrap();
+        let mut both = a.clone();
+        both.add(&b).unwrap();
+        assert_eq!(h, both);
+        assert_eq!((totals.connections, totals.left_out), (5, 2));
+        assert_eq!(field(&merged, "requests"), Some(9));
+        assert_eq!(field(&merged, "max_us"), Some(both.max()));
+        // An empty histogram round-trips too; a part that is not a stats file is an error.
+        assert!(parse(&render(&new_histogram(), &t(0))).is_some());
+        std::fs::write(&parts[1], "{}").unwrap();
+        assert!(merge(&parts, &dir.join("s")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

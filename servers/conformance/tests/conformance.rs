@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::testkit::{Server, server_program};
+use common::testkit::{Server, binary, server_program};
 use conformance::{Rng, connect, pattern_byte, read_to_end, reset, write_in_random_splits};
 
 /// Byte-exact echo of sizes from 1 byte to 4 MiB, written in random splits by one thread
@@ -753,6 +753,185 @@ fn baseline_refuses_bad_input_with_one_line(model: &str) {
     assert!(String::from_utf8_lossy(&help.stdout).contains("--buffer-size"));
 }
 
+/// The children of a process (its prefork workers), from /proc.
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect()
+}
+
+/// A number field of a stats file.
+fn stats_field(path: &std::path::Path, name: &str) -> u64 {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let rest = text.split(&format!("\"{name}\": ")).nth(1).unwrap();
+    rest.split([',', '\n']).next().unwrap().parse().unwrap()
+}
+
+/// Prefork, `--processes 2` in every accept mode the model can do: one readiness line,
+/// echo from many connections, each worker's stats part and the merged file, connections
+/// on both workers with reuseport, SIGTERM stops every worker; a worker killed while
+/// serving is logged and the other serves on. Modes it cannot do and bad counts are refused
+/// with one line and exit 2.
+fn prefork_workers_share_the_port(model: &str) {
+    use common::prefork::{Exclusive, exclusive_support};
+    const CONNS: u64 = 40;
+    let mut modes = vec!["shared", "reuseport"];
+    let exclusive = exclusive_support(model);
+    if !matches!(exclusive, Exclusive::Unsupported(_)) {
+        modes.push("exclusive");
+    }
+    let dir = std::env::temp_dir().join(format!("prefork-{model}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for mode in modes {
+        let stats = dir.join(format!("{mode}.json"));
+        let stats_arg = stats.display().to_string();
+        let mut server = Server::start(
+            model,
+            &[
+                "--processes",
+                "2",
+                "--accept",
+                mode,
+                "--framed",
+                "--stats-file",
+                &stats_arg,
+            ],
+        );
+        let expected = format!(
+            "listening on {} model={model} threads=1 processes=2 accept={mode}",
+            server.addr
+        );
+        assert_eq!(server.ready_line, expected);
+        let workers = children(server.pid());
+        assert_eq!(workers.len(), 2, "{model} {mode}: workers {workers:?}");
+        let mut rng = Rng::new(7);
+        let conns: Vec<TcpStream> = (0..CONNS).map(|_| connect(server.addr).unwrap()).collect();
+        for c in &conns {
+            frame_round_trip(c, 100, &mut rng);
+        }
+        drop(conns);
+        if mode == "shared" {
+            // A worker killed while serving: one line, and the other one serves on.
+            // SAFETY: kill() on the server's own child.
+            unsafe { libc::kill(workers[1] as libc::pid_t, libc::SIGKILL) };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !server.stderr().contains("exited while serving") {
+                assert!(Instant::now() < deadline, "{model}: {}", server.stderr());
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            assert!(
+                server.stderr().contains("1 of 2 workers left"),
+                "{}",
+                server.stderr()
+            );
+            frame_round_trip(&connect(server.addr).unwrap(), 10, &mut rng);
+        }
+        let started = Instant::now();
+        server.signal(libc::SIGTERM);
+        let status = server
+            .wait_exit(Duration::from_secs(2))
+            .unwrap_or_else(|| panic!("{model} {mode}: still running 2 s after SIGTERM"));
+        assert!(
+            status.success(),
+            "{model} {mode}: {status}; {}",
+            server.stderr()
+        );
+        let took = started.elapsed();
+        assert!(
+            took <= Duration::from_secs(1),
+            "{model} {mode}: took {took:?}"
+        );
+        for w in &workers {
+            assert!(
+                !std::path::Path::new(&format!("/proc/{w}")).exists(),
+                "{model} {mode}: worker {w} still there"
+            );
+        }
+        let part = |i| {
+            let mut p = stats.clone().into_os_string();
+            p.push(format!(".worker-{i}"));
+            std::path::PathBuf::from(p)
+        };
+        if mode == "shared" {
+            // Worker 1 was killed: only worker 0's part, and the merged file is its.
+            assert!(!part(1).exists());
+            assert!(
+                server.stderr().contains("wrote no stats"),
+                "{}",
+                server.stderr()
+            );
+            assert_eq!(
+                stats_field(&stats, "requests"),
+                stats_field(&part(0), "requests")
+            );
+            continue;
+        }
+        let per_worker: Vec<(u64, u64)> = (0..2)
+            .map(|i| {
+                (
+                    stats_field(&part(i), "connections"),
+                    stats_field(&part(i), "requests"),
+                )
+            })
+            .collect();
+        let sum = |f: fn(&(u64, u64)) -> u64| per_worker.iter().map(f).sum::<u64>();
+        assert_eq!(sum(|w| w.0), CONNS, "{model} {mode}: {per_worker:?}");
+        assert_eq!(sum(|w| w.1), CONNS, "{model} {mode}: {per_worker:?}");
+        assert_eq!(stats_field(&stats, "requests"), CONNS);
+        assert_eq!(stats_field(&stats, "connections"), CONNS);
+        if mode == "reuseport" {
+            // The kernel hashes 40 source ports over two listeners: all on one would
+            // happen once in 2^39 runs.
+            assert!(
+                per_worker.iter().all(|w| w.0 > 0),
+                "{model}: {per_worker:?}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    let mut refused: Vec<(&[&str], &str)> = vec![
+        (&["--processes", "0"], "--processes 0"),
+        (&["--processes", "2000"], "expected 1 to 1024"),
+        (
+            &["--accept", "reuseport"],
+            "applies only with --processes 2",
+        ),
+        (&["--processes", "2", "--accept", "sideways"], "sideways"),
+        (&["--processes", "200"], "open files"),
+    ];
+    if matches!(exclusive, Exclusive::Unsupported(_)) {
+        refused.push((
+            &["--processes", "2", "--accept", "exclusive"],
+            "cannot do it",
+        ));
+    }
+    for (args, mention) in refused {
+        let mut cmd = Command::new(binary(&format!("echo-{model}")));
+        cmd.args(args).args(["--addr", "127.0.0.1:0"]);
+        // An open-file limit of 64 leaves room for fewer than 200 workers.
+        // SAFETY: only setrlimit, a plain system call, runs between fork and exec.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                let rl = libc::rlimit {
+                    rlim_cur: 64,
+                    rlim_max: 64,
+                };
+                libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
+                Ok(())
+            });
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{model} {args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{model} {args:?}: {stderr}");
+        assert!(stderr.contains(mention), "{model} {args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{model} {args:?} wrote to stdout");
+    }
+}
+
 fn echo_once(server: &Server, message: &[u8]) {
     let mut s = connect(server.addr).unwrap();
     s.write_all(message).unwrap();
@@ -831,6 +1010,10 @@ macro_rules! conformance {
             #[test]
             fn idle_connections_cost_no_cpu() {
                 super::idle_connections_cost_no_cpu($model);
+            }
+            #[test]
+            fn prefork_workers_share_the_port() {
+                super::prefork_workers_share_the_port($model);
             }
             #[test]
             fn refuses_bad_input_with_one_line() {

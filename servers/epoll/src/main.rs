@@ -137,8 +137,8 @@ impl EventLoop {
         listener.set_nonblocking(true)?;
         let mut listener = TcpListener::from_std(listener);
         let poll = Poll::new().context("epoll_create")?;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        // EPOLLEXCLUSIVE under `--processes P --accept exclusive`.
+        common::net::register_listener(poll.registry(), &mut listener, LISTENER)?;
         let alarm = Alarm::new(poll.registry(), ALARM).context("timerfd")?;
         Ok(EventLoop {
             poll,

@@ -96,6 +96,13 @@ fn serve(config: Config) -> anyhow::Result<()> {
     // fails before anything runs.
     let listeners = common::net::bind_reuse_port(config.addr, config.threads)?;
     let addr = listeners[0].local_addr()?;
+    // glommio's accept first tries accept() with O_NONBLOCK set and then restores the
+    // listener's flags. Prefork workers share one listener's file status flags, so one
+    // worker's restore could leave another's try blocking the executor in accept():
+    // non-blocking from the start, the try changes nothing (the ring's accept still waits).
+    for l in &listeners {
+        l.set_nonblocking(true)?;
+    }
     let fds: Vec<i32> = listeners.into_iter().map(IntoRawFd::into_raw_fd).collect();
     let placement = match &config.pin {
         Some(cpus) => {
