@@ -90,7 +90,7 @@ pub fn run(model: &'static str, serve: impl FnOnce(Config) -> anyhow::Result<()>
     // Prefork before prepare(): its signal thread, and any runtime, must not exist yet.
     let config = if config.processes > 1 {
         match prefork::start(model, config) {
-            prefork::Role::Worker(config) => config,
+            prefork::Role::Worker(config) => *config,
             prefork::Role::Parent(code) => return code,
         }
     } else {

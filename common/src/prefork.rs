@@ -218,7 +218,7 @@ pub fn part_path(path: &Path, index: usize) -> PathBuf {
 /// What [`start`] made of this process.
 pub enum Role {
     /// A worker: carry on into the model's serve with this config.
-    Worker(Config),
+    Worker(Box<Config>),
     /// The parent, done: exit with this.
     Parent(ExitCode),
 }
@@ -254,7 +254,7 @@ pub fn start(model: &str, config: Config) -> Role {
         Ok(Forked::Worker(index)) => {
             let mut config = config;
             config.stats_file = config.stats_file.map(|p| part_path(&p, index));
-            Role::Worker(config)
+            Role::Worker(Box::new(config))
         }
         Ok(Forked::Parent(children)) => Role::Parent(supervise(model, &config, children)),
         Err(e) => {
