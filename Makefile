@@ -17,7 +17,7 @@ FUZZ_TIME ?= 60
 # Where measurement targets write their results: results/<date>-<host>/
 RESULTS ?= results/$(shell date +%Y-%m-%d)-$(shell hostname -s)
 
-.PHONY: help deps build release install uninstall test lint fmt run-server faults fuzz idle-rss bench bench-full bench-frames bench-mixed bench-baselines jmeter jmeter-distributed clean
+.PHONY: help deps build release install uninstall test lint fmt run-server faults fuzz idle-rss bench bench-full bench-frames bench-mixed bench-baselines bench-glommio jmeter jmeter-distributed clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -100,6 +100,17 @@ bench-baselines: ## the studies' nine Python servers beside thread, epoll, tokio
 	$(CARGO) build --workspace --release --locked --quiet
 	./target/release/loadgen bench --suite pingpong,plans,frames --models thread,epoll,tokio,uring --baselines --conns 10,100,1000,10000 --rate-fixed 10000 --duration 1s --blocks 4,plans=2,frames=2 --scale 0.05 --out $(RESULTS)/bench-baselines
 	./target/release/loadgen report $(RESULTS)/bench-baselines --baselines-readme results/README.md
+
+bench-glommio: ## glommio under its own settings (spin before park 50us and 1ms, ring depth 1024, preemption 10ms and 1s) as variants beside its defaults, epoll and uring: ping-pong 100 and 1000 conns and the fixed rate, 10 shuffled blocks (about 6 minutes on 2 cores), into $(RESULTS)/bench-glommio
+	$(CARGO) build --workspace --release --locked --quiet
+	./target/release/loadgen bench --suite pingpong --models epoll,uring,glommio \
+	  --variant glommio-spin50us=glommio:ECHO_GLOMMIO_SPIN=50us \
+	  --variant glommio-spin1ms=glommio:ECHO_GLOMMIO_SPIN=1ms \
+	  --variant glommio-ring1024=glommio:ECHO_GLOMMIO_RING_DEPTH=1024 \
+	  --variant glommio-preempt10ms=glommio:ECHO_GLOMMIO_PREEMPT=10ms \
+	  --variant glommio-preempt1s=glommio:ECHO_GLOMMIO_PREEMPT=1s \
+	  --conns 100,1000 --duration 1s --blocks 10 --out $(RESULTS)/bench-glommio
+	./target/release/loadgen report $(RESULTS)/bench-glommio
 
 jmeter: ## MODEL=epoll PLAN=1|2 [SCALE=0.1]: a PyYYC plan in real JMeter, then loadgen, one server, into $(RESULTS)/jmeter
 	@case " $(MODELS) " in *" $(MODEL) "*) ;; \

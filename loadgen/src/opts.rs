@@ -140,6 +140,14 @@ pub struct BenchArgs {
     #[arg(long, value_name = "DIR")]
     pub baselines_dir: Option<PathBuf>,
 
+    /// A model run under other settings, as a model of its own in the same shuffled
+    /// blocks: `NAME=MODEL[:KEY=VALUE..][:--flag[=value]..]`, environment variables and
+    /// server flags separated by `:` (`glommio-spin=glommio:ECHO_GLOMMIO_SPIN=50us`,
+    /// `epoll-2=epoll:--threads=2`). Repeatable. Variants join --models (or are named
+    /// there); the report compares each with its model in the same blocks.
+    #[arg(long = "variant", value_name = "NAME=MODEL[:..]")]
+    pub variants: Vec<String>,
+
     /// Connection counts of the ping-pong sweep, comma-separated (at most 19900 each: one
     /// process's open files).
     #[arg(long, default_value = "10,100,1000,10000,19900", value_name = "LIST")]

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use common::testkit::{BASELINES, MODELS, is_baseline};
 use thiserror::Error;
 
-use super::data::BenchConfig;
+use super::data::{BenchConfig, Variant};
 use super::suite::{SUITES, by_name};
 use crate::opts::BenchArgs;
 
@@ -104,6 +104,80 @@ pub enum ConfigError {
         "{path} not found or not executable: give --baselines-dir (the checkout's baselines/python)"
     )]
     MissingBaseline { path: String },
+    #[error("--variant '{0}': {1}")]
+    BadVariant(String, String),
+}
+
+/// Server flags the bench sets itself, which a variant may not give.
+const BENCH_SERVER_FLAGS: [&str; 6] = [
+    "--addr",
+    "--pin",
+    "--stats-file",
+    "--stats-warmup",
+    "--reuse-port",
+    "--framed",
+];
+
+/// `NAME=MODEL[:KEY=VALUE..][:--flag[=value]..]`, checked against the models and the
+/// variants before it (`taken`).
+fn parse_variant(spec: &str, taken: &[Variant]) -> Result<Variant, ConfigError> {
+    let bad = |why: String| ConfigError::BadVariant(spec.to_string(), why);
+    let (name, rest) = spec
+        .split_once('=')
+        .ok_or_else(|| bad("expected NAME=MODEL[:KEY=VALUE..][:--flag[=value]..]".into()))?;
+    let name = name.trim();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(bad(format!(
+            "the name '{name}' must be lower-case letters, digits and '-'"
+        )));
+    }
+    if MODELS.contains(&name) || is_baseline(name) || taken.iter().any(|v| v.name == name) {
+        return Err(bad(format!("the name '{name}' is taken")));
+    }
+    let mut items = rest.split(':');
+    let model = items.next().unwrap_or_default().trim();
+    if !(MODELS.contains(&model) || is_baseline(model)) {
+        return Err(bad(format!(
+            "unknown model '{model}'; models: {}",
+            MODELS.join(", ")
+        )));
+    }
+    let mut v = Variant {
+        name: name.into(),
+        model: model.into(),
+        env: Vec::new(),
+        server_args: Vec::new(),
+    };
+    for item in items.map(str::trim) {
+        if item.starts_with("--") {
+            let flag = item.split('=').next().unwrap_or(item);
+            if BENCH_SERVER_FLAGS.contains(&flag) {
+                return Err(bad(format!("{flag} is set by the bench itself")));
+            }
+            v.server_args.push(item.into());
+            continue;
+        }
+        let key_ok = |k: &str| {
+            k.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        match item.split_once('=') {
+            Some((k, val)) if key_ok(k) => v.env.push((k.into(), val.into())),
+            _ => {
+                return Err(bad(format!("'{item}' is neither KEY=VALUE nor a --flag")));
+            }
+        }
+    }
+    if v.env.is_empty() && v.server_args.is_empty() {
+        return Err(bad("no setting: it would run its model unchanged".into()));
+    }
+    Ok(v)
 }
 
 /// Checks the flags. `command` is the command line to record.
@@ -115,12 +189,18 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
                 .ok_or_else(|| ConfigError::UnknownSuite(s.into()))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let mut variants: Vec<Variant> = Vec::new();
+    for spec in &args.variants {
+        let v = parse_variant(spec, &variants)?;
+        variants.push(v);
+    }
+    let is_variant = |m: &str| variants.iter().any(|v| v.name == m);
     let mut models: Vec<String> = if args.models.trim() == "all" {
         MODELS.iter().map(|m| m.to_string()).collect()
     } else {
         list(&args.models)
             .map(|m| {
-                (MODELS.contains(&m) || is_baseline(m))
+                (MODELS.contains(&m) || is_baseline(m) || is_variant(m))
                     .then(|| m.to_string())
                     .ok_or_else(|| ConfigError::UnknownModel(m.into()))
             })
@@ -131,6 +211,11 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
             if !models.iter().any(|m| m == b) {
                 models.push(b.to_string());
             }
+        }
+    }
+    for v in &variants {
+        if !models.contains(&v.name) {
+            models.push(v.name.clone());
         }
     }
     if !(1..=MAX_SERVER_PROCS).contains(&args.server_procs) {
@@ -200,12 +285,19 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
         return Err(ConfigError::OutExists(out.display().to_string()));
     }
     let bin_dir = args.bin_dir.clone().unwrap_or_else(default_bin_dir);
-    let baselines_dir = models.iter().any(|m| is_baseline(m)).then(|| {
+    let base = |m: &str| -> String {
+        variants
+            .iter()
+            .find(|v| v.name == m)
+            .map_or_else(|| m.to_string(), |v| v.model.clone())
+    };
+    let baselines_dir = models.iter().any(|m| is_baseline(&base(m))).then(|| {
         args.baselines_dir
             .clone()
             .unwrap_or_else(default_baselines_dir)
     });
-    for m in &models {
+    for m in models.iter().map(|m| base(m)) {
+        let m = m.as_str();
         if is_baseline(m) {
             let dir = baselines_dir.as_deref().unwrap_or(Path::new("."));
             let path = dir.join(format!("echo-{m}"));
@@ -241,6 +333,7 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
         out: out.display().to_string(),
         perf: !args.no_perf,
         server_procs: args.server_procs,
+        variants,
         command,
     })
 }
@@ -376,6 +469,20 @@ mod tests {
             err(&["--models", "py-asyncio", "--baselines-dir", "/nonexistent"])
                 .contains("/nonexistent/echo-py-asyncio not found")
         );
+        for (spec, says) in [
+            ("x", "expected NAME=MODEL"),
+            ("Big=epoll:--threads=2", "must be lower-case"),
+            ("epoll=epoll:--threads=2", "'epoll' is taken"),
+            ("e2=nope:--threads=2", "unknown model 'nope'"),
+            ("e2=epoll", "no setting"),
+            ("e2=epoll:--addr=127.0.0.1:1", "--addr is set by the bench"),
+            ("e2=epoll:1X=2", "'1X=2' is neither"),
+        ] {
+            let e = err(&["--variant", spec]);
+            assert!(e.starts_with(&format!("--variant '{spec}': ")), "{e}");
+            assert!(e.contains(says), "{spec}: {e}");
+        }
+        assert!(err(&["--variant", "e2=epoll:A=1", "--variant", "e2=epoll:A=2"]).contains("taken"));
         let exists = check(
             &{
                 let mut a = args(&[]);
@@ -412,6 +519,51 @@ mod tests {
             default_baselines_dir().canonicalize().unwrap(),
             dir.canonicalize().unwrap()
         );
+    }
+
+    #[test]
+    fn variants_join_the_models_and_run_their_models_program() {
+        let bins = tempdir_with(&["echo-epoll", "echo-glommio"]);
+        let run = |extra: &[&str]| {
+            let mut a = args(extra);
+            a.bin_dir = Some(bins.clone());
+            check(&a, vec![])
+        };
+        let spin = "glommio-spin=glommio:ECHO_GLOMMIO_SPIN=50us";
+        let c = run(&[
+            "--models",
+            "epoll,glommio",
+            "--variant",
+            spin,
+            "--variant",
+            "epoll-2=epoll:--threads=2:X=a=b",
+        ])
+        .unwrap();
+        assert_eq!(c.models, ["epoll", "glommio", "glommio-spin", "epoll-2"]);
+        assert_eq!(c.server_program("glommio-spin"), bins.join("echo-glommio"));
+        assert_eq!(c.base_model("glommio-spin"), "glommio");
+        assert_eq!(c.base_model("epoll"), "epoll");
+        let v = c.variant("epoll-2").unwrap();
+        assert_eq!(v.env, [("X".to_string(), "a=b".to_string())]);
+        assert_eq!(v.server_args, ["--threads=2"]);
+        assert_eq!(v.settings(), "X=a=b --threads=2");
+        let c = run(&["--models", "glommio-spin,epoll", "--variant", spin]).unwrap();
+        assert_eq!(
+            c.models,
+            ["glommio-spin", "epoll"],
+            "named ones keep their place"
+        );
+        let c = run(&[
+            "--models",
+            "epoll",
+            "--variant",
+            spin,
+            "--reference",
+            "glommio-spin",
+        ]);
+        assert_eq!(c.unwrap().reference, "glommio-spin");
+        let e = run(&["--models", "epoll", "--variant", "t=tokio:--threads=2"]).unwrap_err();
+        assert!(e.to_string().contains("echo-tokio not found"), "{e}");
     }
 
     /// A fresh folder holding empty files with these names.

@@ -87,6 +87,9 @@ pub struct BenchConfig {
     /// Server processes (`--reuse-port`) for points past one process's connection limit.
     #[serde(default = "one")]
     pub server_procs: u32,
+    /// Models run under other settings (`--variant`), each also named in `models`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Variant>,
     /// The exact command line.
     pub command: Vec<String>,
 }
@@ -97,9 +100,20 @@ impl BenchConfig {
         self.suite_blocks.get(suite).copied().unwrap_or(self.blocks)
     }
 
+    /// The variant called `name`, if it is one.
+    pub fn variant(&self, name: &str) -> Option<&Variant> {
+        self.variants.iter().find(|v| v.name == name)
+    }
+
+    /// The model whose program runs for `name`: a variant's model, else `name` itself.
+    pub fn base_model<'a>(&'a self, name: &'a str) -> &'a str {
+        self.variant(name).map_or(name, |v| v.model.as_str())
+    }
+
     /// The program a model's server runs: `echo-<model>` in `bin_dir`, or a Python
-    /// baseline's script in `baselines_dir`.
+    /// baseline's script in `baselines_dir` (a variant's: its model's).
     pub fn server_program(&self, model: &str) -> std::path::PathBuf {
+        let model = self.base_model(model);
         match &self.baselines_dir {
             Some(dir) if common::testkit::is_baseline(model) => {
                 std::path::Path::new(dir).join(format!("echo-{model}"))
@@ -112,6 +126,35 @@ impl BenchConfig {
     /// them); older files ran them in one fixed order.
     pub fn is_blocked(&self) -> bool {
         self.seed.is_some()
+    }
+}
+
+/// A model run under other settings (`--variant NAME=MODEL:KEY=VALUE:--flag=value`): a
+/// model of its own in every block, started from its model's program with more
+/// environment variables and server flags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Variant {
+    /// Its name in the blocks and the tables (`glommio-spin`).
+    pub name: String,
+    /// The model whose program it runs (`glommio`).
+    pub model: String,
+    /// Environment variables added to the server's.
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+    /// Server flags added after the suite's and the point's.
+    #[serde(default)]
+    pub server_args: Vec<String>,
+}
+
+impl Variant {
+    /// Its settings as given: `ECHO_GLOMMIO_SPIN=50us --threads=2`.
+    pub fn settings(&self) -> String {
+        self.env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .chain(self.server_args.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 

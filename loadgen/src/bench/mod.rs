@@ -125,10 +125,10 @@ pub fn run(
     for s in &suites {
         let blocks = results.config.blocks_of(s.name());
         // The Python baselines run only the suites whose flags they implement.
-        let (models, skipped): (Vec<String>, Vec<String>) = models
-            .iter()
-            .cloned()
-            .partition(|m| s.takes_python_baselines() || !common::testkit::is_baseline(m));
+        let (models, skipped): (Vec<String>, Vec<String>) = models.iter().cloned().partition(|m| {
+            s.takes_python_baselines()
+                || !common::testkit::is_baseline(results.config.base_model(m))
+        });
         if !skipped.is_empty() {
             let note = format!(
                 "the {} suite does not run the Python baselines ({}): they take none of its server flags",
@@ -174,6 +174,15 @@ pub fn run(
         results.environment.server_cpus.as_deref().unwrap_or("any"),
         results.environment.loadgen_cpus.as_deref().unwrap_or("any"),
     )?;
+    for v in &results.config.variants {
+        writeln!(
+            out,
+            "loadgen bench: variant {} is {} with {}",
+            v.name,
+            v.model,
+            v.settings()
+        )?;
+    }
     let began = std::time::Instant::now();
     for (done, slot) in plan.iter().enumerate() {
         if slot.baselines_first {
@@ -304,6 +313,10 @@ impl Run<'_> {
             vec![]
         };
         server_args.extend(self.point.server_args.iter().cloned());
+        let variant = self.config.variant(self.model);
+        if let Some(v) = variant {
+            server_args.extend(v.server_args.iter().cloned());
+        }
         record.server_args.clone_from(&server_args);
         // Service times: the server writes them at SIGTERM, read back after it stopped.
         // It leaves out the requests of loadgen's warm-up, as every other figure does.
@@ -322,9 +335,10 @@ impl Run<'_> {
                 server_args.extend(["--stats-warmup".into(), ms]);
             }
         }
+        let env = variant.map_or(&[][..], |v| &v.env[..]);
         let procs = config::server_procs_for(self.point.conns, self.config.server_procs);
         record.server_procs = procs;
-        let mut server = match ServerGroup::start(&bin, procs, &server_args, self.cpus) {
+        let mut server = match ServerGroup::start(&bin, procs, &server_args, env, self.cpus) {
             Ok(s) => s,
             Err(why) => {
                 record.status = RunStatus::ServerFailed(why);

@@ -89,9 +89,11 @@ impl ServerProc {
         bin: &Path,
         port: u16,
         args: &[String],
+        env: &[(String, String)],
         cpus: Option<&CpuList>,
     ) -> Result<ServerProc, String> {
         let mut cmd = Command::new(bin);
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.arg("--addr")
             .arg(format!("127.0.0.1:{port}"))
             .args(args);
@@ -276,12 +278,14 @@ pub struct ServerGroup {
 }
 
 impl ServerGroup {
-    /// Starts `count` servers: the first on a free port, the others on the same port, each
-    /// waited for in turn. With one, `--reuse-port` is not added.
+    /// Starts `count` servers with `args` and `env` added to the environment: the first on
+    /// a free port, the others on the same port, each waited for in turn. With one,
+    /// `--reuse-port` is not added.
     pub fn start(
         bin: &Path,
         count: u32,
         args: &[String],
+        env: &[(String, String)],
         cpus: Option<&CpuList>,
     ) -> Result<ServerGroup, String> {
         let mut args = args.to_vec();
@@ -291,7 +295,7 @@ impl ServerGroup {
         let mut group = ServerGroup { procs: Vec::new() };
         for i in 0..count {
             let port = group.procs.first().map_or(0, |p| p.port);
-            match ServerProc::start(bin, port, &args, cpus) {
+            match ServerProc::start(bin, port, &args, env, cpus) {
                 Ok(p) => group.procs.push(p),
                 Err(why) if count > 1 => return Err(format!("server process {}: {why}", i + 1)),
                 Err(why) => return Err(why),

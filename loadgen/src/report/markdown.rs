@@ -258,6 +258,7 @@ pub fn summary(
     }
     super::ranking::section(r, reference, margin, &mut s);
     super::baselines::section(r, margin, &mut s);
+    super::variants::section(r, margin, &mut s);
     pingpong(r, &mut s);
     plans(r, &mut s);
     super::frames::section(r, &mut s);

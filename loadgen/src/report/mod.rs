@@ -24,6 +24,7 @@ pub mod render;
 pub mod sections;
 pub mod studies;
 pub mod text;
+pub mod variants;
 pub mod verdict;
 
 use std::time::Duration;

@@ -97,6 +97,7 @@ pub(crate) fn config(scale: f64) -> BenchConfig {
         out: "out".into(),
         perf: false,
         server_procs: 1,
+        variants: vec![],
         command: vec![],
     }
 }
