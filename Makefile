@@ -17,7 +17,7 @@ FUZZ_TIME ?= 60
 # Where measurement targets write their results: results/<date>-<host>/
 RESULTS ?= results/$(shell date +%Y-%m-%d)-$(shell hostname -s)
 
-.PHONY: help deps build release install uninstall test lint fmt run-server faults fuzz idle-rss bench bench-full bench-frames bench-mixed bench-baselines bench-glommio jmeter jmeter-distributed clean
+.PHONY: help deps build release install uninstall test lint fmt run-server faults fuzz idle-rss bench bench-full bench-frames bench-mixed bench-spread bench-baselines bench-glommio jmeter jmeter-distributed clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -94,6 +94,11 @@ bench-mixed: ## mixed suite alone: 5 ms CPU + 55 ms wait per request at 1-23 con
 	$(CARGO) build --workspace --release --locked --quiet
 	./target/release/loadgen bench --suite mixed --duration 10s --blocks 3 --out $(RESULTS)/bench-mixed
 	./target/release/loadgen report $(RESULTS)/bench-mixed
+
+bench-spread: ## spread suite alone: 2 and 4 prefork workers in every accept mode (shared, exclusive where the model can, reuseport) under the mixed workload, 48 connections over a 1 s ramp-up, each worker's share of connections and requests, every model, 3 s measured, 2 blocks (about 10 minutes on 2 cores), into $(RESULTS)/bench-spread
+	$(CARGO) build --workspace --release --locked --quiet
+	./target/release/loadgen bench --suite spread --duration 6s --blocks 2 --out $(RESULTS)/bench-spread
+	./target/release/loadgen report $(RESULTS)/bench-spread
 
 bench-baselines: ## the studies' nine Python servers beside thread, epoll, tokio and uring: ping-pong 10-10,000 conns in 4 blocks and 10,000 msg/s, both PyYYC plans and frames at 1/20 scale in 2 (estimated 20 minutes on 2 cores), ratios to py-asyncio beside the studies', into $(RESULTS)/bench-baselines and results/README.md
 	@bash scripts/deps.sh

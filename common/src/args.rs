@@ -72,7 +72,8 @@ pub struct ServerArgs {
     pub stats_file: Option<PathBuf>,
 
     /// Leave out of --stats-file the requests that begin within DUR of the first one (a
-    /// load generator's warm-up, when the connections open and the load settles)
+    /// load generator's warm-up, when the connections open and the load settles); with
+    /// --processes, within DUR of the workers' readiness, the same moment for every worker
     #[arg(long, value_parser = duration_arg, value_name = "DUR")]
     pub stats_warmup: Option<Duration>,
 

@@ -195,6 +195,8 @@ pub(crate) fn notify_ready() -> bool {
     let Some(w) = WORKER.get() else {
         return false;
     };
+    // The warm-up of `--stats-warmup` runs from here, as in every other worker.
+    crate::service::start_warmup_clock();
     let mut pipe = w.ready.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(f) = pipe.as_mut() {
         // The parent reads one byte; it keeps its end open while it lives.

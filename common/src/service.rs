@@ -57,6 +57,15 @@ pub fn start() -> Option<Instant> {
     })
 }
 
+/// Starts the `--stats-warmup` clock now, unless a request has started it already. A
+/// prefork worker calls it when it is listening ([`crate::prefork`]), so that every worker's
+/// warm-up ends at about the same moment: counted from each worker's own first request, a
+/// worker that got its first connection late would leave out requests that its siblings
+/// count, and the workers' shares of the requests would be skewed by the measurement.
+pub fn start_warmup_clock() {
+    FIRST.get_or_init(Instant::now);
+}
+
 /// Whether a request that began at `started` counts: not within `warmup` of `first`.
 fn past_warmup(started: Instant, first: Instant, warmup: Duration) -> bool {
     started.saturating_duration_since(first) >= warmup

@@ -35,7 +35,7 @@ pub enum Command {
     /// Merge the JSON results of several runs (processes or machines) exactly and print the
     /// report: counts add up, histograms merge.
     Merge(MergeArgs),
-    /// Run suites (ping-pong sweep, fixed rate, JMeter plans, frames, mixed) over the
+    /// Run suites (ping-pong sweep, fixed rate, JMeter plans, frames, mixed, spread) over the
     /// models, each server started fresh from its release build and pinned apart from
     /// loadgen, in blocks that run every model once at a point in a shuffled order; writes
     /// OUT/raw.json after every run. Render it with `loadgen report OUT`.
@@ -118,7 +118,10 @@ pub struct BenchArgs {
     /// 200 and 100 of them times --scale, with the loopback limit from iperf3 and `loadgen
     /// stream` measured for --duration each round), mixed (5 ms of CPU and 55 ms of
     /// backend wait per request at 1 to 23 connections, then 50 with and without
-    /// `--max-conns 12`; not run unless named: about 13 minutes a round at 10s).
+    /// `--max-conns 12`; not run unless named: about 13 minutes a round at 10s), spread (2
+    /// and 4 prefork workers in each accept mode under the mixed workload, each worker's
+    /// share of connections and requests; not run unless named: about 5 minutes a block at
+    /// 6s).
     #[arg(long, default_value = "pingpong,plans,frames", value_name = "LIST")]
     pub suite: String,
 

@@ -255,6 +255,83 @@ pub struct RunRecord {
     /// suites that ask for them (`mixed`); they leave out any wait in the listen backlog.
     #[serde(default)]
     pub service: Option<ServiceTimes>,
+    /// Each prefork worker's connections and requests (`--processes P`, from the stats
+    /// file's parts), for suites that run prefork servers (`spread`); None otherwise and in
+    /// files from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<Workers>,
+}
+
+/// How a prefork server's workers shared a run: the counts from the stats file part each
+/// worker wrote at SIGTERM (`--stats-file F` -> `F.worker-<i>`), in worker order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Workers {
+    /// One entry per worker, worker 0 first.
+    pub workers: Vec<WorkerCounts>,
+}
+
+/// One prefork worker's share of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkerCounts {
+    /// Connections it accepted, over the whole run (they open during the warm-up).
+    pub connections: u64,
+    /// Requests it answered in full, after the warm-up (`--stats-warmup`).
+    pub requests: u64,
+}
+
+impl Workers {
+    /// Reads the parts of `processes` workers beside the stats file `path` and removes
+    /// them; None when any is missing or unreadable (a worker died, say), since the shares
+    /// of the others would then be wrong.
+    pub fn take(path: &Path, processes: usize) -> Option<Workers> {
+        let parts: Vec<_> = (0..processes)
+            .map(|i| common::prefork::part_path(path, i))
+            .collect();
+        let workers: Option<Vec<WorkerCounts>> = parts
+            .iter()
+            .map(|p| {
+                let text = fs::read_to_string(p).ok()?;
+                serde_json::from_str(&text).ok()
+            })
+            .collect();
+        for p in &parts {
+            let _ = fs::remove_file(p);
+        }
+        workers.map(|workers| Workers { workers })
+    }
+
+    /// Connections accepted by all workers.
+    pub fn connections(&self) -> u64 {
+        self.workers.iter().map(|w| w.connections).sum()
+    }
+
+    /// Requests answered by all workers.
+    pub fn requests(&self) -> u64 {
+        self.workers.iter().map(|w| w.requests).sum()
+    }
+
+    /// The busiest worker's share of the connections over the mean share (1 when even,
+    /// P when one worker of P took them all); None without any.
+    pub fn connections_max_mean(&self) -> Option<f64> {
+        max_over_mean(self.workers.iter().map(|w| w.connections))
+    }
+
+    /// The busiest worker's share of the requests over the mean share.
+    pub fn requests_max_mean(&self) -> Option<f64> {
+        max_over_mean(self.workers.iter().map(|w| w.requests))
+    }
+}
+
+/// The largest of some counts over their mean: the largest share over the mean share 1/n.
+/// None when there are none or they add up to 0.
+pub fn max_over_mean(counts: impl Iterator<Item = u64>) -> Option<f64> {
+    let (mut n, mut sum, mut max) = (0u64, 0u64, 0u64);
+    for c in counts {
+        n += 1;
+        sum += c;
+        max = max.max(c);
+    }
+    (sum > 0).then(|| max as f64 * n as f64 / sum as f64)
 }
 
 /// A server's own per-request service times, first byte read to last byte written
@@ -341,6 +418,7 @@ impl RunRecord {
             syscalls: None,
             report: None,
             service: None,
+            workers: None,
         }
     }
 
@@ -451,4 +529,91 @@ fn epoll() -> String {
 /// serde default margin of files that did not record one.
 fn three_percent() -> f64 {
     0.03
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_over_mean_is_the_busiest_share_over_the_even_one() {
+        let mm = |v: &[u64]| max_over_mean(v.iter().copied());
+        assert_eq!(mm(&[24, 24]), Some(1.0));
+        assert_eq!(mm(&[48, 0]), Some(2.0));
+        assert_eq!(mm(&[48, 0, 0, 0]), Some(4.0));
+        // 30 of 48 over 4 workers: a share of 62.5% against 25%.
+        assert_eq!(mm(&[30, 6, 6, 6]), Some(2.5));
+        assert_eq!(mm(&[0, 0]), None);
+        assert_eq!(mm(&[]), None);
+        let w = Workers {
+            workers: vec![
+                WorkerCounts {
+                    connections: 36,
+                    requests: 300,
+                },
+                WorkerCounts {
+                    connections: 12,
+                    requests: 100,
+                },
+            ],
+        };
+        assert_eq!((w.connections(), w.requests()), (48, 400));
+        assert_eq!(w.connections_max_mean(), Some(1.5));
+        assert_eq!(w.requests_max_mean(), Some(1.5));
+    }
+
+    #[test]
+    fn worker_parts_are_read_and_removed() {
+        let dir = std::env::temp_dir().join(format!("workers-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(".service.json");
+        // The fields a server's stats part holds (common::service), and more.
+        for (i, (c, r)) in [(30u64, 250u64), (18, 150)].iter().enumerate() {
+            let part = common::prefork::part_path(&path, i);
+            let text = format!(
+                "{{\"what\": \"x\", \"requests\": {r}, \"mean_us\": 1.5, \"connections\": {c}, \"histogram\": [[1, {r}]]}}"
+            );
+            fs::write(part, text).unwrap();
+        }
+        let w = Workers::take(&path, 2).unwrap();
+        assert_eq!(
+            w.workers,
+            [
+                WorkerCounts {
+                    connections: 30,
+                    requests: 250
+                },
+                WorkerCounts {
+                    connections: 18,
+                    requests: 150
+                }
+            ]
+        );
+        assert!(!common::prefork::part_path(&path, 0).exists());
+        // A missing part (a worker that died): no counts at all, and nothing left behind.
+        fs::write(
+            common::prefork::part_path(&path, 0),
+            "{\"requests\": 1, \"connections\": 1}",
+        )
+        .unwrap();
+        assert_eq!(Workers::take(&path, 2), None);
+        assert!(!common::prefork::part_path(&path, 0).exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn files_from_before_worker_counts_load_and_keep_their_layout() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let old = root.join("results/2026-11-22-vm/bench-mixed/raw.json");
+        let r = BenchResults::read(&old).unwrap();
+        assert!(!r.runs.is_empty());
+        assert!(r.runs.iter().all(|run| run.workers.is_none()));
+        // Written back, a record without counts has no `workers` key.
+        let value = serde_json::to_value(&r.runs[0]).unwrap();
+        assert!(value.get("service").is_some() && value.get("workers").is_none());
+        let mut run = r.runs[0].clone();
+        run.workers = Some(Workers::default());
+        let back: RunRecord = serde_json::from_str(&serde_json::to_string(&run).unwrap()).unwrap();
+        assert_eq!(back, run);
+    }
 }

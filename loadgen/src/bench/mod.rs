@@ -142,15 +142,21 @@ pub fn run(
             continue;
         }
         for (i, point) in s.points(&results.config).into_iter().enumerate() {
+            // Models that would refuse this point's flags are left out, with a note.
+            let (here, refused) = runnable(s.as_ref(), &point, &models);
+            for note in refused {
+                writeln!(out, "loadgen bench: {note}")?;
+                results.notes.push(note);
+            }
             for block in 1..=blocks {
-                let order = block_order(seed, s.name(), &point.point, block, models.len());
+                let order = block_order(seed, s.name(), &point.point, block, here.len());
                 for (pos, &m) in order.iter().enumerate() {
                     plan.push(Slot {
                         suite: s.as_ref(),
                         point: point.clone(),
                         block,
                         position: pos as u32 + 1,
-                        model: models[m].clone(),
+                        model: here[m].clone(),
                         baselines_first: i == 0 && pos == 0,
                     });
                 }
@@ -259,6 +265,35 @@ struct Slot<'a> {
     model: String,
     /// The suite's baselines run before this one (each block of its first point).
     baselines_first: bool,
+}
+
+/// The models that can run `point` of `suite`, and one note per reason for those that
+/// cannot (`the spread suite's p2-exclusive does not run tokio, smol (--accept exclusive:
+/// ...)`), models named in their order.
+fn runnable(suite: &dyn Suite, point: &Point, models: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut here = Vec::new();
+    let mut refused: Vec<(String, Vec<String>)> = Vec::new();
+    for m in models {
+        match suite.refuses(point, m) {
+            None => here.push(m.clone()),
+            Some(why) => match refused.iter_mut().find(|(w, _)| *w == why) {
+                Some((_, ms)) => ms.push(m.clone()),
+                None => refused.push((why, vec![m.clone()])),
+            },
+        }
+    }
+    let notes = refused
+        .into_iter()
+        .map(|(why, ms)| {
+            format!(
+                "the {} suite's {} does not run {} ({why}): not supported",
+                suite.name(),
+                point.point,
+                ms.join(", ")
+            )
+        })
+        .collect();
+    (here, notes)
 }
 
 /// The order of `n` models in one block of one point: a permutation drawn from the bench's
@@ -427,9 +462,20 @@ impl Run<'_> {
             record.status = RunStatus::ServerDied(exit);
         }
         server.stop();
+        // A prefork server's workers each left their part of the stats file beside it.
+        let processes = flag_value(&server_args, "--processes").unwrap_or(1);
+        if let Some(f) = service_file.as_deref().filter(|_| processes > 1) {
+            record.workers = data::Workers::take(f, processes);
+        }
         record.service = service_file.and_then(|f| data::ServiceTimes::take(&f));
         record
     }
+}
+
+/// The number after `flag` among some flags (`--processes 4` -> 4), if there is one.
+fn flag_value(args: &[String], flag: &str) -> Option<usize> {
+    let i = args.iter().position(|a| a == flag)?;
+    args.get(i + 1)?.parse().ok()
 }
 
 /// The `--warmup` among a point's loadgen flags (zero without one).

@@ -263,6 +263,7 @@ pub fn summary(
     plans(r, &mut s);
     super::frames::section(r, &mut s);
     super::mixed::section(r, &mut s);
+    super::spread::section(r, &mut s);
     problems(r, &mut s);
     environment(r, &mut s);
     for note in &r.notes {

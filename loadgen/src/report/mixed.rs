@@ -52,7 +52,7 @@ fn unloaded_us() -> f64 {
 }
 
 /// The median of some values.
-fn median(mut v: Vec<f64>) -> Option<f64> {
+pub(super) fn median(mut v: Vec<f64>) -> Option<f64> {
     v.retain(|x| x.is_finite());
     if v.is_empty() {
         return None;

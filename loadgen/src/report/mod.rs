@@ -22,6 +22,7 @@ pub mod mixed;
 pub mod ranking;
 pub mod render;
 pub mod sections;
+pub mod spread;
 pub mod studies;
 pub mod text;
 pub mod variants;

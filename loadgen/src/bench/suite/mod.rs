@@ -1,12 +1,13 @@
 //! Suites: what load each model gets. A suite is one module behind [`Suite`]: it turns the
 //! bench's settings into points, each a set of loadgen flags; the runner starts the servers,
 //! adds the target and `--server-pid`, measures and records. Adding a suite (`frames`,
-//! `mixed`) is one new module and one line in [`by_name`].
+//! `mixed`, `spread`) is one new module and one line in [`by_name`].
 
 pub mod frames;
 pub mod mixed;
 mod pingpong;
 mod plans;
+pub mod spread;
 
 use super::data::BenchConfig;
 
@@ -14,10 +15,11 @@ pub use frames::Frames;
 pub use mixed::Mixed;
 pub use pingpong::PingPong;
 pub use plans::Plans;
+pub use spread::Spread;
 
 /// Every suite, in the order they run when named (the default `--suite` list leaves out
-/// `mixed`, which takes a quarter of an hour a round).
-pub const SUITES: [&str; 4] = ["pingpong", "plans", "frames", "mixed"];
+/// `mixed`, which takes a quarter of an hour a round, and `spread`, about five minutes).
+pub const SUITES: [&str; 5] = ["pingpong", "plans", "frames", "mixed", "spread"];
 
 /// One load point of a suite, the same for every model.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +55,12 @@ pub trait Suite {
     fn takes_python_baselines(&self) -> bool {
         true
     }
+    /// Why `model` cannot run `point` (a server flag it refuses, such as `--accept
+    /// exclusive`), or None when it can. The bench leaves such slots out of its plan with
+    /// a note, rather than record a server that would refuse to start as a failure.
+    fn refuses(&self, _point: &Point, _model: &str) -> Option<String> {
+        None
+    }
     /// Measurements that involve no model (the loopback limit, say), taken once per round
     /// before the suite's points; each comes back as a finished record whose `model` names
     /// what was measured (`iperf3`).
@@ -68,6 +76,7 @@ pub fn by_name(name: &str) -> Option<Box<dyn Suite>> {
         "plans" => Some(Box::new(Plans)),
         "frames" => Some(Box::new(Frames)),
         "mixed" => Some(Box::new(Mixed)),
+        "spread" => Some(Box::new(Spread)),
         _ => None,
     }
 }

@@ -1,0 +1,693 @@
+//! The `spread` suite in summary.md: per number of prefork workers, a table of every model
+//! in every accept mode (each worker's connections and share of the requests, busiest
+//! first; the busiest share over the mean share for both; end-to-end p50 and p99;
+//! requests/s), modes a model cannot do marked as not supported, and the paragraphs that
+//! say, from those figures, where one worker ran hot and what each accept mode did about
+//! it. Figures over several blocks are medians.
+
+use std::fmt::Write as _;
+
+use common::prefork::Accept;
+
+use super::markdown::{ms, num, table};
+use super::mixed::median;
+use crate::bench::data::{BenchResults, RunRecord, RunStatus};
+use crate::bench::suite::mixed::{CPU_MS, WAIT_MS};
+use crate::bench::suite::spread::{self, ACCEPTS, CONNS, KIND, RAMPUP_S, parse_point, refusal};
+
+/// A worker runs hot when its share of the requests is at least this many times the even
+/// share 1/P (the busiest share over the mean share, median over blocks).
+pub const HOT: f64 = 1.5;
+
+/// What one (model, workers, accept mode) slot holds.
+enum Slot {
+    /// The model cannot serve in this mode (its declared capability says so).
+    NotSupported,
+    /// No run with worker counts: none ran, or every one failed (this many).
+    NoData(usize),
+    /// Figures over the blocks with worker counts.
+    Figures(Figures),
+}
+
+/// Medians over blocks of one slot's figures.
+struct Figures {
+    /// Connections per worker, busiest first (median at each rank).
+    conns: Vec<f64>,
+    /// Share of the requests per worker, busiest first, fractions (median at each rank).
+    shares: Vec<f64>,
+    conns_max_mean: Option<f64>,
+    requests_max_mean: Option<f64>,
+    p50_us: Option<f64>,
+    p99_us: Option<f64>,
+    requests_per_s: Option<f64>,
+}
+
+impl Figures {
+    /// One worker had at least [`HOT`] times its share of the requests.
+    fn hot(&self) -> bool {
+        self.requests_max_mean.is_some_and(|x| x >= HOT)
+    }
+
+    /// One worker had at least [`HOT`] times its share of the connections.
+    fn crowded(&self) -> bool {
+        self.conns_max_mean.is_some_and(|x| x >= HOT)
+    }
+}
+
+/// The suite's runs, arranged.
+struct Spread<'a> {
+    runs: Vec<&'a RunRecord>,
+    /// Models with any run or refusal in the suite, in the bench's order.
+    models: Vec<String>,
+    /// Worker counts of the points, in the order they ran.
+    processes: Vec<u32>,
+}
+
+impl<'a> Spread<'a> {
+    fn new(r: &'a BenchResults) -> Spread<'a> {
+        let runs: Vec<&RunRecord> = r
+            .runs
+            .iter()
+            .filter(|x| x.suite == "spread" && x.kind == KIND)
+            .collect();
+        let mut models: Vec<String> = r
+            .config
+            .models
+            .iter()
+            .filter(|m| runs.iter().any(|x| &x.model == *m))
+            .cloned()
+            .collect();
+        for x in &runs {
+            if !models.contains(&x.model) {
+                models.push(x.model.clone());
+            }
+        }
+        let mut processes = Vec::new();
+        for x in &runs {
+            if let Some((p, _)) = parse_point(&x.point) {
+                if !processes.contains(&p) {
+                    processes.push(p);
+                }
+            }
+        }
+        Spread {
+            runs,
+            models,
+            processes,
+        }
+    }
+
+    fn slot(&self, model: &str, processes: u32, accept: Accept) -> Slot {
+        let point = spread::point_name(processes, accept);
+        let here: Vec<&RunRecord> = self
+            .runs
+            .iter()
+            .copied()
+            .filter(|x| x.model == model && x.point == point)
+            .collect();
+        if here.is_empty() && refusal(model, accept).is_some() {
+            return Slot::NotSupported;
+        }
+        let good: Vec<&RunRecord> = here
+            .iter()
+            .copied()
+            .filter(|x| x.status == RunStatus::Ok && x.workers.is_some())
+            .collect();
+        if good.is_empty() {
+            return Slot::NoData(here.len());
+        }
+        let sorted = |x: &RunRecord, f: fn(&crate::bench::data::WorkerCounts) -> u64| {
+            let mut v: Vec<u64> = x.workers.iter().flat_map(|w| &w.workers).map(f).collect();
+            v.sort_unstable_by(|a, b| b.cmp(a));
+            v
+        };
+        let ranks = processes as usize;
+        let conns = (0..ranks)
+            .map(|i| {
+                median(
+                    good.iter()
+                        .filter_map(|x| sorted(x, |w| w.connections).get(i).map(|&c| c as f64))
+                        .collect(),
+                )
+                .unwrap_or(0.0)
+            })
+            .collect();
+        let shares = (0..ranks)
+            .map(|i| {
+                median(
+                    good.iter()
+                        .filter_map(|x| {
+                            let v = sorted(x, |w| w.requests);
+                            let total: u64 = v.iter().sum();
+                            (total > 0)
+                                .then(|| v.get(i).copied().unwrap_or(0) as f64 / total as f64)
+                        })
+                        .collect(),
+                )
+                .unwrap_or(0.0)
+            })
+            .collect();
+        let over =
+            |f: fn(&RunRecord) -> Option<f64>| median(good.iter().filter_map(|x| f(x)).collect());
+        Slot::Figures(Figures {
+            conns,
+            shares,
+            conns_max_mean: over(|x| x.workers.as_ref()?.connections_max_mean()),
+            requests_max_mean: over(|x| x.workers.as_ref()?.requests_max_mean()),
+            p50_us: over(|x| super::markdown::lat(x, |l| l.p50)),
+            p99_us: over(|x| super::markdown::lat(x, |l| l.p99)),
+            requests_per_s: over(|x| x.messages_per_s),
+        })
+    }
+
+    /// Runs with worker counts whose connections do not add up to the point's.
+    fn mismatched(&self) -> Vec<&'a RunRecord> {
+        self.runs
+            .iter()
+            .copied()
+            .filter(|x| {
+                x.workers
+                    .as_ref()
+                    .is_some_and(|w| w.connections() != x.conns)
+            })
+            .collect()
+    }
+}
+
+fn ratio(x: Option<f64>) -> String {
+    x.map_or("-".into(), |v| format!("{v:.2}"))
+}
+
+fn ms_or_dash(us: Option<f64>) -> String {
+    us.map_or("-".into(), ms)
+}
+
+/// The table of one worker count.
+fn workers_table(x: &Spread, processes: u32) -> String {
+    let header: Vec<String> = [
+        "model",
+        "accept",
+        "connections per worker",
+        "conns max/mean",
+        "requests per worker",
+        "requests max/mean",
+        "p50 ms",
+        "p99 ms",
+        "requests/s",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    let mut rows = Vec::new();
+    for m in &x.models {
+        for accept in ACCEPTS {
+            let mut row = vec![m.clone(), accept.name().to_string()];
+            match x.slot(m, processes, accept) {
+                Slot::NotSupported => {
+                    row.push("not supported".into());
+                    row.extend(std::iter::repeat_n("-".to_string(), 6));
+                }
+                Slot::NoData(failed) => {
+                    row.push(if failed > 0 {
+                        format!("no data ({failed} run(s) failed)")
+                    } else {
+                        "not run".into()
+                    });
+                    row.extend(std::iter::repeat_n("-".to_string(), 6));
+                }
+                Slot::Figures(f) => {
+                    let conns: Vec<String> = f.conns.iter().map(|c| num(*c, 0)).collect();
+                    let shares: Vec<String> = f
+                        .shares
+                        .iter()
+                        .map(|s| format!("{:.0}%", s * 100.0))
+                        .collect();
+                    let hot = if f.hot() { " (**hot**)" } else { "" };
+                    row.extend([
+                        conns.join(" / "),
+                        ratio(f.conns_max_mean),
+                        shares.join(" / "),
+                        format!("{}{hot}", ratio(f.requests_max_mean)),
+                        ms_or_dash(f.p50_us),
+                        ms_or_dash(f.p99_us),
+                        f.requests_per_s.map_or("-".into(), |v| num(v, 1)),
+                    ]);
+                }
+            }
+            rows.push(row);
+        }
+    }
+    table(&header, &rows)
+}
+
+/// `epoll shared at 2 workers (requests 1.92, connections 2.00)`.
+fn slot_words(model: &str, accept: Accept, processes: u32, f: &Figures) -> String {
+    format!(
+        "{model} {} at {processes} workers (requests {}, connections {})",
+        accept.name(),
+        ratio(f.requests_max_mean),
+        ratio(f.conns_max_mean)
+    )
+}
+
+/// The paragraph that names the hot slots and says what each mode did.
+fn findings(x: &Spread, one_cpu: bool, s: &mut String) {
+    let (mut hot, mut crowded) = (Vec::new(), Vec::new());
+    let (mut all, mut evener) = (0, 0);
+    for &p in &x.processes {
+        for m in &x.models {
+            for accept in ACCEPTS {
+                if let Slot::Figures(f) = x.slot(m, p, accept) {
+                    if f.hot() {
+                        hot.push(slot_words(m, accept, p, &f));
+                    }
+                    if f.crowded() {
+                        crowded.push(slot_words(m, accept, p, &f));
+                    }
+                    if let (Some(r), Some(c)) = (f.requests_max_mean, f.conns_max_mean) {
+                        all += 1;
+                        evener += usize::from(r < c);
+                    }
+                }
+            }
+        }
+    }
+    let _ = writeln!(
+        s,
+        "**Where one worker ran hot.** A worker runs hot here when its share of the requests is at least {HOT} times the even share 1/P (requests max/mean ≥ {HOT}; 2 is all of them at 2 workers, 4 at 4), and is crowded when its share of the connections is. {} {} The requests were spread more evenly than the connections in {evener} of {all} slots.{}\n",
+        if hot.is_empty() {
+            "No worker ran hot in any model or mode.".to_string()
+        } else {
+            format!("One ran hot in {} slot(s): {}.", hot.len(), hot.join("; "))
+        },
+        if crowded.is_empty() {
+            "None was crowded.".to_string()
+        } else {
+            format!(
+                "One was crowded in {} slot(s): {}.",
+                crowded.len(),
+                crowded.join("; ")
+            )
+        },
+        if one_cpu {
+            " Every worker here shares the one server CPU, so the kernel's scheduler, not the accept mode, divides the CPU time between them: the requests' shares say how it did, the connections' shares how the accept mode spread the connections."
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(s, "**What each accept mode does about it.**\n");
+    for accept in ACCEPTS {
+        let mut slots = Vec::new();
+        let mut unsupported = Vec::new();
+        for m in &x.models {
+            for &p in &x.processes {
+                match x.slot(m, p, accept) {
+                    Slot::Figures(f) => slots.push((m.clone(), p, f)),
+                    Slot::NotSupported if !unsupported.contains(m) => unsupported.push(m.clone()),
+                    _ => {}
+                }
+            }
+        }
+        let mut line = format!("- `{}`: ", accept.name());
+        if slots.is_empty() {
+            line.push_str("no figures");
+        } else {
+            let hot: Vec<String> = slots
+                .iter()
+                .filter(|(_, _, f)| f.hot())
+                .map(|(m, p, _)| format!("{m} at {p}"))
+                .collect();
+            let _ = write!(
+                line,
+                "one worker hot in {} of {} (model, workers) slots{}",
+                hot.len(),
+                slots.len(),
+                if hot.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", hot.join(", "))
+                }
+            );
+            let med = |f: fn(&Figures) -> Option<f64>| {
+                median(slots.iter().filter_map(|(_, _, x)| f(x)).collect())
+            };
+            let range = |f: fn(&Figures) -> Option<f64>| {
+                let v: Vec<f64> = slots.iter().filter_map(|(_, _, x)| f(x)).collect();
+                let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                (!v.is_empty()).then(|| format!("{lo:.2}-{hi:.2}"))
+            };
+            let _ = write!(
+                line,
+                "; requests max/mean {} (median over the slots; range {}), connections max/mean {} (range {}); p50 {} ms, p99 {} ms (medians)",
+                ratio(med(|f| f.requests_max_mean)),
+                range(|f| f.requests_max_mean).unwrap_or_else(|| "-".into()),
+                ratio(med(|f| f.conns_max_mean)),
+                range(|f| f.conns_max_mean).unwrap_or_else(|| "-".into()),
+                ms_or_dash(med(|f| f.p50_us)),
+                ms_or_dash(med(|f| f.p99_us)),
+            );
+            if accept != Accept::Shared {
+                line.push_str(&against_shared(x, &slots));
+            }
+        }
+        if !unsupported.is_empty() {
+            let _ = write!(line, "; not supported by {}", unsupported.join(", "));
+        }
+        let _ = writeln!(s, "{line}.");
+    }
+    s.push('\n');
+}
+
+/// `; against shared in the same 10 slots: requests max/mean 1.05 vs 1.60, p99 ...`.
+fn against_shared(x: &Spread, slots: &[(String, u32, Figures)]) -> String {
+    let mut pairs: Vec<(&Figures, Figures)> = Vec::new();
+    for (m, p, f) in slots {
+        if let Slot::Figures(shared) = x.slot(m, *p, Accept::Shared) {
+            pairs.push((f, shared));
+        }
+    }
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let med = |f: fn(&Figures) -> Option<f64>, which: bool| {
+        median(
+            pairs
+                .iter()
+                .filter_map(|(a, b)| f(if which { a } else { b }))
+                .collect(),
+        )
+    };
+    let fewer_hot = pairs.iter().filter(|(a, b)| b.hot() && !a.hot()).count();
+    let more_hot = pairs.iter().filter(|(a, b)| a.hot() && !b.hot()).count();
+    format!(
+        "; against `shared` in the same {} slots: requests max/mean {} vs {}, connections max/mean {} vs {}, p99 {} vs {} ms; cooled {} slot(s) that ran hot under `shared`, heated {} that did not",
+        pairs.len(),
+        ratio(med(|f| f.requests_max_mean, true)),
+        ratio(med(|f| f.requests_max_mean, false)),
+        ratio(med(|f| f.conns_max_mean, true)),
+        ratio(med(|f| f.conns_max_mean, false)),
+        ms_or_dash(med(|f| f.p99_us, true)),
+        ms_or_dash(med(|f| f.p99_us, false)),
+        fewer_hot,
+        more_hot,
+    )
+}
+
+/// The section of summary.md (nothing when the bench ran no `spread` point).
+pub(super) fn section(r: &BenchResults, s: &mut String) {
+    let x = Spread::new(r);
+    if x.runs.is_empty() {
+        return;
+    }
+    let (measured, warmup) = spread::timing(&r.config);
+    let _ = writeln!(
+        s,
+        "## spread\n\nHow a prefork server's workers (`--processes P`) share the load in each accept mode (`--accept`: `shared`, one listener every worker waits on; `exclusive`, the same listener with an exclusive wake-up such as EPOLLEXCLUSIVE; `reuseport`, one SO_REUSEPORT listener per worker, the kernel hashing each connection to one), as in the gevent notebook, where one worker of several on a shared socket took nearly every connection. The mixed workload ({cpu} ms of CPU and {wait} ms of backend wait per request); {conns} connections opened evenly over {rampup} s and kept, one 64-byte framed request in flight each; {measured} s measured after a {warmup} s warm-up; every worker pinned to the server CPU(s) {cpus}; {blocks} block(s). Each worker's connections (accepted over the whole run) and requests (answered after the warm-up) come from the stats file part it writes at exit; p50 and p99 are loadgen's, end to end. Busiest worker first; max/mean is the busiest worker's share over the mean share 1/P (1 is even, P is one worker taking everything); over several blocks, medians.\n",
+        cpu = num(CPU_MS, 0),
+        wait = num(WAIT_MS, 0),
+        conns = CONNS,
+        rampup = RAMPUP_S,
+        cpus = r
+            .environment
+            .server_cpus
+            .as_deref()
+            .unwrap_or("(not pinned)"),
+        blocks = r.config.blocks_of("spread"),
+    );
+    for &p in &x.processes {
+        let _ = writeln!(s, "### {p} workers\n\n{}", workers_table(&x, p));
+    }
+    let one_cpu = r
+        .environment
+        .server_cpus
+        .as_deref()
+        .and_then(|c| c.parse::<common::pin::CpuList>().ok())
+        .is_some_and(|c| c.cpus().len() == 1);
+    findings(&x, one_cpu, s);
+    let bad = x.mismatched();
+    if bad.is_empty() {
+        let _ = writeln!(
+            s,
+            "In every run with worker counts, the workers' connections add up to the run's {CONNS}.\n"
+        );
+    } else {
+        let list: Vec<String> = bad
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} block {} ({})",
+                    r.model,
+                    r.point,
+                    r.block,
+                    r.workers.as_ref().map_or(0, |w| w.connections())
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "In {} run(s) the workers' connections do not add up to {CONNS} (reconnects after errors, or a worker that died): {}.\n",
+            bad.len(),
+            list.join(", ")
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::data::{WorkerCounts, Workers};
+
+    /// A finished spread run with these per-worker (connections, requests) and loadgen's
+    /// p50 (p99 twice that), made from JSON as the mixed tests make theirs.
+    fn run(model: &str, point: &str, block: u32, workers: &[(u64, u64)], p50_ms: f64) -> RunRecord {
+        let mut r: RunRecord = serde_json::from_value(serde_json::json!({
+            "suite": "spread",
+            "point": point,
+            "kind": KIND,
+            "conns": CONNS,
+            "block": block,
+            "model": model,
+            "status": RunStatus::Ok,
+            "ready_line": null,
+            "args": [],
+            "messages_per_s": 200.0,
+            "rss_start_kib": null,
+            "rss_peak_kib": null,
+            "vsz_peak_kib": null,
+            "syscalls": null,
+            "report": null,
+        }))
+        .expect("a run record");
+        let mut rep = test_report();
+        rep.latency_us.p50 = (p50_ms * 1000.0) as u64;
+        rep.latency_us.p99 = (p50_ms * 2000.0) as u64;
+        r.report = Some(rep);
+        r.workers = Some(Workers {
+            workers: workers
+                .iter()
+                .map(|&(connections, requests)| WorkerCounts {
+                    connections,
+                    requests,
+                })
+                .collect(),
+        });
+        r
+    }
+
+    fn test_report() -> crate::report::RunReport {
+        use crate::probe::{CpuUsage, Environment};
+        use crate::report::{Meta, RunReport, Settings};
+        use clap::Parser;
+        let opts = crate::Opts::parse_from(["loadgen", "--duration", "1s"]);
+        let plan = crate::Plan::from_args(&opts.load).unwrap();
+        let mut stats = crate::stats::Stats::new(false);
+        stats.ok(1000, 1000);
+        RunReport::build(
+            Meta {
+                settings: Settings::of(&plan),
+                environment: Environment::default(),
+                parts: 1,
+                started_unix_ms: 0,
+                elapsed_s: 1.0,
+                planned_samples: None,
+                users: (1, 1),
+                intervals: vec![],
+                loadgen_cpu: CpuUsage::default(),
+                server: None,
+            },
+            &stats,
+        )
+    }
+
+    fn results() -> BenchResults {
+        let mut config = crate::bench::suite::config(1.0);
+        config.models = vec!["epoll".into(), "tokio".into()];
+        config.blocks = 3;
+        let mut runs = Vec::new();
+        for block in 1..=3 {
+            // epoll: shared piles 40 of 48 connections and 80% of the requests on one worker
+            // (max/mean 1.67 and 1.6); exclusive does the same; reuseport is even.
+            runs.push(run(
+                "epoll",
+                "p2-shared",
+                block,
+                &[(8, 200), (40, 800)],
+                100.0,
+            ));
+            runs.push(run(
+                "epoll",
+                "p2-exclusive",
+                block,
+                &[(40, 800), (8, 200)],
+                110.0,
+            ));
+            runs.push(run(
+                "epoll",
+                "p2-reuseport",
+                block,
+                &[(25, 520), (23, 480)],
+                60.0,
+            ));
+            // tokio: exclusive refused, so not run; shared and reuseport even enough.
+            runs.push(run(
+                "tokio",
+                "p2-shared",
+                block,
+                &[(24, 500), (24, 500)],
+                70.0,
+            ));
+            runs.push(run(
+                "tokio",
+                "p2-reuseport",
+                block,
+                &[(26, 540), (22, 460)],
+                65.0,
+            ));
+            // 4 workers: epoll shared has one of four take nearly everything.
+            let p50 = 90.0 + f64::from(block);
+            runs.push(run(
+                "epoll",
+                "p4-shared",
+                block,
+                &[(45, 900), (1, 40), (1, 30), (1, 30)],
+                p50,
+            ));
+            runs.push(run(
+                "epoll",
+                "p4-reuseport",
+                block,
+                &[(12, 250), (12, 250), (12, 250), (12, 250)],
+                61.0,
+            ));
+        }
+        // A failed run is no data, not a figure.
+        let mut failed = run("tokio", "p4-shared", 1, &[], 1.0);
+        failed.status = RunStatus::ServerFailed("no readiness line".into());
+        failed.workers = None;
+        runs.push(failed);
+        BenchResults::of_runs(config, runs)
+    }
+
+    #[test]
+    fn section_has_a_table_per_worker_count_and_findings_from_the_data() {
+        let mut s = String::new();
+        section(&results(), &mut s);
+        assert!(s.starts_with("## spread\n"), "{s}");
+        assert!(
+            s.contains("### 2 workers\n") && s.contains("### 4 workers\n"),
+            "{s}"
+        );
+        let row = |m: &str, a: &str, nth: usize| {
+            s.lines()
+                .filter(|l| l.starts_with(&format!("| {m} | {a} |")))
+                .nth(nth)
+                .unwrap_or_else(|| panic!("no row {m} {a} in {s}"))
+                .to_string()
+        };
+        assert_eq!(
+            row("epoll", "shared", 0),
+            "| epoll | shared | 40 / 8 | 1.67 | 80% / 20% | 1.60 (**hot**) | 100 | 200 | 200.0 |"
+        );
+        assert_eq!(
+            row("epoll", "reuseport", 0),
+            "| epoll | reuseport | 25 / 23 | 1.04 | 52% / 48% | 1.04 | 60.0 | 120 | 200.0 |"
+        );
+        assert!(
+            row("tokio", "exclusive", 0).contains("| not supported |"),
+            "{s}"
+        );
+        assert!(
+            row("tokio", "shared", 1).contains("no data (1 run(s) failed)"),
+            "{s}"
+        );
+        // The median over the three blocks: p50 91, 92, 93 ms -> 92.
+        assert!(
+            row("epoll", "shared", 1).contains("| 45 / 1 / 1 / 1 | 3.75 |"),
+            "{s}"
+        );
+        assert!(
+            row("epoll", "shared", 1).contains("| 3.60 (**hot**) | 92.0 | 184 |"),
+            "{s}"
+        );
+        // The findings name the hot slots and say what each mode did, from the figures.
+        assert!(s.contains("at least 1.5 times the even share"), "{s}");
+        assert!(
+            s.contains("One ran hot in 3 slot(s): epoll shared at 2 workers (requests 1.60, connections 1.67); epoll exclusive at 2 workers"),
+            "{s}"
+        );
+        assert!(s.contains("- `shared`: one worker hot in 2 of 3 (model, workers) slots (epoll at 2, epoll at 4)"), "{s}");
+        assert!(s.contains("- `exclusive`: one worker hot in 1 of 1"), "{s}");
+        assert!(s.contains("not supported by tokio"), "{s}");
+        assert!(s.contains("- `reuseport`: one worker hot in 0 of 3"), "{s}");
+        assert!(
+            s.contains("against `shared` in the same 3 slots: requests max/mean 1.04 vs 1.60, connections max/mean 1.04 vs 1.67"),
+            "{s}"
+        );
+        assert!(
+            s.contains("cooled 2 slot(s) that ran hot under `shared`, heated 0"),
+            "{s}"
+        );
+        assert!(s.contains("connections add up to the run's 48"), "{s}");
+        // Connections judged alike. Requests are more even than connections in every slot
+        // but tokio shared (24/24, 500/500) and epoll reuseport at 4 workers (all even).
+        assert!(s.contains("One was crowded in 3 slot(s)"), "{s}");
+        assert!(
+            s.contains("more evenly than the connections in 5 of 7 slots"),
+            "{s}"
+        );
+        // Not pinned (no server CPU recorded): nothing said about sharing one CPU.
+        assert!(!s.contains("shares the one server CPU"), "{s}");
+        let mut pinned = results();
+        pinned.environment.server_cpus = Some("0".into());
+        let mut p = String::new();
+        section(&pinned, &mut p);
+        assert!(
+            p.contains("Every worker here shares the one server CPU"),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn counts_that_do_not_add_up_are_named() {
+        let mut r = results();
+        r.runs
+            .push(run("epoll", "p2-shared", 4, &[(30, 10), (20, 10)], 50.0));
+        let mut s = String::new();
+        section(&r, &mut s);
+        assert!(
+            s.contains("In 1 run(s) the workers' connections do not add up to 48"),
+            "{s}"
+        );
+        assert!(s.contains("epoll p2-shared block 4 (50)"), "{s}");
+    }
+
+    #[test]
+    fn nothing_without_the_suite() {
+        let mut r = results();
+        r.runs.clear();
+        let mut s = String::new();
+        section(&r, &mut s);
+        assert!(s.is_empty());
+    }
+}
