@@ -381,7 +381,9 @@ impl Run<'_> {
             }
         };
         record.ready_line = Some(server.ready_line());
-        let pids = server.pids();
+        // A prefork server's workers (`--processes`) are its children, forked before its
+        // readiness line: measured with it.
+        let pids = server::with_children(server.pids());
         record.rss_start_kib =
             probe::sample_all(&pids).map(|s| s.rss_pages * crate::sys::page_size() / 1024);
         let watch = MemoryWatch::start(pids.clone());

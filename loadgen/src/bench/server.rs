@@ -340,3 +340,56 @@ impl ServerGroup {
         });
     }
 }
+
+/// `pids` followed by each one's child processes (/proc/PID/task/PID/children), in order
+/// and without repeats: a prefork server's workers beside their parent.
+pub fn with_children(pids: Vec<u32>) -> Vec<u32> {
+    let mut all = pids.clone();
+    for pid in pids {
+        let path = format!("/proc/{pid}/task/{pid}/children");
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        for child in text
+            .split_whitespace()
+            .filter_map(|c| c.parse::<u32>().ok())
+        {
+            if !all.contains(&child) {
+                all.push(child);
+            }
+        }
+    }
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn children_join_their_parent() {
+        // A shell whose only child is a sleep, as a prefork parent and its worker.
+        let mut sh = Command::new("sh")
+            .args(["-c", "sleep 5 & wait"])
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut all = with_children(vec![sh.id()]);
+        while all.len() < 2 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+            all = with_children(vec![sh.id()]);
+        }
+        let _ = Command::new("pkill")
+            .args(["-P", &sh.id().to_string()])
+            .status();
+        let _ = sh.kill();
+        let _ = sh.wait();
+        assert_eq!(all.len(), 2, "{all:?}");
+        assert_eq!(all[0], sh.id());
+        assert_eq!(
+            with_children(vec![u32::MAX]),
+            [u32::MAX],
+            "a gone pid is kept, alone"
+        );
+    }
+}
