@@ -129,6 +129,8 @@ pub struct Server {
     /// The readiness line itself.
     pub ready_line: String,
     stderr: Arc<Mutex<String>>,
+    /// The thread copying stderr into `stderr`; done once every holder of the pipe is gone.
+    stderr_reader: std::thread::JoinHandle<()>,
     _stdout: BufReader<ChildStdout>,
 }
 
@@ -154,7 +156,7 @@ impl Server {
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut err_pipe = child.stderr.take().expect("stderr piped");
         let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = err_pipe.read(&mut buf) {
                 if n == 0 {
@@ -197,6 +199,7 @@ impl Server {
             addr,
             ready_line: line.trim_end().to_string(),
             stderr,
+            stderr_reader,
             _stdout: reader,
         }
     }
@@ -235,6 +238,13 @@ impl Server {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
+                // What it wrote last may still be in the pipe: let the reader take it in
+                // (it ends when the server and its workers are gone; at most half a
+                // second, as an orphan could hold the pipe).
+                let drained = deadline.min(Instant::now() + Duration::from_millis(500));
+                while !self.stderr_reader.is_finished() && Instant::now() < drained {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 return Some(status);
             }
             if Instant::now() >= deadline {

@@ -147,6 +147,12 @@ fn survives_resets_and_releases_descriptors(model: &str) {
 /// 40 MiB. Seen here: 0-68 KiB of growth across the eight models.
 const BACKPRESSURE_RSS_BOUND_KIB: u64 = 1 << 10;
 
+/// The same bound for the Python baselines: the interpreter's objects and pymalloc's arenas
+/// come on top of the buffers (py-asyncio alone: 450-640 KiB of growth; over 1 MiB once, in
+/// a full parallel test run). 4 MiB still tells a bounded server from one that buffers
+/// (over 40 MiB).
+const PY_BACKPRESSURE_RSS_BOUND_KIB: u64 = 4 << 10;
+
 /// A client that writes 64 MiB without reading: the server stops reading instead of
 /// buffering, and once the client reads, all 64 MiB come back in order.
 fn bounds_memory_for_a_client_that_does_not_read(model: &str) {
@@ -190,8 +196,13 @@ fn bounds_memory_for_a_client_that_does_not_read(model: &str) {
     eprintln!(
         "{model}: RSS {baseline} KiB before, peak growth {growth} KiB while the client did not read"
     );
+    let bound = if common::testkit::is_baseline(model) {
+        PY_BACKPRESSURE_RSS_BOUND_KIB
+    } else {
+        BACKPRESSURE_RSS_BOUND_KIB
+    };
     assert!(
-        growth <= BACKPRESSURE_RSS_BOUND_KIB,
+        growth <= bound,
         "{model}: RSS grew by {growth} KiB (from {baseline} KiB) while the client did not read"
     );
     // Now read: every byte comes back, in order.
