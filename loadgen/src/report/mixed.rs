@@ -555,30 +555,14 @@ impl Format for Charts {
 mod tests {
     use super::*;
     use crate::bench::data::{RunStatus, ServiceTimes};
-    use crate::probe::{CpuUsage, Environment};
-    use crate::report::{Meta, RunReport, Settings};
+    use crate::report::RunReport;
     use crate::stats::Stats;
-    use clap::Parser;
 
     /// A loadgen report whose p50/p95/p99 are `p50` ms and 1.1 and 1.2 times that.
     fn report(p50: f64) -> RunReport {
-        let opts = crate::Opts::parse_from(["loadgen", "--duration", "1s"]);
-        let plan = crate::Plan::from_args(&opts.load).unwrap();
         let mut stats = Stats::new(false);
         stats.ok(1000, 1000);
-        let meta = Meta {
-            settings: Settings::of(&plan),
-            environment: Environment::default(),
-            parts: 1,
-            started_unix_ms: 0,
-            elapsed_s: 1.0,
-            planned_samples: None,
-            users: (1, 1),
-            intervals: vec![],
-            loadgen_cpu: CpuUsage::default(),
-            server: None,
-        };
-        let mut r = RunReport::build(meta, &stats);
+        let mut r = crate::report::test_report(&stats);
         r.latency_us.p50 = (p50 * 1000.0) as u64;
         r.latency_us.p95 = (p50 * 1100.0) as u64;
         r.latency_us.p99 = (p50 * 1200.0) as u64;

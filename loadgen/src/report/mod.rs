@@ -485,3 +485,25 @@ impl RunReport {
         }
     }
 }
+
+/// The report of a one-user, 1 s run (`loadgen --duration 1s`) holding the samples in
+/// `stats`, for tests of what reads reports.
+#[cfg(test)]
+pub(crate) fn test_report(stats: &crate::stats::Stats) -> RunReport {
+    use clap::Parser;
+    let opts = crate::Opts::parse_from(["loadgen", "--duration", "1s"]);
+    let plan = crate::Plan::from_args(&opts.load).expect("a plan");
+    let meta = Meta {
+        settings: Settings::of(&plan),
+        environment: crate::probe::Environment::default(),
+        parts: 1,
+        started_unix_ms: 0,
+        elapsed_s: 1.0,
+        planned_samples: None,
+        users: (1, 1),
+        intervals: vec![],
+        loadgen_cpu: crate::probe::CpuUsage::default(),
+        server: None,
+    };
+    RunReport::build(meta, stats)
+}

@@ -496,28 +496,9 @@ mod tests {
     }
 
     fn test_report() -> crate::report::RunReport {
-        use crate::probe::{CpuUsage, Environment};
-        use crate::report::{Meta, RunReport, Settings};
-        use clap::Parser;
-        let opts = crate::Opts::parse_from(["loadgen", "--duration", "1s"]);
-        let plan = crate::Plan::from_args(&opts.load).unwrap();
         let mut stats = crate::stats::Stats::new(false);
         stats.ok(1000, 1000);
-        RunReport::build(
-            Meta {
-                settings: Settings::of(&plan),
-                environment: Environment::default(),
-                parts: 1,
-                started_unix_ms: 0,
-                elapsed_s: 1.0,
-                planned_samples: None,
-                users: (1, 1),
-                intervals: vec![],
-                loadgen_cpu: CpuUsage::default(),
-                server: None,
-            },
-            &stats,
-        )
+        crate::report::test_report(&stats)
     }
 
     fn results() -> BenchResults {
