@@ -406,8 +406,10 @@ fn framed_does_not_allocate_per_frame(model: &str) {
         frame_round_trip(&stream, 8 << 20, &mut rng);
         peak = peak.max(server.rss_kib().unwrap());
     }
+    // A second 8 MiB buffer would add 8 MiB; 2 MiB leaves room for allocator and runtime
+    // slack (tokio-callback once grew 1,048 KiB here in a loaded test run).
     assert!(
-        peak - grown <= 1 << 10,
+        peak - grown <= 2 << 10,
         "{model}: RSS went from {grown} KiB to {peak} KiB over 20 frames of 8 MiB"
     );
 }
