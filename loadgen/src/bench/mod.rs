@@ -143,7 +143,7 @@ pub fn run(
         }
         for (i, point) in s.points(&results.config).into_iter().enumerate() {
             // Models that would refuse this point's flags are left out, with a note.
-            let (here, refused) = runnable(s.as_ref(), &point, &models);
+            let (here, refused) = runnable(s.as_ref(), &point, &models, &results.config);
             for note in refused {
                 writeln!(out, "loadgen bench: {note}")?;
                 results.notes.push(note);
@@ -269,12 +269,17 @@ struct Slot<'a> {
 
 /// The models that can run `point` of `suite`, and one note per reason for those that
 /// cannot (`the spread suite's p2-exclusive does not run tokio, smol (--accept exclusive:
-/// ...)`), models named in their order.
-fn runnable(suite: &dyn Suite, point: &Point, models: &[String]) -> (Vec<String>, Vec<String>) {
+/// ...)`), models named in their order. A variant is asked about as its model.
+fn runnable(
+    suite: &dyn Suite,
+    point: &Point,
+    models: &[String],
+    config: &BenchConfig,
+) -> (Vec<String>, Vec<String>) {
     let mut here = Vec::new();
     let mut refused: Vec<(String, Vec<String>)> = Vec::new();
     for m in models {
-        match suite.refuses(point, m) {
+        match suite.refuses(point, config.base_model(m)) {
             None => here.push(m.clone()),
             Some(why) => match refused.iter_mut().find(|(w, _)| *w == why) {
                 Some((_, ms)) => ms.push(m.clone()),

@@ -47,21 +47,10 @@ fn metric_for(suite: &str, kind: &str) -> Option<Metric> {
 
 /// (suite, point, kind) of every point the section covers, in the bench's order.
 fn points(r: &BenchResults) -> Vec<(String, String, String)> {
-    let mut out: Vec<(String, String, String)> = Vec::new();
-    for suite in &r.config.suites {
-        for run in r
-            .runs
-            .iter()
-            .filter(|x| &x.suite == suite && x.position.is_some())
-        {
-            if metric_for(suite, &run.kind).is_some()
-                && !out.iter().any(|(s, p, _)| s == suite && p == &run.point)
-            {
-                out.push((suite.clone(), run.point.clone(), run.kind.clone()));
-            }
-        }
-    }
-    out
+    verdict::blocked_points(r)
+        .into_iter()
+        .filter(|(suite, _, kind)| metric_for(suite, kind).is_some())
+        .collect()
 }
 
 /// `R [LO, HI]` of `model` in verdicts against some unit, or `-`.

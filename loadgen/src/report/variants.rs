@@ -32,23 +32,6 @@ const SEND_CALLS: [&str; 2] = ["sendto", "write"];
 /// glommio's model name.
 const GLOMMIO: &str = "glommio";
 
-/// (suite, point, kind) of every blocked point, in the bench's order.
-fn points(r: &BenchResults) -> Vec<(String, String, String)> {
-    let mut out: Vec<(String, String, String)> = Vec::new();
-    for suite in &r.config.suites {
-        for run in r
-            .runs
-            .iter()
-            .filter(|x| &x.suite == suite && x.position.is_some())
-        {
-            if !out.iter().any(|(s, p, _)| s == suite && p == &run.point) {
-                out.push((suite.clone(), run.point.clone(), run.kind.clone()));
-            }
-        }
-    }
-    out
-}
-
 /// The figures a point ranks by, then system calls per message when perf counted them.
 fn metrics(r: &BenchResults, suite: &str, kind: &str) -> Vec<Metric> {
     let mut m = verdict::metrics_for(suite, kind);
@@ -152,7 +135,7 @@ pub fn section(r: &BenchResults, margin: f64, s: &mut String) {
         ];
         header.extend(variants.iter().map(|v| format!("{} / {model}", v.name)));
         let mut rows = Vec::new();
-        for (suite, point, kind) in points(r) {
+        for (suite, point, kind) in verdict::blocked_points(r) {
             for m in metrics(r, &suite, &kind) {
                 let pv = verdict::at_point(r, &suite, &point, m, model, margin);
                 let mut row = vec![
@@ -226,7 +209,7 @@ fn glommio(r: &BenchResults, margin: f64, s: &mut String) {
     let mut shown: Vec<&str> = vec![GLOMMIO];
     shown.extend(variants.iter().map(|v| v.name.as_str()));
     shown.extend(["epoll", "uring"].into_iter().filter(|m| ran(m)));
-    let pingpong: Vec<(String, String, String)> = points(r)
+    let pingpong: Vec<(String, String, String)> = verdict::blocked_points(r)
         .into_iter()
         .filter(|(suite, _, _)| suite == "pingpong")
         .collect();

@@ -481,24 +481,30 @@ pub fn at_point(
     }
 }
 
+/// (suite, point, kind) of every point run in blocks, suite by suite in the bench's order
+/// and point by point in the order they ran.
+pub fn blocked_points(results: &BenchResults) -> Vec<(String, String, String)> {
+    let mut out: Vec<(String, String, String)> = Vec::new();
+    for suite in &results.config.suites {
+        for run in results
+            .runs
+            .iter()
+            .filter(|x| &x.suite == suite && x.position.is_some())
+        {
+            if !out.iter().any(|(s, p, _)| s == suite && p == &run.point) {
+                out.push((suite.clone(), run.point.clone(), run.kind.clone()));
+            }
+        }
+    }
+    out
+}
+
 /// Every point's verdicts, suite by suite in the bench's order, for every ranking metric.
 pub fn all(results: &BenchResults, reference: &str, margin: f64) -> Vec<PointVerdicts> {
     let mut out = Vec::new();
-    for suite in &results.config.suites {
-        let mut points: Vec<(String, String)> = Vec::new();
-        for r in results
-            .runs
-            .iter()
-            .filter(|r| &r.suite == suite && r.position.is_some())
-        {
-            if !points.iter().any(|(p, _)| p == &r.point) {
-                points.push((r.point.clone(), r.kind.clone()));
-            }
-        }
-        for (point, kind) in points {
-            for metric in metrics_for(suite, &kind) {
-                out.push(at_point(results, suite, &point, metric, reference, margin));
-            }
+    for (suite, point, kind) in blocked_points(results) {
+        for metric in metrics_for(&suite, &kind) {
+            out.push(at_point(results, &suite, &point, metric, reference, margin));
         }
     }
     out

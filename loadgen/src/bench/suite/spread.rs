@@ -243,10 +243,20 @@ mod tests {
 
     #[test]
     fn the_plan_leaves_out_what_a_model_refuses_with_a_note() {
-        let points = Spread.points(&crate::bench::suite::config(1.0));
+        let mut config = crate::bench::suite::config(1.0);
+        config.variants = vec![crate::bench::data::Variant {
+            name: "epoll-b".into(),
+            model: "epoll".into(),
+            env: vec![],
+            server_args: vec!["--buffer-size=4KiB".into()],
+        }];
+        let points = Spread.points(&config);
         let models: Vec<String> = ["epoll", "tokio", "smol"].map(String::from).into();
-        let (here, notes) = crate::bench::runnable(&Spread, &points[1], &models);
+        let (here, notes) = crate::bench::runnable(&Spread, &points[1], &models, &config);
         assert_eq!(here, ["epoll"]);
+        let with_variant: Vec<String> = ["epoll-b", "tokio"].map(String::from).into();
+        let (here, _) = crate::bench::runnable(&Spread, &points[1], &with_variant, &config);
+        assert_eq!(here, ["epoll-b"], "a variant can do what its model can");
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(
             notes[0].starts_with(
@@ -257,7 +267,7 @@ mod tests {
             notes[0]
         );
         assert!(notes[0].ends_with("): not supported"), "{}", notes[0]);
-        let (here, notes) = crate::bench::runnable(&Spread, &points[0], &models);
+        let (here, notes) = crate::bench::runnable(&Spread, &points[0], &models, &config);
         assert_eq!(here, models);
         assert!(notes.is_empty());
     }
