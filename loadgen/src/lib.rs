@@ -180,6 +180,18 @@ pub fn execute(opts: Opts) -> Result<u8, Error> {
         }
         Some(Command::Compare(c)) => {
             let dirs = c.files.iter().filter(|f| f.is_dir()).count();
+            if c.ratios {
+                if dirs < 2 || dirs != c.files.len() {
+                    return Err(Error::CompareArgs(format!(
+                        "--ratios takes two or more bench folders; got {dirs} folder(s) among {} argument(s)",
+                        c.files.len()
+                    )));
+                }
+                let paths: Vec<&std::path::Path> = c.files.iter().map(|f| f.as_path()).collect();
+                let md = report::compare_ratios::compare_ratio_dirs(&paths)?;
+                write!(stdout.lock(), "{md}")?;
+                return Ok(0);
+            }
             match (dirs, c.files.as_slice()) {
                 (0, files) => report::compare::compare_files(files, &mut stdout.lock())?,
                 (2, [a, b]) => {

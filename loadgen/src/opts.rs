@@ -109,6 +109,13 @@ pub struct CompareArgs {
     /// Two bench folders: margin of the verdicts, a fraction [default: A's --margin].
     #[arg(long, value_name = "X")]
     pub margin: Option<f64>,
+
+    /// Two or more bench folders side by side: each model's ratio to the reference as each
+    /// bench measured it (paired within the bench), and whether the intervals agree. For
+    /// benches made at other hours or with other designs, whose raw figures differ with the
+    /// machine's moment but whose ratios should not.
+    #[arg(long)]
+    pub ratios: bool,
 }
 
 /// `loadgen bench [--suite ..] [--models ..] [--conns ..] ...`.
@@ -219,6 +226,42 @@ pub struct BenchArgs {
     /// Do not count system calls with perf.
     #[arg(long)]
     pub no_perf: bool,
+
+    /// How the ping-pong sweep and its fixed-rate point run. `interleaved`: every server
+    /// of a point starts once and stays up; loadgen opens the point's connections to each
+    /// and runs --blocks rounds, each visiting every server once for a slice (--slice-warmup
+    /// then --slice measured), in an order drawn afresh from --seed, so that the noise of a
+    /// moment hits every model alike. A point whose connections to every server do not fit
+    /// in loadgen's open files runs in groups, each with the reference, or in blocks when
+    /// not even two fit. `blocks`: every run starts its server fresh and measures
+    /// --duration; a block runs every model once. Plans, frames, mixed and spread always
+    /// run in blocks (they need a fresh start).
+    #[arg(long, value_enum, default_value = "interleaved", value_name = "DESIGN")]
+    pub design: DesignArg,
+
+    /// Interleaved design: the measured part of each slice (its sending time; it ends
+    /// when the last reply of a message sent in it arrives).
+    #[arg(long, default_value = "200ms", value_parser = duration_arg, value_name = "DUR")]
+    pub slice: Duration,
+
+    /// Interleaved design: load at the start of every slice that no figure counts (the
+    /// server's threads wake, its caches fill); at most as long as --slice.
+    #[arg(long, default_value = "100ms", value_parser = duration_arg, value_name = "DUR")]
+    pub slice_warmup: Duration,
+
+    /// Add a second copy of the reference model's server, reported as
+    /// `<reference>-twin` (`epoll-twin`): what "no difference" looks like in this run.
+    #[arg(long)]
+    pub twin: bool,
+}
+
+/// `--design`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DesignArg {
+    /// Servers kept up together, visited in short shuffled slices.
+    Interleaved,
+    /// A fresh server per run, models shuffled within blocks.
+    Blocks,
 }
 
 /// `loadgen report DIR [--readme FILE]`.

@@ -93,7 +93,7 @@ impl ErrorCounts {
         }
     }
 
-    fn get_mut(&mut self, kind: ErrorKind) -> &mut u64 {
+    pub(crate) fn get_mut(&mut self, kind: ErrorKind) -> &mut u64 {
         match kind {
             ErrorKind::Refused => &mut self.refused,
             ErrorKind::ConnectTimeout => &mut self.connect_timeout,

@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 use common::testkit::binary;
 use loadgen::bench::block_order;
 use loadgen::bench::data::{BenchResults, RunStatus};
+use loadgen::bench::interleave::round_order;
 
 const MODELS: [&str; 2] = ["epoll", "tokio"];
 
@@ -85,6 +86,8 @@ fn bench_then_report_has_every_model_and_figure() {
             "0.002",
             "--rate-fixed",
             "200",
+            "--design",
+            "blocks",
         ],
     );
     assert!(raw.complete);
@@ -336,6 +339,82 @@ fn frames_bench_records_megabytes_and_the_loopback_limit() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+#[test]
+fn interleaved_rounds_visit_every_server_in_the_seeded_order_with_a_twin() {
+    let out = out_dir("interleaved");
+    let raw = bench(
+        &out,
+        &[
+            "--suite",
+            "pingpong",
+            "--models",
+            &MODELS.join(","),
+            "--twin",
+            "--conns",
+            "10,50",
+            "--blocks",
+            "3",
+            "--slice",
+            "60ms",
+            "--slice-warmup",
+            "30ms",
+            "--seed",
+            "11",
+            "--rate-fixed",
+            "500",
+        ],
+    );
+    assert!(raw.complete);
+    assert_eq!(raw.config.models, ["epoll", "epoll-twin", "tokio"]);
+    assert_eq!(raw.config.twin.as_deref(), Some("epoll-twin"));
+    let n = raw.config.models.len();
+    // (2 sweep points + 1 fixed rate) x 3 rounds x 3 servers, one record per slice.
+    assert_eq!(raw.runs.len(), 3 * 3 * n);
+    for chunk in raw.runs.chunks(n) {
+        let (point, block) = (&chunk[0].point, chunk[0].block);
+        let order = round_order(11, "pingpong", point, 1, block, n);
+        for (pos, r) in chunk.iter().enumerate() {
+            assert_eq!(
+                r.model, raw.config.models[order[pos]],
+                "{point} round {block}"
+            );
+            assert_eq!(r.position, Some(pos as u32 + 1));
+            let sl = r.slice.expect("a slice");
+            assert_eq!((sl.round, sl.group), (block, 1));
+            assert!(sl.measured_s >= 0.06 && sl.warmup_s >= 0.03, "{sl:?}");
+            assert_eq!(sl.connected, r.conns);
+            assert_eq!(r.status, RunStatus::Ok, "{} {point}", r.model);
+            let rep = r.report.as_ref().unwrap();
+            assert!(
+                rep.ok > 0 && rep.errors == 0,
+                "{} {point}: {rep:?}",
+                r.model
+            );
+            // Server CPU from schedstat in every slice, perf or not.
+            assert!(r.server_cpu_ns.is_some_and(|ns| ns > 0));
+            // System calls are counted in the uncounted first round, and shown on round 1.
+            let perf = raw.environment.perf.is_some();
+            assert_eq!(r.syscalls.is_some(), perf && block == 1, "{r:?}");
+            assert_eq!(rep.fairness.as_ref().unwrap().users, r.conns);
+        }
+        assert!(r_started_in_order(chunk));
+    }
+    let report = loadgen(&["report", out.to_str().unwrap()]);
+    assert!(report.status.success(), "{}", text(&report.stderr));
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    for needle in [
+        "## How each point was measured",
+        "**Interleaved** points",
+        "| pingpong 10 | interleaved | 3 |",
+        "epoll-twin / epoll",
+        "**epoll-twin** is a second copy of epoll's binary",
+        "| epoll-twin | ",
+    ] {
+        assert!(md.contains(needle), "summary.md lacks {needle:?}:\n{md}");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 /// Runs of one block started one after the other, in their positions' order.
 fn r_started_in_order(chunk: &[loadgen::bench::data::RunRecord]) -> bool {
     chunk
@@ -410,6 +489,26 @@ fn bench_bad_input_is_one_line_and_exit_2() {
     );
     bad(&["bench", "--margin", "0", "--out", o], "--margin");
     bad(&["bench", "--blocks", "0", "--out", o], "--blocks: '0'");
+    bad(
+        &[
+            "bench",
+            "--slice",
+            "20ms",
+            "--slice-warmup",
+            "50ms",
+            "--out",
+            o,
+        ],
+        "--slice (20 ms) is shorter than --slice-warmup (50 ms)",
+    );
+    bad(
+        &["bench", "--models", "tokio,uring", "--twin", "--out", o],
+        "--twin needs a reference",
+    );
+    bad(
+        &["bench", "--design", "nope", "--out", o],
+        "invalid value 'nope'",
+    );
     bad(&["compare", o, "/"], "folder(s)");
     assert!(!out.exists(), "bad input created {o}");
 }

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use common::testkit::{BASELINES, MODELS, is_baseline};
 use thiserror::Error;
 
-use super::data::{BenchConfig, Variant};
+use super::data::{BenchConfig, Design, SliceSettings, Variant};
 use super::suite::{SUITES, by_name};
 use crate::opts::BenchArgs;
 
@@ -106,7 +106,21 @@ pub enum ConfigError {
     MissingBaseline { path: String },
     #[error("--variant '{0}': {1}")]
     BadVariant(String, String),
+    #[error(
+        "--slice ({0} ms) is shorter than --slice-warmup ({1} ms): a slice would be mostly warm-up"
+    )]
+    SliceShorterThanWarmup(f64, f64),
+    #[error(
+        "--twin needs a reference: give --reference MODEL (epoll, the default reference, is not among the models)"
+    )]
+    TwinWithoutReference,
+    #[error("--twin: the name '{0}' is taken")]
+    TwinTaken(String),
 }
+
+/// The interleaved design's longest wait for outstanding replies, at each slice's quiesce
+/// and drain: far beyond any echo's latency at the points it runs.
+pub const DRAIN_LIMIT_MS: f64 = 2000.0;
 
 /// Server flags the bench sets itself, which a variant may not give.
 const BENCH_SERVER_FLAGS: [&str; 6] = [
@@ -252,7 +266,40 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
         Some(m) if models.contains(m) => m.clone(),
         Some(m) => return Err(ConfigError::UnknownReference(m.clone(), models.join(", "))),
         None if models.iter().any(|m| m == "epoll") => "epoll".into(),
+        None if args.twin => return Err(ConfigError::TwinWithoutReference),
         None => models[0].clone(),
+    };
+    let twin = if args.twin {
+        let name = format!("{reference}-twin");
+        if models.contains(&name) || variants.iter().any(|v| v.name == name) {
+            return Err(ConfigError::TwinTaken(name));
+        }
+        // A copy of the reference as it runs: a variant reference's settings come along.
+        let of = variants.iter().find(|v| v.name == reference);
+        variants.push(Variant {
+            name: name.clone(),
+            model: of.map_or_else(|| reference.clone(), |v| v.model.clone()),
+            env: of.map(|v| v.env.clone()).unwrap_or_default(),
+            server_args: of.map(|v| v.server_args.clone()).unwrap_or_default(),
+        });
+        let at = models.iter().position(|m| *m == reference).unwrap_or(0);
+        models.insert(at + 1, name.clone());
+        Some(name)
+    } else {
+        None
+    };
+    if args.slice.is_zero() {
+        return Err(ConfigError::NotPositive("slice"));
+    }
+    if args.slice < args.slice_warmup {
+        return Err(ConfigError::SliceShorterThanWarmup(
+            args.slice.as_secs_f64() * 1e3,
+            args.slice_warmup.as_secs_f64() * 1e3,
+        ));
+    }
+    let design = match args.design {
+        crate::opts::DesignArg::Interleaved => Design::Interleaved,
+        crate::opts::DesignArg::Blocks => Design::Blocks,
     };
     if !(args.margin > 0.0 && args.margin < 1.0) {
         return Err(ConfigError::BadMargin);
@@ -334,6 +381,13 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
         perf: !args.no_perf,
         server_procs: args.server_procs,
         variants,
+        design,
+        slicing: (design == Design::Interleaved).then_some(SliceSettings {
+            warmup_ms: args.slice_warmup.as_secs_f64() * 1e3,
+            measured_ms: args.slice.as_secs_f64() * 1e3,
+            drain_limit_ms: DRAIN_LIMIT_MS,
+        }),
+        twin,
         command,
     })
 }
@@ -564,6 +618,52 @@ mod tests {
         assert_eq!(c.unwrap().reference, "glommio-spin");
         let e = run(&["--models", "epoll", "--variant", "t=tokio:--threads=2"]).unwrap_err();
         assert!(e.to_string().contains("echo-tokio not found"), "{e}");
+    }
+
+    #[test]
+    fn the_twin_follows_its_reference_and_slices_are_checked() {
+        let bins = tempdir_with(&["echo-epoll", "echo-tokio", "echo-glommio"]);
+        let run = |extra: &[&str]| {
+            let mut a = args(extra);
+            a.bin_dir = Some(bins.clone());
+            check(&a, vec![])
+        };
+        let c = run(&["--models", "tokio,epoll", "--twin"]).unwrap();
+        assert_eq!(c.models, ["tokio", "epoll", "epoll-twin"]);
+        assert_eq!(c.twin.as_deref(), Some("epoll-twin"));
+        assert_eq!(c.base_model("epoll-twin"), "epoll");
+        assert_eq!(c.design, Design::Interleaved);
+        let sl = c.slicing.unwrap();
+        assert_eq!((sl.warmup_ms, sl.measured_ms), (100.0, 200.0));
+        // A variant reference's twin runs with the same settings.
+        let c = run(&[
+            "--models",
+            "epoll",
+            "--variant",
+            "g=glommio:ECHO_GLOMMIO_SPIN=1ms",
+            "--reference",
+            "g",
+            "--twin",
+        ])
+        .unwrap();
+        let t = c.variant("g-twin").unwrap();
+        assert_eq!((t.model.as_str(), t.env.len()), ("glommio", 1));
+        let e = run(&["--models", "tokio", "--twin"]).unwrap_err();
+        assert!(e.to_string().starts_with("--twin needs a reference"), "{e}");
+        let e = run(&[
+            "--models",
+            "epoll",
+            "--slice",
+            "10ms",
+            "--slice-warmup",
+            "20ms",
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("shorter than --slice-warmup"), "{e}");
+        let e = run(&["--models", "epoll", "--slice", "0s", "--slice-warmup", "0s"]).unwrap_err();
+        assert!(e.to_string().contains("--slice must be positive"), "{e}");
+        let c = run(&["--models", "epoll", "--design", "blocks"]).unwrap();
+        assert_eq!((c.design, c.slicing), (Design::Blocks, None));
     }
 
     /// A fresh folder holding empty files with these names.

@@ -87,9 +87,20 @@ pub struct BenchConfig {
     /// Server processes (`--reuse-port`) for points past one process's connection limit.
     #[serde(default = "one")]
     pub server_procs: u32,
-    /// Models run under other settings (`--variant`), each also named in `models`.
+    /// Models run under other settings (`--variant`), each also named in `models`; the
+    /// reference's twin (`--twin`) is one with no setting.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub variants: Vec<Variant>,
+    /// How the ping-pong sweep and the fixed-rate point ran (older files: blocks).
+    #[serde(default)]
+    pub design: Design,
+    /// The interleaved design's slices (None in files from before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slicing: Option<SliceSettings>,
+    /// The reference's twin (`--twin`): a second copy of the reference model's server,
+    /// named `<reference>-twin`, run as a model of its own; None without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twin: Option<String>,
     /// The exact command line.
     pub command: Vec<String>,
 }
@@ -129,6 +140,41 @@ impl BenchConfig {
     }
 }
 
+/// How the points that can be interleaved (the ping-pong sweep and its fixed-rate point)
+/// are run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Design {
+    /// Every server of a point stays up; loadgen holds its connections to each and visits
+    /// them in rounds of short slices, in a fresh seeded order per round.
+    Interleaved,
+    /// Every run starts its server fresh; blocks run every model once in a shuffled order.
+    #[default]
+    Blocks,
+}
+
+impl Design {
+    /// Its name on the command line and in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Design::Interleaved => "interleaved",
+            Design::Blocks => "blocks",
+        }
+    }
+}
+
+/// How the interleaved design cuts a slice.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SliceSettings {
+    /// Warm-up at the start of every slice, not counted, milliseconds.
+    pub warmup_ms: f64,
+    /// Sending time of the measured part, milliseconds.
+    pub measured_ms: f64,
+    /// Longest wait for outstanding replies after the warm-up and after the measured part,
+    /// milliseconds; a reply later than that is a read timeout.
+    pub drain_limit_ms: f64,
+}
+
 /// A model run under other settings (`--variant NAME=MODEL:KEY=VALUE:--flag=value`): a
 /// model of its own in every block, started from its model's program with more
 /// environment variables and server flags.
@@ -147,8 +193,11 @@ pub struct Variant {
 }
 
 impl Variant {
-    /// Its settings as given: `ECHO_GLOMMIO_SPIN=50us --threads=2`.
+    /// Its settings as given: `ECHO_GLOMMIO_SPIN=50us --threads=2` (a twin: `none`).
     pub fn settings(&self) -> String {
+        if self.env.is_empty() && self.server_args.is_empty() {
+            return "none (a second copy of the same binary)".into();
+        }
         self.env
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -255,11 +304,49 @@ pub struct RunRecord {
     /// suites that ask for them (`mixed`); they leave out any wait in the listen backlog.
     #[serde(default)]
     pub service: Option<ServiceTimes>,
+    /// The interleaved design's slice this record is (None for a fresh-server run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slice: Option<SliceFigures>,
     /// Each prefork worker's connections and requests (`--processes P`, from the stats
     /// file's parts), for suites that run prefork servers (`spread`); None otherwise and in
     /// files from before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workers: Option<Workers>,
+}
+
+/// One slice of the interleaved design: where it fell and what it cost beside the
+/// record's figures (which cover its measured part only).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SliceFigures {
+    /// Round, from 1. The record's `block` is the pairing key: the round, offset by the
+    /// rounds of earlier groups when the point ran in groups.
+    pub round: u32,
+    /// Group of servers, from 1 (a point whose connections to every server do not fit in
+    /// loadgen's open files runs in groups, each with the reference).
+    pub group: u32,
+    /// The warm-up as it ran, seconds.
+    pub warmup_s: f64,
+    /// The measured part: from its first send to its last reply, seconds.
+    pub measured_s: f64,
+    /// Of which the drain: from the end of sending to the last reply, seconds.
+    pub drain_s: f64,
+    /// loadgen's event loop's CPU over the measured part, nanoseconds.
+    pub loadgen_cpu_ns: u64,
+    /// Connections open when the measured part began.
+    pub connected: u64,
+    /// Samples given up at the drain limit (read timeouts; their connections closed).
+    pub abandoned: u64,
+}
+
+impl SliceFigures {
+    /// loadgen's share of its CPU over the measured part, percent.
+    pub fn loadgen_cpu_pct(&self) -> f64 {
+        if self.measured_s > 0.0 {
+            self.loadgen_cpu_ns as f64 / 1e9 / self.measured_s * 100.0
+        } else {
+            0.0
+        }
+    }
 }
 
 /// How a prefork server's workers shared a run: the counts from the stats file part each
@@ -418,6 +505,7 @@ impl RunRecord {
             syscalls: None,
             report: None,
             service: None,
+            slice: None,
             workers: None,
         }
     }

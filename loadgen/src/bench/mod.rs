@@ -15,6 +15,7 @@
 pub mod config;
 pub mod data;
 pub mod env;
+pub mod interleave;
 pub mod perf;
 pub mod server;
 pub mod suite;
@@ -30,6 +31,7 @@ use thiserror::Error;
 use crate::opts::{BenchArgs, Opts};
 use crate::probe;
 use data::{BenchConfig, BenchResults, DataError, RunRecord, RunStatus};
+use interleave::PointDesign;
 use server::{MemoryWatch, ServerGroup};
 use suite::{Point, Suite};
 
@@ -48,7 +50,10 @@ pub enum BenchError {
     Output(#[from] io::Error),
 }
 
-fn now_ms() -> u64 {
+/// How often an interleaved group rewrites raw.json while it runs.
+const RAW_WRITE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -119,9 +124,9 @@ pub fn run(
         .collect();
     let models = results.config.models.clone();
     let seed = results.config.seed.unwrap_or_default();
-    // Point by point; at each point, block after block, every model once per block in
-    // an order of its own.
-    let mut plan: Vec<Slot> = Vec::new();
+    // Point by point: a fresh-server point block after block, every model once per block
+    // in an order of its own; an interleaved point group by group, every server up at once.
+    let mut plan: Vec<Step> = Vec::new();
     for s in &suites {
         let blocks = results.config.blocks_of(s.name());
         // The Python baselines run only the suites whose flags they implement.
@@ -148,22 +153,61 @@ pub fn run(
                 writeln!(out, "loadgen bench: {note}")?;
                 results.notes.push(note);
             }
-            for block in 1..=blocks {
-                let order = block_order(seed, s.name(), &point.point, block, here.len());
-                for (pos, &m) in order.iter().enumerate() {
-                    plan.push(Slot {
-                        suite: s.as_ref(),
-                        point: point.clone(),
-                        block,
-                        position: pos as u32 + 1,
-                        model: here[m].clone(),
-                        baselines_first: i == 0 && pos == 0,
-                    });
+            match interleave::design_for(&results.config, s.as_ref(), &point, &here) {
+                PointDesign::Interleaved(groups) => {
+                    let n = groups.len() as u32;
+                    if n > 1 {
+                        let note = format!(
+                            "the {} suite's {} ran interleaved in {n} groups, each with {}: {} connections to every server at once exceed loadgen's {} open files",
+                            s.name(),
+                            point.point,
+                            results.config.reference,
+                            point.conns,
+                            config::MAX_CONNS
+                        );
+                        writeln!(out, "loadgen bench: {note}")?;
+                        results.notes.push(note);
+                    }
+                    for (g, models) in groups.into_iter().enumerate() {
+                        plan.push(Step::Group {
+                            suite: s.as_ref(),
+                            point: point.clone(),
+                            models,
+                            group: g as u32 + 1,
+                            rounds: blocks,
+                            baselines_first: i == 0 && g == 0,
+                        });
+                    }
+                }
+                PointDesign::Blocks(why) => {
+                    if let Some(why) = why {
+                        let note = format!(
+                            "the {} suite's {} ran in blocks of fresh servers, not interleaved: {why}",
+                            s.name(),
+                            point.point
+                        );
+                        writeln!(out, "loadgen bench: {note}")?;
+                        results.notes.push(note);
+                    }
+                    for block in 1..=blocks {
+                        let order = block_order(seed, s.name(), &point.point, block, here.len());
+                        for (pos, &m) in order.iter().enumerate() {
+                            plan.push(Step::Run(Slot {
+                                suite: s.as_ref(),
+                                point: point.clone(),
+                                block,
+                                position: pos as u32 + 1,
+                                model: here[m].clone(),
+                                baselines_first: i == 0 && pos == 0,
+                            }));
+                        }
+                    }
                 }
             }
         }
     }
-    let total = plan.len();
+    let total: usize = plan.iter().map(Step::records).sum();
+    let planned_s: f64 = plan.iter().map(|s| s.estimate_s(&results.config)).sum();
     let blocks_said = results
         .config
         .suites
@@ -171,11 +215,19 @@ pub fn run(
         .map(|s| format!("{s} {}", results.config.blocks_of(s)))
         .collect::<Vec<_>>()
         .join(", ");
+    let design_said = match results.config.slicing {
+        Some(sl) if results.config.design == data::Design::Interleaved => format!(
+            "ping-pong interleaved, slices of {} ms warm-up + {} ms measured",
+            sl.warmup_ms, sl.measured_ms
+        ),
+        _ => "every point in blocks of fresh servers".into(),
+    };
     writeln!(
         out,
-        "loadgen bench: {total} runs ({} models; blocks: {blocks_said}; seed {seed}; reference {}) into {}; server CPUs {}, loadgen CPUs {}",
+        "loadgen bench: {total} runs ({} models; blocks/rounds: {blocks_said}; {design_said}; seed {seed}; reference {}; about {}) into {}; server CPUs {}, loadgen CPUs {}",
         models.len(),
         results.config.reference,
+        clock(planned_s),
         dir.display(),
         results.environment.server_cpus.as_deref().unwrap_or("any"),
         results.environment.loadgen_cpus.as_deref().unwrap_or("any"),
@@ -189,39 +241,100 @@ pub fn run(
             v.settings()
         )?;
     }
+    let config = results.config.clone();
     let began = std::time::Instant::now();
-    for (done, slot) in plan.iter().enumerate() {
-        if slot.baselines_first {
-            for record in slot.suite.baselines(&results.config, slot.block) {
+    let mut last_write = began;
+    let mut done = 0usize;
+    let mut done_s = 0.0;
+    for step in &plan {
+        if step.baselines_first() {
+            let (suite, block) = step.suite_and_block();
+            for record in suite.baselines(&config, block) {
                 writeln!(out, "[baseline] {}", progress(&record))?;
                 results.runs.push(record);
                 results.write(&raw)?;
             }
         }
-        let ctx = Run {
-            config: &results.config,
-            suite: slot.suite,
-            point: &slot.point,
-            model: &slot.model,
-            block: slot.block,
-            position: slot.position,
-            cpus: server_cpus.as_ref(),
-            perf: perf.is_some(),
-            dir: &dir,
+        let step_s = step.estimate_s(&config);
+        let mut emit = |record: RunRecord, share: f64| -> Result<(), BenchError> {
+            done += 1;
+            // Time left: the plan's estimate of what remains, scaled by how the estimate
+            // of what is done compares with the time it took.
+            let so_far = done_s + step_s * share;
+            let pace = began.elapsed().as_secs_f64() / so_far.max(1e-9);
+            let left = (planned_s - so_far).max(0.0) * pace;
+            writeln!(
+                out,
+                "[{done}/{total}, {} left] {}",
+                clock(left),
+                progress(&record)
+            )?;
+            out.flush()?;
+            results.runs.push(record);
+            results.finished_unix_ms = now_ms();
+            // raw.json after every fresh-server run; within an interleaved group, whose
+            // slices come tens of milliseconds apart, every few seconds (rewriting a
+            // file of megabytes costs tens of milliseconds) and at its end.
+            if share >= 1.0 || last_write.elapsed() >= RAW_WRITE_EVERY {
+                results.write(&raw)?;
+                last_write = std::time::Instant::now();
+            }
+            Ok(())
         };
-        let record = ctx.run();
-        let done = done + 1;
-        let left = began.elapsed().as_secs_f64() / done as f64 * (total - done) as f64;
-        writeln!(
-            out,
-            "[{done}/{total}, {} left] {}",
-            clock(left),
-            progress(&record)
-        )?;
-        out.flush()?;
-        results.runs.push(record);
-        results.finished_unix_ms = now_ms();
-        results.write(&raw)?;
+        match step {
+            Step::Run(slot) => {
+                let ctx = Run {
+                    config: &config,
+                    suite: slot.suite,
+                    point: &slot.point,
+                    model: &slot.model,
+                    block: slot.block,
+                    position: slot.position,
+                    cpus: server_cpus.as_ref(),
+                    perf: perf.is_some(),
+                    dir: &dir,
+                };
+                let record = ctx.run();
+                emit(record, 1.0)?;
+            }
+            Step::Group {
+                suite,
+                point,
+                models,
+                group,
+                rounds,
+                ..
+            } => {
+                let g = interleave::Group {
+                    config: &config,
+                    suite: *suite,
+                    point,
+                    models,
+                    group: *group,
+                    rounds: *rounds,
+                    cpus: server_cpus.as_ref(),
+                    perf: perf.is_some(),
+                    dir: &dir,
+                };
+                let n = step.records() as f64;
+                let mut k = 0.0;
+                let mut failed: Option<BenchError> = None;
+                g.run(&mut |record| {
+                    k += 1.0;
+                    if let Err(e) = emit(record, k / n) {
+                        let text = e.to_string();
+                        failed = Some(e);
+                        return Err(std::io::Error::other(text));
+                    }
+                    Ok(())
+                })
+                .map_err(|e| failed.take().unwrap_or(BenchError::Output(e)))?;
+            }
+        }
+        if matches!(step, Step::Group { .. }) {
+            results.write(&raw)?;
+        }
+        done_s += step_s;
     }
     results.complete = true;
     results.write(&raw)?;
@@ -253,6 +366,72 @@ pub(crate) fn split_cpus() -> (Option<CpuList>, Option<CpuList>) {
             (join(&[*first]).parse().ok(), join(rest).parse().ok())
         }
         _ => (None, None),
+    }
+}
+
+/// One step of the plan: a fresh-server run, or a group of an interleaved point.
+enum Step<'a> {
+    Run(Slot<'a>),
+    Group {
+        suite: &'a dyn Suite,
+        point: Point,
+        models: Vec<String>,
+        group: u32,
+        rounds: u32,
+        /// The suite's baselines run before it (its first point's first group).
+        baselines_first: bool,
+    },
+}
+
+impl Step<'_> {
+    /// Records it writes: one run, or one per model per counted round.
+    fn records(&self) -> usize {
+        match self {
+            Step::Run(_) => 1,
+            Step::Group { models, rounds, .. } => models.len() * *rounds as usize,
+        }
+    }
+
+    /// Its expected length in seconds, for the time left: a run's warm-up and window plus
+    /// about 0.4 s to start and stop its server; a group's slices (the uncounted round
+    /// included) plus a second to start its servers and open their connections.
+    fn estimate_s(&self, config: &BenchConfig) -> f64 {
+        match self {
+            Step::Run(slot) => warmup_of(&slot.point.args).as_secs_f64() + config.duration_s + 0.4,
+            Step::Group {
+                point,
+                models,
+                rounds,
+                ..
+            } => {
+                let sl = config.slicing.unwrap_or(data::SliceSettings {
+                    warmup_ms: 100.0,
+                    measured_ms: 200.0,
+                    drain_limit_ms: 0.0,
+                });
+                let slice = (sl.warmup_ms + sl.measured_ms) / 1e3 + 0.01;
+                let n = models.len() as f64;
+                let perf_round = if config.perf { 1.2 } else { 0.0 };
+                1.0 + point.conns as f64 * 1e-4 * n
+                    + n * (slice * (f64::from(*rounds) + 1.0) + perf_round)
+            }
+        }
+    }
+
+    fn baselines_first(&self) -> bool {
+        match self {
+            Step::Run(slot) => slot.baselines_first,
+            Step::Group {
+                baselines_first, ..
+            } => *baselines_first,
+        }
+    }
+
+    fn suite_and_block(&self) -> (&dyn Suite, u32) {
+        match self {
+            Step::Run(slot) => (slot.suite, slot.block),
+            Step::Group { suite, .. } => (*suite, 1),
+        }
     }
 }
 

@@ -59,7 +59,7 @@ impl Message {
     }
 
     /// Writes from position `pos` of user-offset `offset`'s message; one syscall.
-    pub(super) fn write_from(
+    pub(crate) fn write_from(
         &self,
         w: &mut impl Write,
         offset: usize,

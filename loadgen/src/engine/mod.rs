@@ -3,7 +3,7 @@
 //! progress line) and final statistics.
 
 mod message;
-mod user;
+pub(crate) mod user;
 mod worker;
 
 use std::collections::BTreeMap;

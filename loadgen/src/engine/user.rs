@@ -473,7 +473,7 @@ fn classify_connect(e: &io::Error) -> ErrorKind {
     }
 }
 
-fn classify_io(e: &io::Error) -> ErrorKind {
+pub(crate) fn classify_io(e: &io::Error) -> ErrorKind {
     match e.kind() {
         io::ErrorKind::ConnectionReset
         | io::ErrorKind::ConnectionAborted

@@ -229,18 +229,14 @@ pub fn summary(
     );
     let _ = writeln!(
         s,
-        "Rendered from raw.json by `loadgen report` ({} runs{}). Servers and loadgen were pinned to separate CPUs; each run started its server fresh. {} perf's tracepoints add a little server CPU of their own.\n",
+        "Rendered from raw.json by `loadgen report` ({} runs{}). {}perf's tracepoints add a little server CPU of their own.\n",
         r.runs.len(),
         if r.complete {
             ""
         } else {
             "; the bench did not finish"
         },
-        if r.runs.iter().any(|x| x.server_cpu_ns.is_some()) {
-            "Server CPU comes from perf's task-clock over each run's measured window (switched on at the warm-up's end, off when the load ends): nanoseconds, every thread, exited ones included."
-        } else {
-            "Server CPU comes from /proc in clock ticks (10 ms), so short runs give coarse CPU figures."
-        }
+        super::design::sentence(r),
     );
     // A run of other suites only (`make bench-mixed`) has no main table to show.
     if r.runs.iter().any(|run| run.suite == "pingpong") {
@@ -256,6 +252,7 @@ pub fn summary(
     for (file, caption) in charts {
         let _ = writeln!(s, "![{caption}]({file})\n");
     }
+    super::design::section(r, reference, margin, &mut s);
     super::ranking::section(r, reference, margin, &mut s);
     super::baselines::section(r, margin, &mut s);
     super::variants::section(r, margin, &mut s);

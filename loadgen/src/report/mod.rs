@@ -14,6 +14,8 @@ pub mod baselines;
 pub mod chart;
 pub mod compare;
 pub mod compare_bench;
+pub mod compare_ratios;
+pub mod design;
 pub mod forest;
 pub mod frames;
 pub mod json;

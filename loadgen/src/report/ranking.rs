@@ -126,7 +126,7 @@ pub fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
     let all = verdict::all(r, reference, margin);
     let _ = writeln!(
         s,
-        "Each point ran in blocks; a block runs every model once, in an order drawn afresh from the seed ({seed}), so the noise of a moment hits one block's models alike. A model's **ratio** is the geometric mean of its per-block ratios to **{reference}** (the reference), with a 95% bootstrap interval over blocks ({resamples} resamples, fixed seed); **wins/blocks** counts the blocks in which it beat {reference}. **Verdict**: better (faster, or cheaper for CPU per message, lower for p99) or worse only when the whole interval clears 1 by more than the margin δ = {pct}%; *equivalent* when the interval lies within 1 ± δ; *inconclusive* otherwise, and always with fewer than {min_blocks} blocks. Models share a **tier** when the first model of the tier is not better than them by the same rule (their own paired ratio). Each server started fresh for every run; nothing ran between the models of a block but the bench itself.\n",
+        "Each point ran in blocks of fresh servers or in interleaved rounds (see How each point was measured; a round is a block below); a block runs every model once, in an order drawn afresh from the seed ({seed}), so the noise of a moment hits one block's models alike. A model's **ratio** is the geometric mean of its per-block ratios to **{reference}** (the reference), with a 95% bootstrap interval over blocks ({resamples} resamples, fixed seed); **wins/blocks** counts the blocks in which it beat {reference}. **Verdict**: better (faster, or cheaper for CPU per message, lower for p99) or worse only when the whole interval clears 1 by more than the margin δ = {pct}%; *equivalent* when the interval lies within 1 ± δ; *inconclusive* otherwise, and always with fewer than {min_blocks} blocks. Models share a **tier** when the first model of the tier is not better than them by the same rule (their own paired ratio). Nothing ran between the models of a block but the bench itself.\n",
         seed = r.config.seed.unwrap_or_default(),
         resamples = verdict::RESAMPLES,
         pct = margin * 100.0,
@@ -143,7 +143,12 @@ pub fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
             vec![
                 point_title(pv),
                 pv.metric.label.to_string(),
-                r.config.blocks_of(&pv.suite).to_string(),
+                pv.rows
+                    .iter()
+                    .map(|x| x.blocks)
+                    .max()
+                    .unwrap_or_default()
+                    .to_string(),
                 median_half_width(pv).map_or("-".into(), |h| format!("±{h:.1}%")),
             ]
         })

@@ -171,10 +171,24 @@ pub(super) fn pingpong(r: &BenchResults, s: &mut String) {
         return;
     }
     let rounds = r.config.blocks_of("pingpong");
+    let how = if r
+        .runs
+        .iter()
+        .any(|x| x.suite == "pingpong" && x.slice.is_some())
+    {
+        format!(
+            "at the interleaved points {rounds} rounds of one slice per model (see How each point was measured), the servers up throughout; elsewhere {}s per run after a warm-up that opens the connections and is not counted, {rounds} block(s), each running every model once in a shuffled order",
+            r.config.duration_s
+        )
+    } else {
+        format!(
+            "{}s per run after a warm-up that opens the connections and is not counted, {rounds} block(s), each running every model once in a shuffled order",
+            r.config.duration_s
+        )
+    };
     let _ = writeln!(
         s,
-        "## pingpong\n\n64-byte ping-pong, one message in flight per connection, {}s per run after a warm-up that opens the connections and is not counted, {rounds} block(s), each running every model once in a shuffled order.\n",
-        r.config.duration_s
+        "## pingpong\n\n64-byte ping-pong, one message in flight per connection: {how}. Means and intervals below are over a model's blocks or rounds.\n"
     );
     if let Some(big) = r
         .runs

@@ -107,6 +107,9 @@ pub(crate) fn config(scale: f64) -> BenchConfig {
         perf: false,
         server_procs: 1,
         variants: vec![],
+        design: Default::default(),
+        slicing: None,
+        twin: None,
         command: vec![],
     }
 }

@@ -1,0 +1,676 @@
+//! The interleaved design's load: one event loop (a mio `Poll` on loadgen's CPU) holding a
+//! point's connections to every server at once, and driving one server at a time for a
+//! slice while the others' connections sit idle.
+//!
+//! A slice on one server:
+//!
+//! 1. **warm-up**: its connections ping-pong (or follow the open-loop schedule) for the
+//!    warm-up time; nothing is counted;
+//! 2. **quiesce**: no new sends; the replies still outstanding arrive (they are not counted);
+//! 3. the server is idle: its CPU (every thread, nanoseconds), loadgen's own and the
+//!    machine's steal are read, and the measured part begins (`t0`);
+//! 4. **measured**: every connection sends at once and carries on for the measured time;
+//!    with a rate, requests fall due on a schedule from `t0`, each on the next connection
+//!    in turn, and wait for their connection when it is busy (latency counts from the due
+//!    time: coordinated omission corrected);
+//! 5. **drain**: no new sends (a request due within the measured time still goes); the
+//!    replies outstanding arrive; the measured part ends at the last of them (`t1`);
+//! 6. CPU, loadgen's CPU and steal are read again, the server idle once more.
+//!
+//! So every counted sample started and finished inside `[t0, t1]`, and the server's CPU
+//! over that span is the CPU of exactly those samples: nothing straddles an edge. A reply
+//! that has not come within the drain limit is a read timeout (counted only when its
+//! sample was), and its connection is closed, so a late reply can never be taken for a
+//! later sample's; a closed connection is opened again at the start of its server's next
+//! slice.
+
+use std::collections::VecDeque;
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::alarm::Alarm;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::cpu;
+use crate::engine::Message;
+use crate::engine::user::classify_io;
+use crate::stats::{ErrorKind, PerUser, Stats};
+
+/// The alarm's token; connections are numbered from 0.
+const ALARM: Token = Token(usize::MAX);
+/// Bytes read per `recv` at most.
+const READ_BUFFER: usize = 64 << 10;
+/// Connects in flight at once while a server's connections open: more would overflow a
+/// listen backlog and wait a second for SYN retransmission.
+const CONNECTS_IN_FLIGHT: usize = 128;
+
+/// How a slice is cut.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Slicing {
+    /// Load before the measured part, not counted.
+    pub warmup: Duration,
+    /// The measured part's sending time.
+    pub measured: Duration,
+    /// Longest wait for outstanding replies, at the quiesce and at the drain.
+    pub drain_limit: Duration,
+}
+
+/// What load a slice offers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Load {
+    /// Every connection keeps one message in flight.
+    Closed,
+    /// Requests fall due at this many per second over all the server's connections.
+    Open { rate: f64 },
+}
+
+/// Called at the edges of the measured part, the server idle: `true` before `t0` is read,
+/// `false` after `t1` (perf's counters switched on and off there).
+pub type Edge<'a> = &'a mut dyn FnMut(bool);
+
+/// What one slice measured.
+#[derive(Debug)]
+pub struct SliceOutcome {
+    /// The counted samples: ok, errors by kind, latency, samples per connection.
+    pub stats: Stats,
+    /// Wall-clock start of the slice, Unix ms.
+    pub started_unix_ms: u64,
+    /// The warm-up as it ran (to the quiesce).
+    pub warmup_s: f64,
+    /// `t1 - t0`: from the measured part's first send to its last reply (at least its
+    /// sending time).
+    pub measured_s: f64,
+    /// From the end of sending to the last reply.
+    pub drain_s: f64,
+    /// The server's CPU over `[t0, t1]` (its threads, read idle at both edges); None when
+    /// its processes could not be read.
+    pub server_cpu_ns: Option<u64>,
+    /// loadgen's event loop's own CPU over the measured part.
+    pub loadgen_cpu_ns: u64,
+    /// The machine's (steal, total) clock ticks at `t0` and `t1` (/proc/stat).
+    pub steal_ticks: Option<((u64, u64), (u64, u64))>,
+    /// Connections of the server that were open when the measured part began.
+    pub connected: usize,
+    /// Samples given up at the drain limit (their connections closed).
+    pub abandoned: u64,
+}
+
+/// One connection to one server.
+struct Conn {
+    /// Its number among its server's connections: the message pattern's offset.
+    user: usize,
+    stream: Option<TcpStream>,
+    connected: bool,
+    /// A message is out (or going out) and its echo not yet whole.
+    busy: bool,
+    written: usize,
+    read: usize,
+    due: Instant,
+    sent: Instant,
+    /// The current sample belongs to the measured part.
+    counted: bool,
+    /// Open loop: due times waiting for this connection.
+    queue: VecDeque<Instant>,
+    /// Ok samples and longest wait in the measured part (fairness).
+    ok: u64,
+    max_wait_us: u64,
+}
+
+/// Where the active server's slice is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Warm,
+    Quiesce,
+    Measure,
+    Drain,
+}
+
+/// A point's connections to every server, and the loop that drives them.
+pub struct Driver {
+    poll: Poll,
+    events: Events,
+    alarm: Alarm,
+    msg: Message,
+    conns: Vec<Conn>,
+    /// Each server's address and its range in `conns`.
+    servers: Vec<(SocketAddr, std::ops::Range<usize>)>,
+    buf: Vec<u8>,
+}
+
+/// The active slice's state beside the driver.
+struct Slice {
+    server: usize,
+    phase: Phase,
+    load: Load,
+    stats: Stats,
+    /// Open loop: the next due time and its sequence number, from the schedule's start.
+    schedule: Option<(Instant, u64, f64)>,
+    /// Sending stops for due times at or after this.
+    send_until: Instant,
+    busy: usize,
+    last_done: Option<Instant>,
+}
+
+impl Driver {
+    /// A driver for messages of `message_size` bytes (raw, unframed), with no connection.
+    pub fn new(message_size: usize) -> io::Result<Driver> {
+        let poll = Poll::new()?;
+        let alarm = Alarm::new(poll.registry(), ALARM)?;
+        Ok(Driver {
+            poll,
+            events: Events::with_capacity(1024),
+            alarm,
+            msg: Message::new(message_size, false),
+            conns: Vec::new(),
+            servers: Vec::new(),
+            buf: vec![0; READ_BUFFER],
+        })
+    }
+
+    /// Adds a server and opens `n` connections to it, `CONNECTS_IN_FLIGHT` at a time,
+    /// waiting up to `limit` in all. Returns its index and how many connections opened.
+    pub fn add_server(&mut self, addr: SocketAddr, n: usize, limit: Duration) -> (usize, usize) {
+        let server = self.servers.len();
+        let start = self.conns.len();
+        let now = Instant::now();
+        for user in 0..n {
+            self.conns.push(Conn {
+                user,
+                stream: None,
+                connected: false,
+                busy: false,
+                written: 0,
+                read: 0,
+                due: now,
+                sent: now,
+                counted: false,
+                queue: VecDeque::new(),
+                ok: 0,
+                max_wait_us: 0,
+            });
+        }
+        self.servers.push((addr, start..start + n));
+        let open = self.open_all(server, Instant::now() + limit);
+        (server, open)
+    }
+
+    /// Connections of `server` that are open.
+    pub fn open_count(&self, server: usize) -> usize {
+        let range = self.servers[server].1.clone();
+        self.conns[range].iter().filter(|c| c.connected).count()
+    }
+
+    /// Opens every closed connection of `server`, [`CONNECTS_IN_FLIGHT`] at a time, until
+    /// `deadline`; returns how many are open.
+    fn open_all(&mut self, server: usize, deadline: Instant) -> usize {
+        let (addr, range) = self.servers[server].clone();
+        let mut next = range.start;
+        let mut pending = 0usize;
+        loop {
+            while next < range.end && pending < CONNECTS_IN_FLIGHT {
+                let c = &mut self.conns[next];
+                if c.stream.is_none() {
+                    // A failed connect leaves it closed: open_count says so.
+                    if let Ok(s) = connect(&self.poll, addr, next) {
+                        c.stream = Some(s);
+                        pending += 1;
+                    }
+                }
+                next += 1;
+            }
+            if (pending == 0 && next >= range.end) || Instant::now() >= deadline {
+                break;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self
+                .poll
+                .poll(&mut self.events, Some(left.min(Duration::from_millis(50))))
+                .is_err()
+            {
+                continue;
+            }
+            let tokens: Vec<usize> = self.events.iter().map(|e| e.token().0).collect();
+            for idx in tokens {
+                let connecting = self
+                    .conns
+                    .get(idx)
+                    .is_some_and(|c| c.stream.is_some() && !c.connected);
+                if connecting && self.finish_connect(idx).is_some() {
+                    pending -= 1;
+                }
+            }
+        }
+        // Those still connecting at the deadline are given up.
+        for c in &mut self.conns[range] {
+            if !c.connected {
+                c.stream = None;
+            }
+        }
+        self.open_count(server)
+    }
+
+    /// A connecting socket became writable or reported an error: Some(true) when it is
+    /// now open, Some(false) when it failed (closed), None while it still connects.
+    fn finish_connect(&mut self, idx: usize) -> Option<bool> {
+        let c = &mut self.conns[idx];
+        let s = c.stream.as_ref()?;
+        match s.take_error() {
+            Ok(None) if s.peer_addr().is_ok() => {
+                c.connected = true;
+                Some(true)
+            }
+            Ok(None) => None,
+            Ok(Some(_)) | Err(_) => {
+                c.stream = None;
+                Some(false)
+            }
+        }
+    }
+
+    /// Runs one slice on `server` (whose processes are `pids`) and returns what its
+    /// measured part measured.
+    pub fn slice(
+        &mut self,
+        server: usize,
+        pids: &[u32],
+        load: Load,
+        cut: &Slicing,
+        edge: Edge,
+    ) -> SliceOutcome {
+        let started_unix_ms = super::super::now_ms();
+        let begin = Instant::now();
+        // Connections lost in an earlier slice come back first (inside the warm-up).
+        let range = self.servers[server].1.clone();
+        if self.conns[range.clone()].iter().any(|c| !c.connected) {
+            self.open_all(server, begin + cut.warmup.max(Duration::from_millis(100)));
+        }
+        let mut sl = Slice {
+            server,
+            phase: Phase::Warm,
+            load,
+            stats: Stats::new(matches!(load, Load::Open { .. })),
+            schedule: None,
+            send_until: begin + cut.warmup,
+            busy: 0,
+            last_done: None,
+        };
+        // 1. Warm-up.
+        let warm_from = Instant::now();
+        sl.send_until = warm_from + cut.warmup;
+        self.kick(&mut sl, warm_from);
+        let until = sl.send_until;
+        self.run_until(&mut sl, until);
+        // 2. Quiesce: the warm-up's replies come in, uncounted; its waiting dues are dropped.
+        sl.phase = Phase::Quiesce;
+        sl.schedule = None;
+        self.drop_queues(server);
+        let warmup_s = warm_from.elapsed().as_secs_f64();
+        self.drain(&mut sl, Instant::now() + cut.drain_limit);
+        // 3. The edge: the server idle.
+        edge(true);
+        let cpu0 = cpu::tasks_ns(pids);
+        let steal0 = crate::sys::cpu_steal_ticks();
+        let lg0 = cpu::this_thread_ns();
+        for c in &mut self.conns[range.clone()] {
+            c.ok = 0;
+            c.max_wait_us = 0;
+        }
+        let connected = self.open_count(server);
+        // 4. Measured.
+        let t0 = Instant::now();
+        sl.phase = Phase::Measure;
+        sl.send_until = t0 + cut.measured;
+        sl.last_done = None;
+        self.kick(&mut sl, t0);
+        let until = sl.send_until;
+        self.run_until(&mut sl, until);
+        // 5. Drain.
+        sl.phase = Phase::Drain;
+        let stop = Instant::now();
+        let abandoned = self.drain(&mut sl, stop + cut.drain_limit);
+        sl.schedule = None;
+        // The measured part ends at its last reply, and never before its sending time ended
+        // (an open loop whose last reply came early still offered load until then).
+        let t1 = sl.last_done.unwrap_or(stop).max(sl.send_until);
+        // 6. The edge again.
+        let lg1 = cpu::this_thread_ns();
+        let cpu1 = cpu::tasks_ns(pids);
+        let steal1 = crate::sys::cpu_steal_ticks();
+        edge(false);
+        self.drop_queues(server);
+        let mut per_user = PerUser::new();
+        for c in &self.conns[range] {
+            per_user.user(c.ok, c.max_wait_us);
+        }
+        sl.stats.per_user = Some(per_user);
+        SliceOutcome {
+            stats: sl.stats,
+            started_unix_ms,
+            warmup_s,
+            measured_s: (t1 - t0).as_secs_f64(),
+            drain_s: t1.saturating_duration_since(stop).as_secs_f64(),
+            server_cpu_ns: cpu0.zip(cpu1).map(|(a, b)| b.saturating_sub(a)),
+            loadgen_cpu_ns: lg1.saturating_sub(lg0),
+            steal_ticks: steal0.zip(steal1),
+            connected,
+            abandoned,
+        }
+    }
+
+    /// Starts a phase that sends: every idle connection sends at once (closed loop), or
+    /// the schedule starts at `from` (open loop).
+    fn kick(&mut self, sl: &mut Slice, from: Instant) {
+        match sl.load {
+            Load::Closed => {
+                for idx in self.servers[sl.server].1.clone() {
+                    if self.conns[idx].connected && !self.conns[idx].busy {
+                        self.send(sl, idx, from, from);
+                    }
+                }
+            }
+            Load::Open { rate } => sl.schedule = Some((from, 0, rate)),
+        }
+    }
+
+    /// Sends the open-loop requests due by `now`, each to the next connection in turn.
+    fn due(&mut self, sl: &mut Slice, now: Instant) {
+        let Some((from, mut k, rate)) = sl.schedule else {
+            return;
+        };
+        let range = self.servers[sl.server].1.clone();
+        let n = range.len() as u64;
+        loop {
+            let at = from + Duration::from_secs_f64(k as f64 / rate);
+            if at > now || at >= sl.send_until || n == 0 {
+                break;
+            }
+            let idx = range.start + (k % n) as usize;
+            k += 1;
+            if !self.conns[idx].connected {
+                continue;
+            }
+            if self.conns[idx].busy {
+                self.conns[idx].queue.push_back(at);
+            } else {
+                self.send(sl, idx, at, now);
+            }
+        }
+        sl.schedule = Some((from, k, rate));
+    }
+
+    /// The next open-loop due time while the schedule runs.
+    fn next_due(&self, sl: &Slice) -> Option<Instant> {
+        let (from, k, rate) = sl.schedule?;
+        let at = from + Duration::from_secs_f64(k as f64 / rate);
+        (at < sl.send_until).then_some(at)
+    }
+
+    /// Due times still waiting for a connection of `server` are dropped.
+    fn drop_queues(&mut self, server: usize) {
+        for idx in self.servers[server].1.clone() {
+            self.conns[idx].queue.clear();
+        }
+    }
+
+    /// Runs the loop while sending, until `until`.
+    fn run_until(&mut self, sl: &mut Slice, until: Instant) {
+        loop {
+            let now = Instant::now();
+            if now >= until {
+                break;
+            }
+            self.turn(sl, until);
+        }
+    }
+
+    /// Waits for the outstanding replies until `deadline` (open loop: the requests due
+    /// before the end of sending still go out); those still missing then are given up
+    /// and their connections closed. Returns how many were given up.
+    fn drain(&mut self, sl: &mut Slice, deadline: Instant) -> u64 {
+        // Open loop: what fell due before the end of sending goes out first.
+        self.due(sl, Instant::now());
+        loop {
+            let queued = self.servers[sl.server]
+                .1
+                .clone()
+                .any(|i| !self.conns[i].queue.is_empty());
+            if sl.busy == 0 && !queued {
+                return 0;
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            self.turn(sl, deadline);
+        }
+        let mut given_up = 0;
+        for idx in self.servers[sl.server].1.clone() {
+            let c = &mut self.conns[idx];
+            c.queue.clear();
+            if c.busy {
+                given_up += 1;
+                if c.counted {
+                    sl.stats.tally.errors.read_timeout += 1;
+                }
+                c.busy = false;
+                sl.busy -= 1;
+                c.stream = None;
+                c.connected = false;
+            }
+        }
+        given_up
+    }
+
+    /// One poll and what it brought; open-loop requests that fell due are sent.
+    fn turn(&mut self, sl: &mut Slice, wake: Instant) {
+        let mut wake = wake;
+        if let Some(at) = self.next_due(sl) {
+            // The alarm wakes the loop to the microsecond; epoll_wait's own timeout counts
+            // whole milliseconds and would send requests late.
+            if self.alarm.arm(at).is_err() {
+                wake = wake.min(at);
+            }
+        }
+        let timeout = wake.saturating_duration_since(Instant::now());
+        match self.poll.poll(&mut self.events, Some(timeout)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return,
+            Err(_) => return,
+        }
+        let ready: Vec<(usize, bool, bool)> = self
+            .events
+            .iter()
+            .filter(|e| e.token() != ALARM)
+            .map(|e| {
+                let err = e.is_error();
+                (
+                    e.token().0,
+                    e.is_readable() || e.is_read_closed() || err,
+                    e.is_writable() || e.is_write_closed() || err,
+                )
+            })
+            .collect();
+        for (idx, readable, writable) in ready {
+            if idx >= self.conns.len() {
+                continue;
+            }
+            if !self.conns[idx].connected {
+                if writable || readable {
+                    let _ = self.finish_connect(idx);
+                }
+                continue;
+            }
+            if writable {
+                self.write_more(sl, idx);
+            }
+            if readable {
+                self.read(sl, idx);
+            }
+        }
+        self.due(sl, Instant::now());
+    }
+
+    /// Starts a sample on connection `idx`: due at `due`, sent now.
+    fn send(&mut self, sl: &mut Slice, idx: usize, due: Instant, now: Instant) {
+        let counted = matches!(sl.phase, Phase::Measure | Phase::Drain);
+        let c = &mut self.conns[idx];
+        c.busy = true;
+        c.written = 0;
+        c.read = 0;
+        c.due = due;
+        c.sent = now;
+        c.counted = counted;
+        sl.busy += 1;
+        self.write_more(sl, idx);
+    }
+
+    /// Writes what is left of the message; a would-block waits for the next writable event.
+    fn write_more(&mut self, sl: &mut Slice, idx: usize) {
+        let len = self.msg.len();
+        loop {
+            let c = &mut self.conns[idx];
+            if !c.busy || c.written >= len {
+                return;
+            }
+            let Some(stream) = c.stream.as_mut() else {
+                return;
+            };
+            match self.msg.write_from(stream, c.user, c.written) {
+                Ok(0) => return self.fail(sl, idx, ErrorKind::Reset),
+                Ok(n) => {
+                    c.written += n;
+                    if c.counted {
+                        sl.stats.bytes_sent += n as u64;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return self.fail(sl, idx, classify_io(&e)),
+            }
+        }
+    }
+
+    /// Reads what arrived, checking every byte against the message.
+    fn read(&mut self, sl: &mut Slice, idx: usize) {
+        let len = self.msg.len();
+        loop {
+            let c = &mut self.conns[idx];
+            let Some(stream) = c.stream.as_mut() else {
+                return;
+            };
+            match stream.read(&mut self.buf) {
+                Ok(0) => {
+                    let kind = ErrorKind::EarlyClose;
+                    if c.busy {
+                        return self.fail(sl, idx, kind);
+                    }
+                    c.stream = None;
+                    c.connected = false;
+                    return;
+                }
+                Ok(n) => {
+                    if !c.busy
+                        || c.read + n > len
+                        || !self.msg.matches(c.user, c.read, &self.buf[..n])
+                    {
+                        // Bytes nobody asked for, or not the ones sent.
+                        if c.busy {
+                            return self.fail(sl, idx, ErrorKind::Mismatch);
+                        }
+                        c.stream = None;
+                        c.connected = false;
+                        return;
+                    }
+                    c.read += n;
+                    if c.counted {
+                        sl.stats.bytes_received += n as u64;
+                    }
+                    if c.read == len {
+                        self.complete(sl, idx);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    if c.busy {
+                        return self.fail(sl, idx, classify_io(&e));
+                    }
+                    c.stream = None;
+                    c.connected = false;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A whole echo arrived: record it, then send the next (closed loop, or a waiting due
+    /// time) while the phase sends.
+    fn complete(&mut self, sl: &mut Slice, idx: usize) {
+        let now = Instant::now();
+        let c = &mut self.conns[idx];
+        c.busy = false;
+        sl.busy -= 1;
+        if c.counted {
+            let us = micros(now - c.due);
+            sl.stats.ok(us, micros(now - c.sent));
+            c.ok += 1;
+            c.max_wait_us = c.max_wait_us.max(us);
+            sl.last_done = Some(now);
+        }
+        let sending = matches!(sl.phase, Phase::Warm | Phase::Measure) && now < sl.send_until;
+        match sl.load {
+            Load::Closed if sending => self.send(sl, idx, now, now),
+            Load::Open { .. } if sl.phase != Phase::Quiesce => {
+                if let Some(due) = self.conns[idx].queue.pop_front() {
+                    self.send(sl, idx, due, now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The sample on `idx` failed: counted (when it belongs to the measured part) and its
+    /// connection closed.
+    fn fail(&mut self, sl: &mut Slice, idx: usize, kind: ErrorKind) {
+        let c = &mut self.conns[idx];
+        if c.busy {
+            c.busy = false;
+            sl.busy -= 1;
+            if c.counted {
+                *sl.stats.tally.errors.get_mut(kind) += 1;
+                sl.last_done = Some(Instant::now());
+            }
+        }
+        c.queue.clear();
+        c.stream = None;
+        c.connected = false;
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    d.as_micros().min(u64::MAX as u128) as u64
+}
+
+/// Starts a non-blocking connect to `addr` and registers it under `idx` for both directions.
+fn connect(poll: &Poll, addr: SocketAddr, idx: usize) -> io::Result<TcpStream> {
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking(),
+        Some(Protocol::TCP),
+    )?;
+    socket.set_tcp_nodelay(true)?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    let mut stream = TcpStream::from_std(socket.into());
+    poll.registry().register(
+        &mut stream,
+        Token(idx),
+        Interest::READABLE | Interest::WRITABLE,
+    )?;
+    Ok(stream)
+}

@@ -1,0 +1,186 @@
+//! How each point was measured: the design that ran it (interleaved slices or blocks of
+//! fresh servers), its rounds and slices, how busy loadgen itself was, and what the
+//! reference's twin (a second copy of the same binary) says "no difference" looks like.
+
+use std::fmt::Write as _;
+
+use super::markdown::{num, table};
+use super::verdict::{self, Verdict};
+use crate::bench::data::{BenchResults, Design, RunRecord};
+
+/// One sentence for the summary's opening: how the runs were made.
+pub fn sentence(r: &BenchResults) -> String {
+    let sliced = r.runs.iter().any(|x| x.slice.is_some());
+    let fresh = r
+        .runs
+        .iter()
+        .any(|x| x.slice.is_none() && x.position.is_some());
+    let mut s = String::from("Servers and loadgen were pinned to separate CPUs. ");
+    if sliced {
+        s.push_str(
+            "At the interleaved points every server stayed up for the whole point and loadgen visited them in short slices, in a fresh seeded order per round; server CPU there is read from /proc/PID/task/*/schedstat (nanoseconds, every thread) at the edges of each measured part, with the server idle. ",
+        );
+    }
+    if fresh || !sliced {
+        s.push_str("Elsewhere each run started its server fresh; ");
+        if r.runs
+            .iter()
+            .any(|x| x.slice.is_none() && x.server_cpu_ns.is_some())
+        {
+            s.push_str("its server CPU comes from perf's task-clock over the run's measured window (switched on at the warm-up's end, off when the load ends): nanoseconds, every thread, exited ones included. ");
+        } else {
+            s.push_str(
+                "its server CPU comes from /proc in clock ticks (10 ms), so short runs give coarse CPU figures. ",
+            );
+        }
+    }
+    s
+}
+
+/// Median of some values (None when there are none).
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// The section: one row per point run in blocks or rounds.
+pub fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
+    let points = verdict::blocked_points(r);
+    if points.is_empty() || !r.config.is_blocked() {
+        return;
+    }
+    s.push_str("## How each point was measured\n\n");
+    if let Some(sl) = r
+        .config
+        .slicing
+        .filter(|_| r.config.design == Design::Interleaved)
+    {
+        let _ = writeln!(
+            s,
+            "**Interleaved** points: every server of the point started once and stayed up; loadgen opened the point's connections to each and ran rounds. A round visits every server once, in an order drawn from the seed, for a slice: {} ms of warm-up (not counted), a quiesce in which the warm-up's replies come in, then the measured part: {} ms of sending and a drain in which the last replies come in (at most {} ms; a later reply is a read timeout). Every counted sample started and finished inside the measured part, and the server's CPU is read idle at both its edges, so that CPU is exactly the CPU of those samples. A round uncounted by any verdict runs first: each server's first visit at the point's load, in which perf counts its system calls (perf's tracepoints cost CPU per call, so the counted rounds run without them). A model's pairs are its rounds. **Blocks** points: each run starts its server fresh and measures one window; a block runs every model once in a shuffled order.\n",
+            num(sl.warmup_ms, 0),
+            num(sl.measured_ms, 0),
+            num(sl.drain_limit_ms, 0),
+        );
+    }
+    let twin = r.config.twin.as_deref();
+    let mut header: Vec<String> = [
+        "point",
+        "design",
+        "rounds or blocks",
+        "measured per slice or run, s (median)",
+        "loadgen CPU % (median)",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    if let Some(t) = twin {
+        header.push(format!("{t} / {reference}"));
+    }
+    let mut rows = Vec::new();
+    for (suite, point, kind) in &points {
+        let runs: Vec<&RunRecord> = r
+            .runs
+            .iter()
+            .filter(|x| &x.suite == suite && &x.point == point && x.position.is_some())
+            .collect();
+        let groups = runs.iter().filter_map(|x| x.slice.map(|sl| sl.group)).max();
+        let design = match groups {
+            Some(1) => "interleaved".to_string(),
+            Some(g) => format!("interleaved, {g} groups with {reference}"),
+            None => "blocks".to_string(),
+        };
+        let rounds = runs
+            .iter()
+            .filter_map(|x| x.slice.map(|sl| sl.round))
+            .max()
+            .unwrap_or_else(|| r.config.blocks_of(suite));
+        let measured = median(
+            runs.iter()
+                .filter_map(|x| match x.slice {
+                    Some(sl) => Some(sl.measured_s),
+                    None => x.report.as_ref().map(|rep| rep.elapsed_s),
+                })
+                .collect(),
+        );
+        let loadgen = median(
+            runs.iter()
+                .filter_map(|x| match x.slice {
+                    Some(sl) => Some(sl.loadgen_cpu_pct()),
+                    None => x
+                        .report
+                        .as_ref()
+                        .map(|rep| rep.loadgen_cpu.total_s() / rep.elapsed_s.max(1e-9) * 100.0),
+                })
+                .collect(),
+        );
+        let mut row = vec![
+            format!("{suite} {point}"),
+            design,
+            rounds.to_string(),
+            measured.map_or("-".into(), |v| num(v, 3)),
+            loadgen.map_or("-".into(), |v| num(v, 0)),
+        ];
+        if let Some(t) = twin {
+            let cells: Vec<String> = verdict::metrics_for(suite, kind)
+                .into_iter()
+                .filter_map(|m| {
+                    let pv = verdict::at_point(r, suite, point, m, reference, margin);
+                    let row = pv.rows.iter().find(|x| x.model == t)?;
+                    let iv = row.interval?;
+                    Some(format!(
+                        "{}: {} {}",
+                        m.label,
+                        iv.cell(),
+                        row.verdict.word(&m)
+                    ))
+                })
+                .collect();
+            row.push(if cells.is_empty() {
+                "-".into()
+            } else {
+                cells.join("; ")
+            });
+        }
+        rows.push(row);
+    }
+    let _ = writeln!(s, "{}", table(&header, &rows));
+    if let Some(t) = twin {
+        let judged: Vec<Verdict> = points
+            .iter()
+            .flat_map(|(suite, point, kind)| {
+                verdict::metrics_for(suite, kind)
+                    .into_iter()
+                    .filter_map(|m| {
+                        let pv = verdict::at_point(r, suite, point, m, reference, margin);
+                        pv.rows.iter().find(|x| x.model == t).map(|x| x.verdict)
+                    })
+            })
+            .collect();
+        let equivalent = judged.iter().filter(|v| **v == Verdict::Equivalent).count();
+        let decisive = judged
+            .iter()
+            .filter(|v| matches!(v, Verdict::Better | Verdict::Worse))
+            .count();
+        let _ = writeln!(
+            s,
+            "**{t}** is a second copy of {reference}'s binary, run as a model of its own: it must come out equivalent. Here it is equivalent in {equivalent} of {} point/metric verdicts{}.\n",
+            judged.len(),
+            if decisive > 0 {
+                format!(
+                    ", and called faster or slower in {decisive}: at those points the intervals are narrower than this machine's noise between two servers, so read their other verdicts with that in mind"
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+}
