@@ -75,38 +75,37 @@ idle-rss: ## measure server RSS per idle connection (10,000 per model) into $(RE
 	$(CARGO) build --release --locked --quiet -p conformance --bin idle-rss
 	./target/release/idle-rss --conns 10000 --out $(RESULTS)/bench
 
-bench: ## quick bench (11 minutes on 2 cores with 10 models): every model, ping-pong 10-1000 conns and a fixed rate in 10 shuffled blocks, small plans and frames in 2, verdicts against epoll, into $(RESULTS)/bench
+bench: deps ## quick bench (about 10 minutes on 2 cores): every model and a twin of epoll; ping-pong 10-1000 conns and a fixed rate interleaved (every server up at once, 150 rounds of 20 ms + 30 ms slices in a fresh shuffled order each), small plans and frames in 2 blocks of fresh servers; verdicts against epoll, into $(RESULTS)/bench
 	$(CARGO) build --workspace --release --locked --quiet
-	./target/release/loadgen bench --conns 10,100,1000 --duration 1s --blocks 10,plans=2,frames=2 --scale 0.05 --out $(RESULTS)/bench
+	./target/release/loadgen bench --conns 10,100,1000 --duration 1s --blocks 150,plans=2,frames=2 --slice 30ms --slice-warmup 20ms --twin --scale 0.05 --out $(RESULTS)/bench
 	./target/release/loadgen report $(RESULTS)/bench
 
-bench-full: ## every suite, every model, 12 shuffled blocks: ping-pong 10-60000 conns (4 server processes past 19,900) and a fixed rate, plans and frames at 1/20 scale, mixed at 1/11/23 conns and the cap (about an hour on 2 cores), into $(RESULTS)/bench-full
+bench-full: deps ## every suite, every model and a twin of epoll: ping-pong 10-1000 conns and a fixed rate interleaved in 150 rounds, 10,000-60,000 conns (4 server processes past 19,900) in 12 blocks of fresh servers, plans and frames at 1/20 scale, mixed at 1/11/23 conns and the cap (about an hour on 2 cores), into $(RESULTS)/bench-full
 	$(CARGO) build --workspace --release --locked --quiet
-	./target/release/loadgen bench --suite pingpong,plans,frames,mixed --conns 10,100,1000,10000,19900,60000 --server-procs 4 --duration 1s --blocks 12 --scale 0.05 --mixed-conns 1,11,23 --out $(RESULTS)/bench-full
+	./target/release/loadgen bench --suite pingpong,plans,frames,mixed --conns 10,100,1000,10000,19900,60000 --server-procs 4 --duration 1s --blocks 12 --slice-rounds 150 --slice 30ms --slice-warmup 20ms --twin --scale 0.05 --mixed-conns 1,11,23 --out $(RESULTS)/bench-full
 	./target/release/loadgen report $(RESULTS)/bench-full
 
-bench-frames: ## frames suite alone: 1/16/100 MiB frames (2000/200/100 per run), every model, 3 blocks, iperf3 and loadgen stream as the loopback limit, into $(RESULTS)/bench-frames
+bench-frames: deps ## frames suite alone: 1/16/100 MiB frames (2000/200/100 per run), every model, 3 blocks, iperf3 and loadgen stream as the loopback limit, into $(RESULTS)/bench-frames
 	$(CARGO) build --workspace --release --locked --quiet
 	./target/release/loadgen bench --suite frames --blocks 3 --out $(RESULTS)/bench-frames
 	./target/release/loadgen report $(RESULTS)/bench-frames
 
-bench-mixed: ## mixed suite alone: 5 ms CPU + 55 ms wait per request at 1-23 conns, then 50 with and without --max-conns 12, every model, 10 s runs (5 s measured), 3 blocks (about 40 minutes on 2 cores), into $(RESULTS)/bench-mixed
+bench-mixed: deps ## mixed suite alone: 5 ms CPU + 55 ms wait per request at 1-23 conns, then 50 with and without --max-conns 12, every model, 10 s runs (5 s measured), 3 blocks (about 40 minutes on 2 cores), into $(RESULTS)/bench-mixed
 	$(CARGO) build --workspace --release --locked --quiet
 	./target/release/loadgen bench --suite mixed --duration 10s --blocks 3 --out $(RESULTS)/bench-mixed
 	./target/release/loadgen report $(RESULTS)/bench-mixed
 
-bench-spread: ## spread suite alone: 2 and 4 prefork workers in every accept mode (shared, exclusive where the model can, reuseport) under the mixed workload, 48 connections over a 1 s ramp-up, each worker's share of connections and requests, every model, 3 s measured, 2 blocks (about 10 minutes on 2 cores), into $(RESULTS)/bench-spread
+bench-spread: deps ## spread suite alone: 2 and 4 prefork workers in every accept mode (shared, exclusive where the model can, reuseport) under the mixed workload, 48 connections over a 1 s ramp-up, each worker's share of connections and requests, every model, 3 s measured, 2 blocks (about 10 minutes on 2 cores), into $(RESULTS)/bench-spread
 	$(CARGO) build --workspace --release --locked --quiet
 	./target/release/loadgen bench --suite spread --duration 6s --blocks 2 --out $(RESULTS)/bench-spread
 	./target/release/loadgen report $(RESULTS)/bench-spread
 
-bench-baselines: ## the studies' nine Python servers beside thread, epoll, tokio and uring: ping-pong 10-10,000 conns in 4 blocks and 10,000 msg/s, both PyYYC plans and frames at 1/20 scale in 2 (estimated 20 minutes on 2 cores), ratios to py-asyncio beside the studies', into $(RESULTS)/bench-baselines and results/README.md
-	@bash scripts/deps.sh
+bench-baselines: deps ## the studies' nine Python servers beside thread, epoll, tokio and uring: ping-pong 10-10,000 conns in 4 blocks and 10,000 msg/s, both PyYYC plans and frames at 1/20 scale in 2 (estimated 20 minutes on 2 cores), ratios to py-asyncio beside the studies', into $(RESULTS)/bench-baselines and results/README.md
 	$(CARGO) build --workspace --release --locked --quiet
 	./target/release/loadgen bench --suite pingpong,plans,frames --models thread,epoll,tokio,uring --baselines --conns 10,100,1000,10000 --rate-fixed 10000 --duration 1s --blocks 4,plans=2,frames=2 --scale 0.05 --out $(RESULTS)/bench-baselines
 	./target/release/loadgen report $(RESULTS)/bench-baselines --baselines-readme results/README.md
 
-bench-glommio: ## glommio under its own settings (spin before park 50us and 1ms, ring depth 1024, preemption 10ms and 1s) as variants beside its defaults, epoll and uring: ping-pong 100 and 1000 conns and the fixed rate, 10 shuffled blocks (about 6 minutes on 2 cores), into $(RESULTS)/bench-glommio
+bench-glommio: deps ## glommio under its own settings (spin before park 50us and 1ms, ring depth 1024, preemption 10ms and 1s) as variants beside its defaults, epoll and uring: ping-pong 100 and 1000 conns and the fixed rate, 10 shuffled blocks (about 6 minutes on 2 cores), into $(RESULTS)/bench-glommio
 	$(CARGO) build --workspace --release --locked --quiet
 	./target/release/loadgen bench --suite pingpong --models epoll,uring,glommio \
 	  --variant glommio-spin50us=glommio:ECHO_GLOMMIO_SPIN=50us \

@@ -240,14 +240,22 @@ pub struct BenchArgs {
     pub design: DesignArg,
 
     /// Interleaved design: the measured part of each slice (its sending time; it ends
-    /// when the last reply of a message sent in it arrives).
-    #[arg(long, default_value = "200ms", value_parser = duration_arg, value_name = "DUR")]
+    /// when the last reply of a message sent in it arrives). Short slices put the models
+    /// of a round close together in time, which is what cancels this machine's noise:
+    /// results/2026-12-05-vm/validation compares 30 ms to 1 s.
+    #[arg(long, default_value = "30ms", value_parser = duration_arg, value_name = "DUR")]
     pub slice: Duration,
 
     /// Interleaved design: load at the start of every slice that no figure counts (the
     /// server's threads wake, its caches fill); at most as long as --slice.
-    #[arg(long, default_value = "100ms", value_parser = duration_arg, value_name = "DUR")]
+    #[arg(long, default_value = "20ms", value_parser = duration_arg, value_name = "DUR")]
     pub slice_warmup: Duration,
+
+    /// Interleaved design: rounds per point [default: the suite's --blocks], so that a
+    /// bench can run many short rounds where it interleaves and a few blocks of fresh
+    /// servers where it cannot (10,000 connections and up).
+    #[arg(long, value_name = "N")]
+    pub slice_rounds: Option<u32>,
 
     /// Add a second copy of the reference model's server, reported as
     /// `<reference>-twin` (`epoll-twin`): what "no difference" looks like in this run.

@@ -297,6 +297,9 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
             args.slice_warmup.as_secs_f64() * 1e3,
         ));
     }
+    if args.slice_rounds == Some(0) {
+        return Err(ConfigError::NotPositive("slice-rounds"));
+    }
     let design = match args.design {
         crate::opts::DesignArg::Interleaved => Design::Interleaved,
         crate::opts::DesignArg::Blocks => Design::Blocks,
@@ -387,6 +390,7 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
             measured_ms: args.slice.as_secs_f64() * 1e3,
             drain_limit_ms: DRAIN_LIMIT_MS,
         }),
+        slice_rounds: args.slice_rounds,
         twin,
         command,
     })
@@ -634,7 +638,7 @@ mod tests {
         assert_eq!(c.base_model("epoll-twin"), "epoll");
         assert_eq!(c.design, Design::Interleaved);
         let sl = c.slicing.unwrap();
-        assert_eq!((sl.warmup_ms, sl.measured_ms), (100.0, 200.0));
+        assert_eq!((sl.warmup_ms, sl.measured_ms), (20.0, 30.0));
         // A variant reference's twin runs with the same settings.
         let c = run(&[
             "--models",

@@ -174,7 +174,7 @@ pub fn run(
                             point: point.clone(),
                             models,
                             group: g as u32 + 1,
-                            rounds: blocks,
+                            rounds: results.config.slice_rounds.unwrap_or(blocks),
                             baselines_first: i == 0 && g == 0,
                         });
                     }
@@ -405,8 +405,8 @@ impl Step<'_> {
                 ..
             } => {
                 let sl = config.slicing.unwrap_or(data::SliceSettings {
-                    warmup_ms: 100.0,
-                    measured_ms: 200.0,
+                    warmup_ms: 20.0,
+                    measured_ms: 30.0,
                     drain_limit_ms: 0.0,
                 });
                 let slice = (sl.warmup_ms + sl.measured_ms) / 1e3 + 0.01;

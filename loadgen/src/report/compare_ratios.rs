@@ -116,6 +116,7 @@ pub fn compare_ratio_dirs(dirs: &[&Path]) -> Result<String, CompareError> {
     if rows_total == 0 {
         return Err(CompareError::Nothing);
     }
+
     let _ = writeln!(
         s,
         "In all, {agreeing} of {rows_total} rows agree ({:.0}%).",

@@ -65,7 +65,7 @@ pub fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
     {
         let _ = writeln!(
             s,
-            "**Interleaved** points: every server of the point started once and stayed up; loadgen opened the point's connections to each and ran rounds. A round visits every server once, in an order drawn from the seed, for a slice: {} ms of warm-up (not counted), a quiesce in which the warm-up's replies come in, then the measured part: {} ms of sending and a drain in which the last replies come in (at most {} ms; a later reply is a read timeout). Every counted sample started and finished inside the measured part, and the server's CPU is read idle at both its edges, so that CPU is exactly the CPU of those samples. A round uncounted by any verdict runs first: each server's first visit at the point's load, in which perf counts its system calls (perf's tracepoints cost CPU per call, so the counted rounds run without them). A model's pairs are its rounds. **Blocks** points: each run starts its server fresh and measures one window; a block runs every model once in a shuffled order.\n",
+            "**Interleaved** points: every server of the point started once and stayed up; loadgen opened the point's connections to each and ran rounds. A round visits every server once, in an order drawn from the seed, for a slice: {} ms of warm-up (not counted), a quiesce in which the warm-up's replies come in, then the measured part: {} ms of sending and a drain in which the last replies come in (at most {} ms; a later reply is a read timeout). Every counted sample started and finished inside the measured part, and the server's CPU is read idle at both its edges, so that CPU is exactly the CPU of those samples. Before the pairing, each round's slices are freed of the machine's drift within the round: a straight line through the round's residuals (each slice's log figure less its model's median over rounds) against the slices' start times is subtracted from them; the shuffled order puts every model early and late alike, so the line takes nothing from a model's level. A round uncounted by any verdict runs first: each server's first visit at the point's load, in which perf counts its system calls (perf's tracepoints cost CPU per call, so the counted rounds run without them). A model's pairs are its rounds. **Blocks** points: each run starts its server fresh and measures one window; a block runs every model once in a shuffled order.\n",
             num(sl.warmup_ms, 0),
             num(sl.measured_ms, 0),
             num(sl.drain_limit_ms, 0),
@@ -182,5 +182,32 @@ pub fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
                 String::new()
             }
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bench_from_before_interleaving_says_it_ran_in_blocks() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap();
+        let r = BenchResults::read(&root.join("results/2026-12-02-vm/bench/raw.json")).unwrap();
+        assert_eq!(r.config.design, Design::Blocks);
+        assert!(r.config.slicing.is_none() && r.config.twin.is_none());
+        let mut s = String::new();
+        section(&r, "epoll", 0.03, &mut s);
+        assert!(s.starts_with("## How each point was measured\n"), "{s}");
+        assert!(!s.contains("**Interleaved**"), "{s}");
+        assert!(s.contains("| pingpong 100 | blocks | 10 |"), "{s}");
+        assert!(s.contains("| plans 1000x100 | blocks | 2 |"), "{s}");
+        let opening = sentence(&r);
+        assert!(
+            opening.contains("each run started its server fresh"),
+            "{opening}"
+        );
+        assert!(!opening.contains("interleaved"), "{opening}");
     }
 }

@@ -46,6 +46,15 @@ pub fn write_file<T: Serialize>(value: &T, path: &Path) -> Result<(), JsonError>
     })
 }
 
+/// Writes `value` to `path` as one line of JSON, replacing it.
+pub fn write_file_compact<T: Serialize>(value: &T, path: &Path) -> Result<(), JsonError> {
+    let text = serde_json::to_string(value).expect("results always serialize");
+    fs::write(path, text + "\n").map_err(|source| JsonError::Write {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
 /// Reads a `what` (for messages) from `path`, refusing any `format_of` but `expected`.
 pub fn read_file<T: DeserializeOwned>(
     path: &Path,

@@ -327,22 +327,105 @@ pub struct PointVerdicts {
 }
 
 /// Figures of every model at a point: model -> block -> value (ok runs with a positive,
-/// finite figure).
+/// finite figure). At an interleaved point, each round's figures are first freed of the
+/// machine's drift within the round ([`detrend`]).
 fn figures(
     results: &BenchResults,
     suite: &str,
     point: &str,
     metric: &Metric,
 ) -> BTreeMap<String, BTreeMap<u32, f64>> {
-    let mut out: BTreeMap<String, BTreeMap<u32, f64>> = BTreeMap::new();
+    let mut found: Vec<Figure> = Vec::new();
     for r in results.runs.iter().filter(|r| {
         r.suite == suite && r.point == point && r.position.is_some() && r.status == RunStatus::Ok
     }) {
         if let Some(v) = (metric.value)(r).filter(|v| v.is_finite() && *v > 0.0) {
-            out.entry(r.model.clone()).or_default().insert(r.block, v);
+            found.push(Figure {
+                model: r.model.clone(),
+                block: r.block,
+                at: r
+                    .started_unix_ms
+                    .map_or(f64::from(r.position.unwrap_or(0)), |ms| ms as f64 / 1e3),
+                log: v.ln(),
+                sliced: r.slice.is_some(),
+            });
         }
     }
+    if !found.is_empty() && found.iter().all(|f| f.sliced) {
+        detrend(&mut found);
+    }
+    let mut out: BTreeMap<String, BTreeMap<u32, f64>> = BTreeMap::new();
+    for f in found {
+        out.entry(f.model).or_default().insert(f.block, f.log.exp());
+    }
     out
+}
+
+/// One model's figure in one block or round, as a natural log.
+struct Figure {
+    model: String,
+    block: u32,
+    /// When it ran: seconds (Unix), or its place in the block where no time was recorded.
+    at: f64,
+    log: f64,
+    sliced: bool,
+}
+
+/// Least-squares line `y = a + b x` through some points, as (a, b); None with fewer than
+/// three or no spread in x.
+pub fn line(points: &[(f64, f64)]) -> Option<(f64, f64)> {
+    if points.len() < 3 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|(x, _)| (x - mx).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+    if sxx <= 0.0 {
+        return None;
+    }
+    let b = sxy / sxx;
+    Some((my - b * mx, b))
+}
+
+/// The machine's drift within each interleaved round, taken out of its slices' figures.
+/// A round lasts about a second, over which this machine's speed wanders; pairing a model
+/// with the reference in the same round cancels what the two share, not what changed
+/// between their slices. Each slice's residual is its log figure less its model's median
+/// over rounds (so the models' own levels never enter); a straight line through a round's
+/// residuals against the slices' start times is the drift, and it is subtracted from every
+/// slice of the round. The shuffled order puts every model early and late alike, so the
+/// line takes nothing from a model's level; it takes from the ratios the part of the noise
+/// that moved steadily through the round.
+fn detrend(found: &mut [Figure]) {
+    let mut by_model: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for f in found.iter() {
+        by_model.entry(&f.model).or_default().push(f.log);
+    }
+    let level: BTreeMap<String, f64> = by_model
+        .into_iter()
+        .map(|(m, v)| (m.to_string(), median(&v)))
+        .collect();
+    let blocks: std::collections::BTreeSet<u32> = found.iter().map(|f| f.block).collect();
+    for block in blocks {
+        let t0 = found
+            .iter()
+            .filter(|f| f.block == block)
+            .map(|f| f.at)
+            .fold(f64::INFINITY, f64::min);
+        let points: Vec<(f64, f64)> = found
+            .iter()
+            .filter(|f| f.block == block)
+            .map(|f| (f.at - t0, f.log - level[&f.model]))
+            .collect();
+        let Some((a, b)) = line(&points) else {
+            continue;
+        };
+        for f in found.iter_mut().filter(|f| f.block == block) {
+            f.log -= a + b * (f.at - t0);
+        }
+    }
 }
 
 /// Per-block ln(a / b) over the blocks both have.
@@ -632,6 +715,85 @@ pub(crate) mod tests {
         config.suites = vec!["pingpong".into()];
         config.models = models.map(String::from).to_vec();
         BenchResults::of_runs(BenchConfig { blocks, ..config }, runs)
+    }
+
+    /// An interleaved bench of `rounds` rounds: epoll, its twin, `slow` (10% fewer
+    /// messages/s) and seven more at epoll's speed, in a shuffled order per round, 50 ms a
+    /// slice, the machine's speed drifting steadily through each round by up to `drift`
+    /// (a new slope each round) plus 1% noise per slice.
+    fn interleaved(rounds: u32, drift: f64) -> BenchResults {
+        let mut models = vec!["epoll", "epoll-twin", "slow"];
+        let more = ["m1", "m2", "m3", "m4", "m5", "m6", "m7"];
+        models.extend(more);
+        let mut noise = Rng::new(3);
+        let mut runs = Vec::new();
+        for round in 1..=rounds {
+            let slope = drift * normal(&mut noise);
+            let mut order: Vec<usize> = (0..models.len()).collect();
+            Rng::new(u64::from(round)).shuffle(&mut order);
+            for (pos, &i) in order.iter().enumerate() {
+                let m = models[i];
+                let mut r = RunRecord::blank("pingpong", "100", "sweep", 100, round, m);
+                r.position = Some(pos as u32 + 1);
+                r.started_unix_ms = Some(u64::from(round) * 1000 + pos as u64 * 50);
+                r.slice = Some(crate::bench::data::SliceFigures {
+                    round,
+                    group: 1,
+                    warmup_s: 0.02,
+                    measured_s: 0.03,
+                    drain_s: 0.0,
+                    loadgen_cpu_ns: 0,
+                    connected: 100,
+                    abandoned: 0,
+                });
+                let level = if m == "slow" { 0.9 } else { 1.0 };
+                let moment = (slope * pos as f64 / models.len() as f64).exp();
+                r.messages_per_s = Some(1e5 * level * moment * (1.0 + 0.01 * normal(&mut noise)));
+                runs.push(r);
+            }
+        }
+        let mut config = crate::bench::suite::config(1.0);
+        config.suites = vec!["pingpong".into()];
+        config.models = models.iter().map(|m| m.to_string()).collect();
+        BenchResults::of_runs(config, runs)
+    }
+
+    #[test]
+    fn drift_within_a_round_is_taken_out_of_interleaved_slices() {
+        // 20% drift through a round would swamp a 10% difference in a plain pairing: the
+        // reference's slice and a model's lie up to a round apart.
+        let r = interleaved(30, 0.2);
+        let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
+        let row = |m: &str| pv.rows.iter().find(|x| x.model == m).unwrap().clone();
+        let slow = row("slow").interval.unwrap();
+        assert!(slow.lo < 0.9 && 0.9 < slow.hi, "{slow:?}");
+        assert!(slow.half_width() < 0.015, "{slow:?}");
+        assert_eq!(row("slow").verdict, Verdict::Worse);
+        let twin = row("epoll-twin");
+        assert_eq!(twin.verdict, Verdict::Equivalent, "{twin:?}");
+        // The same figures as fresh-server blocks (no slices) are paired as they are.
+        let mut blocks = r.clone();
+        for x in &mut blocks.runs {
+            x.slice = None;
+        }
+        let plain = at_point(&blocks, "pingpong", "100", MSG_S, "epoll", 0.03);
+        let wide = plain
+            .rows
+            .iter()
+            .find(|x| x.model == "slow")
+            .unwrap()
+            .interval
+            .unwrap();
+        assert!(
+            wide.half_width() > 3.0 * slow.half_width(),
+            "{wide:?} vs {slow:?}"
+        );
+        // Without drift, nothing moves but the noise.
+        let calm = interleaved(30, 0.0);
+        let pv = at_point(&calm, "pingpong", "100", MSG_S, "epoll", 0.03);
+        let slow = pv.rows.iter().find(|x| x.model == "slow").unwrap();
+        let iv = slow.interval.unwrap();
+        assert!((iv.ratio - 0.9).abs() < 0.01, "{iv:?}");
     }
 
     #[test]

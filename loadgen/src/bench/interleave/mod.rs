@@ -167,8 +167,8 @@ impl Group<'_> {
         emit: &mut dyn FnMut(RunRecord) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
         let slicing = self.config.slicing.unwrap_or(super::data::SliceSettings {
-            warmup_ms: 100.0,
-            measured_ms: 200.0,
+            warmup_ms: 20.0,
+            measured_ms: 30.0,
             drain_limit_ms: config::DRAIN_LIMIT_MS,
         });
         let cut = Slicing {
@@ -188,7 +188,6 @@ impl Group<'_> {
                 return Ok(());
             }
         };
-        let environment = Environment::current();
         let mut up: Vec<Up> = Vec::new();
         for m in self.models {
             match self.start(m, &mut driver) {
@@ -261,7 +260,7 @@ impl Group<'_> {
                     if start { usage.0 = s } else { usage.1 = s }
                 });
                 let mut r = self.record(&u.model, round, pos as u32 + 1);
-                self.fill(&mut r, u, o, usage, &environment);
+                self.fill(&mut r, u, o, usage);
                 if let Some(exit) = u.server.exited() {
                     r.status = RunStatus::ServerDied(exit.clone());
                     u.dead = Some(exit);
@@ -360,7 +359,6 @@ impl Group<'_> {
         u: &mut Up,
         o: SliceOutcome,
         usage: (Option<probe::ProcSample>, Option<probe::ProcSample>),
-        environment: &Environment,
     ) {
         let ok = o.stats.tally.ok;
         r.started_unix_ms = Some(o.started_unix_ms);
@@ -397,7 +395,9 @@ impl Group<'_> {
         };
         let meta = Meta {
             settings: u.settings.clone(),
-            environment: environment.clone(),
+            // The bench's environment, recorded once at the top of raw.json, is every
+            // slice's: not repeated in thousands of slices.
+            environment: Environment::default(),
             parts: 1,
             started_unix_ms: o.started_unix_ms,
             elapsed_s: o.measured_s,

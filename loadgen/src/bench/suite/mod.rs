@@ -109,6 +109,7 @@ pub(crate) fn config(scale: f64) -> BenchConfig {
         variants: vec![],
         design: Default::default(),
         slicing: None,
+        slice_rounds: None,
         twin: None,
         command: vec![],
     }
