@@ -154,29 +154,60 @@ pub fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
     }
     let _ = writeln!(s, "{}", table(&header, &rows));
     if let Some(t) = twin {
-        let judged: Vec<Verdict> = points
+        // (interleaved?, verdict) of every point and metric the twin has a row at.
+        let judged: Vec<(bool, Verdict)> = points
             .iter()
             .flat_map(|(suite, point, kind)| {
+                let sliced = r
+                    .runs
+                    .iter()
+                    .any(|x| &x.suite == suite && &x.point == point && x.slice.is_some());
                 verdict::metrics_for(suite, kind)
                     .into_iter()
-                    .filter_map(|m| {
+                    .filter_map(move |m| {
                         let pv = verdict::at_point(r, suite, point, m, reference, margin);
-                        pv.rows.iter().find(|x| x.model == t).map(|x| x.verdict)
+                        pv.rows
+                            .iter()
+                            .find(|x| x.model == t)
+                            .map(|x| (sliced, x.verdict))
                     })
             })
             .collect();
-        let equivalent = judged.iter().filter(|v| **v == Verdict::Equivalent).count();
-        let decisive = judged
-            .iter()
-            .filter(|v| matches!(v, Verdict::Better | Verdict::Worse))
-            .count();
+        let said = |sliced: bool| {
+            let v: Vec<Verdict> = judged
+                .iter()
+                .filter(|(s, _)| *s == sliced)
+                .map(|(_, v)| *v)
+                .collect();
+            let equivalent = v.iter().filter(|x| **x == Verdict::Equivalent).count();
+            let decisive = v
+                .iter()
+                .filter(|x| matches!(x, Verdict::Better | Verdict::Worse))
+                .count();
+            (v.len(), equivalent, decisive)
+        };
+        let (n_i, eq_i, dec_i) = said(true);
+        let (n_b, eq_b, dec_b) = said(false);
+        let mut parts = Vec::new();
+        if n_i > 0 {
+            parts.push(format!(
+                "equivalent in {eq_i} of the {n_i} verdicts at interleaved points"
+            ));
+        }
+        if n_b > 0 {
+            parts.push(format!(
+                "in {eq_b} of the {n_b} at points run in blocks (fewer than {} blocks are always inconclusive)",
+                verdict::MIN_BLOCKS
+            ));
+        }
+        let decisive = dec_i + dec_b;
         let _ = writeln!(
             s,
-            "**{t}** is a second copy of {reference}'s binary, run as a model of its own: it must come out equivalent. Here it is equivalent in {equivalent} of {} point/metric verdicts{}.\n",
-            judged.len(),
+            "**{t}** is a second copy of {reference}'s binary, run as a model of its own: it must come out equivalent. Here it is {}{}.\n",
+            parts.join(", and "),
             if decisive > 0 {
                 format!(
-                    ", and called faster or slower in {decisive}: at those points the intervals are narrower than this machine's noise between two servers, so read their other verdicts with that in mind"
+                    "; it is called faster or slower in {decisive}: there the intervals are narrower than what separates two copies of one server on this machine, so read the other verdicts of those points with that in mind"
                 )
             } else {
                 String::new()
