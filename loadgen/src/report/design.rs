@@ -37,18 +37,9 @@ pub fn sentence(r: &BenchResults) -> String {
     s
 }
 
-/// Median of some values (None when there are none).
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
+/// The median of some values, None when there are none.
+fn median(v: Vec<f64>) -> Option<f64> {
+    (!v.is_empty()).then(|| verdict::median(&v))
 }
 
 /// The section: one row per point run in blocks or rounds.
