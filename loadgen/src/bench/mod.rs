@@ -208,13 +208,16 @@ pub fn run(
     }
     let total: usize = plan.iter().map(Step::records).sum();
     let planned_s: f64 = plan.iter().map(|s| s.estimate_s(&results.config)).sum();
-    let blocks_said = results
+    let mut blocks_said = results
         .config
         .suites
         .iter()
         .map(|s| format!("{s} {}", results.config.blocks_of(s)))
         .collect::<Vec<_>>()
         .join(", ");
+    if let Some(r) = results.config.slice_rounds {
+        blocks_said.push_str(&format!(", interleaved points {r} rounds"));
+    }
     let design_said = match results.config.slicing {
         Some(sl) if results.config.design == data::Design::Interleaved => format!(
             "ping-pong interleaved, slices of {} ms warm-up + {} ms measured",

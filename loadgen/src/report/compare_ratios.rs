@@ -10,7 +10,7 @@ use std::path::Path;
 
 use super::compare_bench::CompareError;
 use super::markdown::table;
-use super::verdict::{self, Interval};
+use super::verdict::{self, Interval, Verdict};
 use crate::bench::data::BenchResults;
 
 /// Whether some value lies in every interval (intervals of fewer than two blocks are
@@ -65,6 +65,7 @@ pub fn compare_ratio_dirs(dirs: &[&Path]) -> Result<String, CompareError> {
     s.push('\n');
     let mut rows_total = 0usize;
     let mut agreeing = 0usize;
+    let mut contradicting: Vec<String> = Vec::new();
     for (suite, point, kind) in verdict::blocked_points(first) {
         for metric in verdict::metrics_for(&suite, &kind) {
             let per: Vec<verdict::PointVerdicts> = benches
@@ -99,6 +100,14 @@ pub fn compare_ratio_dirs(dirs: &[&Path]) -> Result<String, CompareError> {
                 let agree = overlap(&ivs);
                 rows_total += 1;
                 agreeing += usize::from(agree);
+                let said: Vec<Verdict> = per
+                    .iter()
+                    .filter_map(|pv| pv.rows.iter().find(|r| &r.model == model))
+                    .map(|r| r.verdict)
+                    .collect();
+                if said.contains(&Verdict::Better) && said.contains(&Verdict::Worse) {
+                    contradicting.push(format!("{suite} {point} {} {model}", metric.label));
+                }
                 row.push(if agree { "yes" } else { "no" }.into());
                 rows.push(row);
             }
@@ -119,8 +128,13 @@ pub fn compare_ratio_dirs(dirs: &[&Path]) -> Result<String, CompareError> {
 
     let _ = writeln!(
         s,
-        "In all, {agreeing} of {rows_total} rows agree ({:.0}%).",
-        agreeing as f64 * 100.0 / rows_total as f64
+        "In all, {agreeing} of {rows_total} rows agree ({:.0}%). Rows in which one bench says better and another worse: {}.",
+        agreeing as f64 * 100.0 / rows_total as f64,
+        if contradicting.is_empty() {
+            "none".to_string()
+        } else {
+            format!("{} ({})", contradicting.len(), contradicting.join("; "))
+        }
     );
     Ok(s)
 }

@@ -250,3 +250,82 @@ fn two_servers_take_turns_on_their_own_connections() {
         0
     );
 }
+
+/// A Python echo server in a process of its own, burning `burn_us` of its CPU (by its
+/// process clock) before each reply; its port and process.
+fn burning_server(burn_us: u32) -> (std::process::Child, std::net::SocketAddr) {
+    use std::io::BufRead;
+    let script = format!(
+        "import selectors, socket, time\n\
+         l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(64); l.setblocking(False)\n\
+         print(l.getsockname()[1], flush=True)\n\
+         sel = selectors.DefaultSelector(); sel.register(l, selectors.EVENT_READ)\n\
+         while True:\n\
+         \x20   for key, _ in sel.select():\n\
+         \x20       s = key.fileobj\n\
+         \x20       if s is l:\n\
+         \x20           c, _ = l.accept(); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)\n\
+         \x20           sel.register(c, selectors.EVENT_READ); continue\n\
+         \x20       d = s.recv(65536)\n\
+         \x20       if not d: sel.unregister(s); s.close(); continue\n\
+         \x20       t = time.process_time()\n\
+         \x20       while time.process_time() - t < {burn}: pass\n\
+         \x20       s.sendall(d)\n",
+        burn = f64::from(burn_us) / 1e6
+    );
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 (installed by scripts/deps.sh)");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+    (child, std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+#[test]
+fn a_known_added_cost_is_found_in_the_cpu_per_message() {
+    // Two copies of one server, one burning 200 us more per message: interleaved, their
+    // CPU per message must differ by those 200 us, and the same server twice by nothing.
+    let (mut a, addr_a) = burning_server(100);
+    let (mut b, addr_b) = burning_server(300);
+    let (mut c, addr_c) = burning_server(100);
+    let mut d = Driver::new(64).unwrap();
+    let servers: Vec<(usize, u32)> = [(addr_a, a.id()), (addr_b, b.id()), (addr_c, c.id())]
+        .iter()
+        .map(|(addr, pid)| (d.add_server(*addr, 4, Duration::from_secs(5)).0, *pid))
+        .collect();
+    let cut = Slicing {
+        warmup: Duration::from_millis(20),
+        measured: Duration::from_millis(100),
+        drain_limit: Duration::from_secs(1),
+    };
+    let mut per_msg = vec![Vec::new(); 3];
+    for round in 0..5 {
+        for (i, &(s, pid)) in servers.iter().enumerate() {
+            let o = d.slice(s, &[pid], Load::Closed, &cut, &mut |_| {});
+            assert_eq!(o.stats.tally.errors.total(), 0);
+            let ok = o.stats.tally.ok;
+            assert!(ok > 50, "round {round}: {ok} messages");
+            per_msg[i].push(o.server_cpu_ns.unwrap() as f64 / 1e3 / ok as f64);
+        }
+    }
+    for p in [&mut a, &mut b, &mut c] {
+        let _ = p.kill();
+        let _ = p.wait();
+    }
+    let med = |v: &Vec<f64>| crate::report::verdict::median(v);
+    let added = med(&per_msg[1]) - med(&per_msg[0]);
+    assert!(
+        (180.0..230.0).contains(&added),
+        "added {added:.1} us: {per_msg:?}"
+    );
+    let twin = med(&per_msg[2]) - med(&per_msg[0]);
+    assert!(
+        twin.abs() < 15.0,
+        "the same server twice differs by {twin:.1} us"
+    );
+}
