@@ -100,12 +100,12 @@ bench-spread: deps ## spread suite alone: 2 and 4 prefork workers in every accep
 	./target/release/loadgen bench --suite spread --duration 6s --blocks 2 --out $(RESULTS)/bench-spread
 	./target/release/loadgen report $(RESULTS)/bench-spread
 
-bench-baselines: deps ## the studies' nine Python servers beside thread, epoll, tokio and uring: ping-pong 10-10,000 conns in 4 blocks and 10,000 msg/s, both PyYYC plans and frames at 1/20 scale in 2 (estimated 20 minutes on 2 cores), ratios to py-asyncio beside the studies', into $(RESULTS)/bench-baselines and results/README.md
+bench-baselines: deps ## the studies' nine Python servers beside thread, epoll, tokio and uring: ping-pong 10-1000 conns and 10,000 msg/s interleaved in 100 rounds, 10,000 conns in 4 blocks, both PyYYC plans and frames at 1/20 scale in 2 (estimated 20 minutes on 2 cores), ratios to py-asyncio beside the studies', into $(RESULTS)/bench-baselines and results/README.md
 	$(CARGO) build --workspace --release --locked --quiet
-	./target/release/loadgen bench --suite pingpong,plans,frames --models thread,epoll,tokio,uring --baselines --conns 10,100,1000,10000 --rate-fixed 10000 --duration 1s --blocks 4,plans=2,frames=2 --scale 0.05 --out $(RESULTS)/bench-baselines
+	./target/release/loadgen bench --suite pingpong,plans,frames --models thread,epoll,tokio,uring --baselines --conns 10,100,1000,10000 --rate-fixed 10000 --duration 1s --blocks 4,plans=2,frames=2 --slice-rounds 100 --scale 0.05 --out $(RESULTS)/bench-baselines
 	./target/release/loadgen report $(RESULTS)/bench-baselines --baselines-readme results/README.md
 
-bench-glommio: deps ## glommio under its own settings (spin before park 50us and 1ms, ring depth 1024, preemption 10ms and 1s) as variants beside its defaults, epoll and uring: ping-pong 100 and 1000 conns and the fixed rate, 10 shuffled blocks (about 6 minutes on 2 cores), into $(RESULTS)/bench-glommio
+bench-glommio: deps ## glommio under its own settings (spin before park 50us and 1ms, ring depth 1024, preemption 10ms and 1s) as variants beside its defaults, epoll and uring: ping-pong 100 and 1000 conns and the fixed rate interleaved, 150 rounds of 20 ms + 30 ms slices (about 4 minutes on 2 cores, not yet run this way), into $(RESULTS)/bench-glommio
 	$(CARGO) build --workspace --release --locked --quiet
 	./target/release/loadgen bench --suite pingpong --models epoll,uring,glommio \
 	  --variant glommio-spin50us=glommio:ECHO_GLOMMIO_SPIN=50us \
@@ -113,7 +113,7 @@ bench-glommio: deps ## glommio under its own settings (spin before park 50us and
 	  --variant glommio-ring1024=glommio:ECHO_GLOMMIO_RING_DEPTH=1024 \
 	  --variant glommio-preempt10ms=glommio:ECHO_GLOMMIO_PREEMPT=10ms \
 	  --variant glommio-preempt1s=glommio:ECHO_GLOMMIO_PREEMPT=1s \
-	  --conns 100,1000 --duration 1s --blocks 10 --out $(RESULTS)/bench-glommio
+	  --conns 100,1000 --duration 1s --blocks 150 --out $(RESULTS)/bench-glommio
 	./target/release/loadgen report $(RESULTS)/bench-glommio
 
 jmeter: ## MODEL=epoll PLAN=1|2 [SCALE=0.1]: a PyYYC plan in real JMeter, then loadgen, one server, into $(RESULTS)/jmeter
