@@ -666,6 +666,13 @@ mod tests {
         assert!(e.to_string().contains("shorter than --slice-warmup"), "{e}");
         let e = run(&["--models", "epoll", "--slice", "0s", "--slice-warmup", "0s"]).unwrap_err();
         assert!(e.to_string().contains("--slice must be positive"), "{e}");
+        let e = run(&["--models", "epoll", "--slice-rounds", "0"]).unwrap_err();
+        assert!(
+            e.to_string().contains("--slice-rounds must be positive"),
+            "{e}"
+        );
+        let c = run(&["--models", "epoll", "--slice-rounds", "40"]).unwrap();
+        assert_eq!(c.slice_rounds, Some(40));
         let c = run(&["--models", "epoll", "--design", "blocks"]).unwrap();
         assert_eq!((c.design, c.slicing), (Design::Blocks, None));
     }
