@@ -24,6 +24,8 @@
 //! later sample's; a closed connection is opened again at the start of its server's next
 //! slice.
 
+mod open;
+
 use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::net::SocketAddr;
@@ -31,8 +33,7 @@ use std::time::{Duration, Instant};
 
 use common::alarm::Alarm;
 use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
-use socket2::{Domain, Protocol, Socket, Type};
+use mio::{Events, Poll, Token};
 
 use super::cpu;
 use crate::engine::Message;
@@ -140,14 +141,30 @@ pub struct Driver {
     buf: Vec<u8>,
 }
 
+/// An open-loop schedule: request `k` falls due at `from + k / rate`.
+#[derive(Debug, Clone, Copy)]
+struct Schedule {
+    from: Instant,
+    /// The next request's number.
+    next: u64,
+    rate: f64,
+}
+
+impl Schedule {
+    /// When request `k` falls due.
+    fn at(&self, k: u64) -> Instant {
+        self.from + Duration::from_secs_f64(k as f64 / self.rate)
+    }
+}
+
 /// The active slice's state beside the driver.
 struct Slice {
     server: usize,
     phase: Phase,
     load: Load,
     stats: Stats,
-    /// Open loop: the next due time and its sequence number, from the schedule's start.
-    schedule: Option<(Instant, u64, f64)>,
+    /// Open loop: the schedule while it runs.
+    schedule: Option<Schedule>,
     /// Sending stops for due times at or after this.
     send_until: Instant,
     busy: usize,
@@ -168,106 +185,6 @@ impl Driver {
             servers: Vec::new(),
             buf: vec![0; READ_BUFFER],
         })
-    }
-
-    /// Adds a server and opens `n` connections to it, `CONNECTS_IN_FLIGHT` at a time,
-    /// waiting up to `limit` in all. Returns its index and how many connections opened.
-    pub fn add_server(&mut self, addr: SocketAddr, n: usize, limit: Duration) -> (usize, usize) {
-        let server = self.servers.len();
-        let start = self.conns.len();
-        let now = Instant::now();
-        for user in 0..n {
-            self.conns.push(Conn {
-                user,
-                stream: None,
-                connected: false,
-                busy: false,
-                written: 0,
-                read: 0,
-                due: now,
-                sent: now,
-                counted: false,
-                queue: VecDeque::new(),
-                ok: 0,
-                max_wait_us: 0,
-            });
-        }
-        self.servers.push((addr, start..start + n));
-        let open = self.open_all(server, Instant::now() + limit);
-        (server, open)
-    }
-
-    /// Connections of `server` that are open.
-    pub fn open_count(&self, server: usize) -> usize {
-        let range = self.servers[server].1.clone();
-        self.conns[range].iter().filter(|c| c.connected).count()
-    }
-
-    /// Opens every closed connection of `server`, [`CONNECTS_IN_FLIGHT`] at a time, until
-    /// `deadline`; returns how many are open.
-    fn open_all(&mut self, server: usize, deadline: Instant) -> usize {
-        let (addr, range) = self.servers[server].clone();
-        let mut next = range.start;
-        let mut pending = 0usize;
-        loop {
-            while next < range.end && pending < CONNECTS_IN_FLIGHT {
-                let c = &mut self.conns[next];
-                if c.stream.is_none() {
-                    // A failed connect leaves it closed: open_count says so.
-                    if let Ok(s) = connect(&self.poll, addr, next) {
-                        c.stream = Some(s);
-                        pending += 1;
-                    }
-                }
-                next += 1;
-            }
-            if (pending == 0 && next >= range.end) || Instant::now() >= deadline {
-                break;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if self
-                .poll
-                .poll(&mut self.events, Some(left.min(Duration::from_millis(50))))
-                .is_err()
-            {
-                continue;
-            }
-            let tokens: Vec<usize> = self.events.iter().map(|e| e.token().0).collect();
-            for idx in tokens {
-                let connecting = self
-                    .conns
-                    .get(idx)
-                    .is_some_and(|c| c.stream.is_some() && !c.connected);
-                if connecting && self.finish_connect(idx).is_some() {
-                    pending -= 1;
-                }
-            }
-        }
-        // Those still connecting at the deadline are given up.
-        for c in &mut self.conns[range] {
-            if !c.connected {
-                c.stream = None;
-            }
-        }
-        self.open_count(server)
-    }
-
-    /// A connecting socket became writable or reported an error: Some(true) when it is
-    /// now open, Some(false) when it failed (closed), None while it still connects.
-    fn finish_connect(&mut self, idx: usize) -> Option<bool> {
-        let c = &mut self.conns[idx];
-        let s = c.stream.as_ref()?;
-        match s.take_error() {
-            Ok(None) if s.peer_addr().is_ok() => {
-                c.connected = true;
-                Some(true)
-            }
-            Ok(None) => None,
-            Ok(Some(_)) | Err(_) => {
-                c.stream = None;
-                Some(false)
-            }
-        }
     }
 
     /// Runs one slice on `server` (whose processes are `pids`) and returns what its
@@ -371,24 +288,30 @@ impl Driver {
                     }
                 }
             }
-            Load::Open { rate } => sl.schedule = Some((from, 0, rate)),
+            Load::Open { rate } => {
+                sl.schedule = Some(Schedule {
+                    from,
+                    next: 0,
+                    rate,
+                })
+            }
         }
     }
 
     /// Sends the open-loop requests due by `now`, each to the next connection in turn.
     fn due(&mut self, sl: &mut Slice, now: Instant) {
-        let Some((from, mut k, rate)) = sl.schedule else {
+        let Some(mut schedule) = sl.schedule else {
             return;
         };
         let range = self.servers[sl.server].1.clone();
         let n = range.len() as u64;
         loop {
-            let at = from + Duration::from_secs_f64(k as f64 / rate);
+            let at = schedule.at(schedule.next);
             if at > now || at >= sl.send_until || n == 0 {
                 break;
             }
-            let idx = range.start + (k % n) as usize;
-            k += 1;
+            let idx = range.start + (schedule.next % n) as usize;
+            schedule.next += 1;
             if !self.conns[idx].connected {
                 continue;
             }
@@ -398,13 +321,12 @@ impl Driver {
                 self.send(sl, idx, at, now);
             }
         }
-        sl.schedule = Some((from, k, rate));
+        sl.schedule = Some(schedule);
     }
 
     /// The next open-loop due time while the schedule runs.
     fn next_due(&self, sl: &Slice) -> Option<Instant> {
-        let (from, k, rate) = sl.schedule?;
-        let at = from + Duration::from_secs_f64(k as f64 / rate);
+        let at = sl.schedule.map(|s| s.at(s.next))?;
         (at < sl.send_until).then_some(at)
     }
 
@@ -651,26 +573,4 @@ impl Driver {
 
 fn micros(d: Duration) -> u64 {
     d.as_micros().min(u64::MAX as u128) as u64
-}
-
-/// Starts a non-blocking connect to `addr` and registers it under `idx` for both directions.
-fn connect(poll: &Poll, addr: SocketAddr, idx: usize) -> io::Result<TcpStream> {
-    let socket = Socket::new(
-        Domain::for_address(addr),
-        Type::STREAM.nonblocking(),
-        Some(Protocol::TCP),
-    )?;
-    socket.set_tcp_nodelay(true)?;
-    match socket.connect(&addr.into()) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(e) => return Err(e),
-    }
-    let mut stream = TcpStream::from_std(socket.into());
-    poll.registry().register(
-        &mut stream,
-        Token(idx),
-        Interest::READABLE | Interest::WRITABLE,
-    )?;
-    Ok(stream)
 }
