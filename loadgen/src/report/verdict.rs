@@ -718,6 +718,25 @@ pub(crate) mod tests {
         BenchResults::of_runs(BenchConfig { blocks, ..config }, runs)
     }
 
+    /// A slice of `model` at ping-pong 100 conns, at place `pos` (from 0) of `round`, the
+    /// places 50 ms apart and the rounds a second.
+    fn slice_record(model: &str, round: u32, pos: usize) -> RunRecord {
+        let mut r = RunRecord::blank("pingpong", "100", "sweep", 100, round, model);
+        r.position = Some(pos as u32 + 1);
+        r.started_unix_ms = Some(u64::from(round) * 1000 + pos as u64 * 50);
+        r.slice = Some(crate::bench::data::SliceFigures {
+            round,
+            group: 1,
+            warmup_s: 0.02,
+            measured_s: 0.03,
+            drain_s: 0.0,
+            loadgen_cpu_ns: 0,
+            connected: 100,
+            abandoned: 0,
+        });
+        r
+    }
+
     /// An interleaved bench of `rounds` rounds: epoll, its twin, `slow` (10% fewer
     /// messages/s) and seven more at epoll's speed, in a shuffled order per round, 50 ms a
     /// slice, the machine's speed drifting steadily through each round by up to `drift`
@@ -734,19 +753,7 @@ pub(crate) mod tests {
             Rng::new(u64::from(round)).shuffle(&mut order);
             for (pos, &i) in order.iter().enumerate() {
                 let m = models[i];
-                let mut r = RunRecord::blank("pingpong", "100", "sweep", 100, round, m);
-                r.position = Some(pos as u32 + 1);
-                r.started_unix_ms = Some(u64::from(round) * 1000 + pos as u64 * 50);
-                r.slice = Some(crate::bench::data::SliceFigures {
-                    round,
-                    group: 1,
-                    warmup_s: 0.02,
-                    measured_s: 0.03,
-                    drain_s: 0.0,
-                    loadgen_cpu_ns: 0,
-                    connected: 100,
-                    abandoned: 0,
-                });
+                let mut r = slice_record(m, round, pos);
                 let level = if m == "slow" { 0.9 } else { 1.0 };
                 let moment = (slope * pos as f64 / models.len() as f64).exp();
                 r.messages_per_s = Some(1e5 * level * moment * (1.0 + 0.01 * normal(&mut noise)));
@@ -777,19 +784,7 @@ pub(crate) mod tests {
                 noise.shuffle(&mut order);
                 for (pos, &i) in order.iter().enumerate() {
                     walk = 0.8 * walk + 0.6 * 0.05 * normal(&mut noise);
-                    let mut r = RunRecord::blank("pingpong", "100", "sweep", 100, round, models[i]);
-                    r.position = Some(pos as u32 + 1);
-                    r.started_unix_ms = Some(u64::from(round) * 1000 + pos as u64 * 50);
-                    r.slice = Some(crate::bench::data::SliceFigures {
-                        round,
-                        group: 1,
-                        warmup_s: 0.02,
-                        measured_s: 0.03,
-                        drain_s: 0.0,
-                        loadgen_cpu_ns: 0,
-                        connected: 100,
-                        abandoned: 0,
-                    });
+                    let mut r = slice_record(models[i], round, pos);
                     let level = if models[i] == "slow" { truth } else { 1.0 };
                     r.messages_per_s = Some(1e5 * level * (walk + 0.01 * normal(&mut noise)).exp());
                     runs.push(r);
