@@ -21,12 +21,20 @@ pub fn program() -> &'static str {
     PROGRAM.get().map(String::as_str).unwrap_or("echolab")
 }
 
-/// Writes one line to stderr, prefixed with the program name.
+/// Writes one line to stderr, prefixed with the program name (see [`write_line`]).
 #[macro_export]
 macro_rules! log {
     ($($arg:tt)*) => {
-        eprintln!("{}: {}", $crate::log::program(), format_args!($($arg)*))
+        $crate::log::write_line(format_args!($($arg)*))
     };
+}
+
+/// Writes `PROGRAM: LINE` to stderr. A line that cannot be written (stderr's reader gone,
+/// a full disk) is dropped on purpose: `eprintln!` would panic there, and a server must
+/// never die of its own logging, nor a signal handler stop before it exits.
+pub fn write_line(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(io::stderr().lock(), "{}: {line}", program());
 }
 
 fn millis_since_start() -> u64 {

@@ -35,11 +35,12 @@ struct Opts {
 }
 
 fn main() -> ExitCode {
+    common::log::init("faults");
     match run(Opts::parse()) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("faults: error: {e:#}");
+            common::log!("error: {e:#}");
             ExitCode::from(2)
         }
     }
@@ -55,8 +56,8 @@ fn run(opts: Opts) -> anyhow::Result<bool> {
     };
     for model in &models {
         for result in faults::run_model(model, opts.size, &opts.cases) {
-            eprintln!(
-                "faults: {model} {}: {} ({} ms){}",
+            common::log!(
+                "{model} {}: {} ({} ms){}",
                 result.case,
                 if result.passed { "pass" } else { "FAIL" },
                 result.wall_ms,
@@ -71,8 +72,8 @@ fn run(opts: Opts) -> anyhow::Result<bool> {
     }
     if opts.cases.is_empty() || opts.cases.iter().any(|c| c == "loadgen-vs-bad-servers") {
         let result = faults::run_loadgen(opts.size);
-        eprintln!(
-            "faults: loadgen-vs-bad-servers: {}{}",
+        common::log!(
+            "loadgen-vs-bad-servers: {}{}",
             if result.passed { "pass" } else { "FAIL" },
             result
                 .failures
@@ -90,8 +91,8 @@ fn run(opts: Opts) -> anyhow::Result<bool> {
     let md = opts.out.join("faults.md");
     std::fs::write(&md, faults::render_markdown(&report))
         .with_context(|| format!("write {}", md.display()))?;
-    eprintln!(
-        "faults: {} of {} passed in {:.0} s; wrote {} and {}",
+    common::log!(
+        "{} of {} passed in {:.0} s; wrote {} and {}",
         report.results.iter().filter(|r| r.passed).count(),
         report.results.len(),
         report.wall_s,

@@ -70,11 +70,12 @@ struct Report {
 }
 
 fn main() -> ExitCode {
+    common::log::init("idle-rss");
     let opts = Opts::parse();
     match run(opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("idle-rss: error: {e:#}");
+            common::log!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -97,11 +98,12 @@ fn run(opts: Opts) -> anyhow::Result<()> {
     }
     let mut rows = Vec::new();
     for model in &models {
-        eprintln!("idle-rss: {model}: {} connections", opts.conns);
+        common::log!("{model}: {} connections", opts.conns);
         let row = measure(model, opts.conns).with_context(|| format!("model {model}"))?;
-        eprintln!(
-            "idle-rss: {model}: {} B per idle connection, {} B after one echo",
-            row.bytes_per_idle_conn, row.bytes_per_conn_after_echo
+        common::log!(
+            "{model}: {} B per idle connection, {} B after one echo",
+            row.bytes_per_idle_conn,
+            row.bytes_per_conn_after_echo
         );
         rows.push(row);
     }
@@ -116,7 +118,7 @@ fn run(opts: Opts) -> anyhow::Result<()> {
     let json = opts.out.join("idle-rss.json");
     std::fs::write(&json, serde_json::to_string_pretty(&report)? + "\n")?;
     std::fs::write(opts.out.join("idle-rss.md"), render(&report))?;
-    eprintln!("idle-rss: wrote {} and idle-rss.md", json.display());
+    common::log!("wrote {} and idle-rss.md", json.display());
     Ok(())
 }
 
