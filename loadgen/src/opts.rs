@@ -153,8 +153,11 @@ pub struct BenchArgs {
     /// A model run under other settings, as a model of its own in the same shuffled
     /// blocks: `NAME=MODEL[:KEY=VALUE..][:--flag[=value]..]`, environment variables and
     /// server flags separated by `:` (`glommio-spin=glommio:ECHO_GLOMMIO_SPIN=50us`,
-    /// `epoll-2=epoll:--threads=2`). Repeatable. Variants join --models (or are named
-    /// there); the report compares each with its model in the same blocks.
+    /// `epoll-2=epoll:--threads=2`), and `bin=PATH` for another build of the model's
+    /// program (`epoll-before=epoll:bin=/tmp/echo-epoll-main`: a change against the
+    /// binary from before it, in the same blocks or slices; PATH without `:`).
+    /// Repeatable. Variants join --models (or are named there); the report compares each
+    /// with its model in the same blocks.
     #[arg(long = "variant", value_name = "NAME=MODEL[:..]")]
     pub variants: Vec<String>,
 

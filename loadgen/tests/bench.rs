@@ -510,5 +510,19 @@ fn bench_bad_input_is_one_line_and_exit_2() {
         "invalid value 'nope'",
     );
     bad(&["compare", o, "/"], "folder(s)");
+    // Another build of a model: missing, or there and not executable.
+    let spec = "epoll-before=epoll:bin=/nonexistent/echo-epoll";
+    bad(
+        &["bench", "--models", "epoll", "--variant", spec, "--out", o],
+        "--variant 'epoll-before=epoll:bin=/nonexistent/echo-epoll': bin=/nonexistent/echo-epoll is not an executable file",
+    );
+    let plain = std::env::temp_dir().join(format!("not-executable-{}", std::process::id()));
+    std::fs::write(&plain, b"#!/bin/sh\n").unwrap();
+    let spec = format!("epoll-before=epoll:bin={}", plain.display());
+    bad(
+        &["bench", "--models", "epoll", "--variant", &spec, "--out", o],
+        "is not an executable file",
+    );
+    let _ = std::fs::remove_file(&plain);
     assert!(!out.exists(), "bad input created {o}");
 }

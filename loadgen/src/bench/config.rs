@@ -106,6 +106,8 @@ pub enum ConfigError {
     MissingBaseline { path: String },
     #[error("--variant '{0}': {1}")]
     BadVariant(String, String),
+    #[error("--variant '{0}': bin={1} is not an executable file")]
+    VariantBin(String, String),
     #[error(
         "--slice ({0} ms) is shorter than --slice-warmup ({1} ms): a slice would be mostly warm-up"
     )]
@@ -132,13 +134,13 @@ const BENCH_SERVER_FLAGS: [&str; 6] = [
     "--framed",
 ];
 
-/// `NAME=MODEL[:KEY=VALUE..][:--flag[=value]..]`, checked against the models and the
-/// variants before it (`taken`).
+/// `NAME=MODEL[:bin=PATH][:KEY=VALUE..][:--flag[=value]..]`, checked against the models
+/// and the variants before it (`taken`). The build at PATH is checked in [`check`].
 fn parse_variant(spec: &str, taken: &[Variant]) -> Result<Variant, ConfigError> {
     let bad = |why: String| ConfigError::BadVariant(spec.to_string(), why);
-    let (name, rest) = spec
-        .split_once('=')
-        .ok_or_else(|| bad("expected NAME=MODEL[:KEY=VALUE..][:--flag[=value]..]".into()))?;
+    let (name, rest) = spec.split_once('=').ok_or_else(|| {
+        bad("expected NAME=MODEL[:bin=PATH][:KEY=VALUE..][:--flag[=value]..]".into())
+    })?;
     let name = name.trim();
     if name.is_empty()
         || !name
@@ -165,8 +167,16 @@ fn parse_variant(spec: &str, taken: &[Variant]) -> Result<Variant, ConfigError> 
         model: model.into(),
         env: Vec::new(),
         server_args: Vec::new(),
+        bin: None,
     };
     for item in items.map(str::trim) {
+        if let Some(path) = item.strip_prefix("bin=") {
+            if path.is_empty() || v.bin.is_some() {
+                return Err(bad("bin= takes one path".into()));
+            }
+            v.bin = Some(path.into());
+            continue;
+        }
         if item.starts_with("--") {
             let flag = item.split('=').next().unwrap_or(item);
             if BENCH_SERVER_FLAGS.contains(&flag) {
@@ -188,7 +198,7 @@ fn parse_variant(spec: &str, taken: &[Variant]) -> Result<Variant, ConfigError> 
             }
         }
     }
-    if v.env.is_empty() && v.server_args.is_empty() {
+    if v.env.is_empty() && v.server_args.is_empty() && v.bin.is_none() {
         return Err(bad("no setting: it would run its model unchanged".into()));
     }
     Ok(v)
@@ -281,6 +291,7 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
             model: of.map_or_else(|| reference.clone(), |v| v.model.clone()),
             env: of.map(|v| v.env.clone()).unwrap_or_default(),
             server_args: of.map(|v| v.server_args.clone()).unwrap_or_default(),
+            bin: of.and_then(|v| v.bin.clone()),
         });
         let at = models.iter().position(|m| *m == reference).unwrap_or(0);
         models.insert(at + 1, name.clone());
@@ -334,6 +345,25 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
     if out.exists() {
         return Err(ConfigError::OutExists(out.display().to_string()));
     }
+    // Another build must be there and runnable; its path is kept absolute, since the
+    // servers start from wherever the bench runs.
+    for v in variants.iter_mut().filter(|v| v.bin.is_some()) {
+        let given = v.bin.clone().unwrap_or_default();
+        let spec = args
+            .variants
+            .iter()
+            .find(|s| s.split('=').next().map(str::trim) == Some(v.name.as_str()))
+            .cloned()
+            .unwrap_or_else(|| v.name.clone());
+        let path = Path::new(&given);
+        if !is_executable(path) {
+            return Err(ConfigError::VariantBin(spec, given));
+        }
+        let absolute = path
+            .canonicalize()
+            .map_err(|_| ConfigError::VariantBin(spec, given.clone()))?;
+        v.bin = Some(absolute.display().to_string());
+    }
     let bin_dir = args.bin_dir.clone().unwrap_or_else(default_bin_dir);
     let base = |m: &str| -> String {
         variants
@@ -346,7 +376,13 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
             .clone()
             .unwrap_or_else(default_baselines_dir)
     });
-    for m in models.iter().map(|m| base(m)) {
+    for m in models.iter().filter(|m| {
+        variants
+            .iter()
+            .find(|v| &v.name == *m)
+            .is_none_or(|v| v.bin.is_none())
+    }) {
+        let m = base(m);
         let m = m.as_str();
         if is_baseline(m) {
             let dir = baselines_dir.as_deref().unwrap_or(Path::new("."));
@@ -535,6 +571,8 @@ mod tests {
             ("e2=epoll", "no setting"),
             ("e2=epoll:--addr=127.0.0.1:1", "--addr is set by the bench"),
             ("e2=epoll:1X=2", "'1X=2' is neither"),
+            ("e2=epoll:bin=", "bin= takes one path"),
+            ("e2=epoll:bin=/a:bin=/b", "bin= takes one path"),
         ] {
             let e = err(&["--variant", spec]);
             assert!(e.starts_with(&format!("--variant '{spec}': ")), "{e}");
@@ -622,6 +660,63 @@ mod tests {
         assert_eq!(c.unwrap().reference, "glommio-spin");
         let e = run(&["--models", "epoll", "--variant", "t=tokio:--threads=2"]).unwrap_err();
         assert!(e.to_string().contains("echo-tokio not found"), "{e}");
+    }
+
+    #[test]
+    fn a_bin_variant_runs_another_build_of_its_model() {
+        use std::os::unix::fs::PermissionsExt;
+        let bins = tempdir_with(&["echo-epoll", "old-echo-tokio"]);
+        let old = bins.join("old-echo-tokio");
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let run = |extra: &[&str]| {
+            let mut a = args(extra);
+            a.bin_dir = Some(bins.clone());
+            check(&a, vec![])
+        };
+        // echo-tokio itself is not in the bin dir: only the other build is needed.
+        let spec = format!("tokio-before=tokio:bin={}:--threads=2", old.display());
+        let c = run(&["--models", "epoll", "--variant", &spec, "--twin"]).unwrap();
+        assert_eq!(c.models, ["epoll", "epoll-twin", "tokio-before"]);
+        assert_eq!(
+            c.server_program("tokio-before"),
+            old.canonicalize().unwrap()
+        );
+        assert_eq!(c.server_program("epoll"), bins.join("echo-epoll"));
+        assert_eq!(c.base_model("tokio-before"), "tokio");
+        let v = c.variant("tokio-before").unwrap();
+        assert_eq!(
+            v.settings(),
+            format!("bin={} --threads=2", old.canonicalize().unwrap().display())
+        );
+        // A build as the reference: its twin runs the same build.
+        let spec = format!("epoll-before=epoll:bin={}", old.display());
+        let c = run(&[
+            "--models",
+            "epoll",
+            "--variant",
+            &spec,
+            "--reference",
+            "epoll-before",
+            "--twin",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.server_program("epoll-before-twin"),
+            old.canonicalize().unwrap()
+        );
+        let e = run(&["--models", "epoll", "--variant", "e=epoll:bin=/nonexistent"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--variant 'e=epoll:bin=/nonexistent': bin=/nonexistent is not an executable file"
+        );
+        let e = run(&[
+            "--models",
+            "epoll",
+            "--variant",
+            &format!("e=epoll:bin={}", bins.join("echo-epoll").display()),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().ends_with("is not an executable file"), "{e}");
     }
 
     #[test]

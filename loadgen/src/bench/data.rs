@@ -125,8 +125,11 @@ impl BenchConfig {
     }
 
     /// The program a model's server runs: `echo-<model>` in `bin_dir`, or a Python
-    /// baseline's script in `baselines_dir` (a variant's: its model's).
+    /// baseline's script in `baselines_dir` (a variant's: its own build, else its model's).
     pub fn server_program(&self, model: &str) -> std::path::PathBuf {
+        if let Some(bin) = self.variant(model).and_then(|v| v.bin.as_ref()) {
+            return std::path::PathBuf::from(bin);
+        }
         let model = self.base_model(model);
         match &self.baselines_dir {
             Some(dir) if common::testkit::is_baseline(model) => {
@@ -178,9 +181,10 @@ pub struct SliceSettings {
     pub drain_limit_ms: f64,
 }
 
-/// A model run under other settings (`--variant NAME=MODEL:KEY=VALUE:--flag=value`): a
-/// model of its own in every block, started from its model's program with more
-/// environment variables and server flags.
+/// A model run under other settings (`--variant NAME=MODEL:KEY=VALUE:--flag=value`, or
+/// `:bin=PATH` for another build of its program): a model of its own in every block,
+/// started from its model's program (or that build) with more environment variables and
+/// server flags.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Variant {
     /// Its name in the blocks and the tables (`glommio-spin`).
@@ -193,17 +197,21 @@ pub struct Variant {
     /// Server flags added after the suite's and the point's.
     #[serde(default)]
     pub server_args: Vec<String>,
+    /// Another build of its model's program to run instead (`bin=PATH`, made absolute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bin: Option<String>,
 }
 
 impl Variant {
     /// Its settings as given: `ECHO_GLOMMIO_SPIN=50us --threads=2` (a twin: `none`).
     pub fn settings(&self) -> String {
-        if self.env.is_empty() && self.server_args.is_empty() {
+        if self.env.is_empty() && self.server_args.is_empty() && self.bin.is_none() {
             return "none (a second copy of the same binary)".into();
         }
-        self.env
+        self.bin
             .iter()
-            .map(|(k, v)| format!("{k}={v}"))
+            .map(|b| format!("bin={b}"))
+            .chain(self.env.iter().map(|(k, v)| format!("{k}={v}")))
             .chain(self.server_args.iter().cloned())
             .collect::<Vec<_>>()
             .join(" ")

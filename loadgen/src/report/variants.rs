@@ -435,6 +435,7 @@ mod tests {
             model: "glommio".into(),
             env: vec![("ECHO_GLOMMIO_SPIN".into(), "50us".into())],
             server_args: vec![],
+            bin: None,
         }];
         let mut r = BenchResults::of_runs(config, vec![]);
         for (point, kind, wake) in [("100", "sweep", 0), ("rate-50000", "fixed-rate", 1000)] {

@@ -249,6 +249,7 @@ mod tests {
             model: "epoll".into(),
             env: vec![],
             server_args: vec!["--buffer-size=4KiB".into()],
+            bin: None,
         }];
         let points = Spread.points(&config);
         let models: Vec<String> = ["epoll", "tokio", "smol"].map(String::from).into();
