@@ -195,7 +195,12 @@ pub fn execute(opts: Opts) -> Result<u8, Error> {
             match (dirs, c.files.as_slice()) {
                 (0, files) => report::compare::compare_files(files, &mut stdout.lock())?,
                 (2, [a, b]) => {
-                    let md = report::compare_bench::compare_dirs(a, b, c.margin)?;
+                    let md = report::compare_bench::compare_dirs(
+                        a,
+                        b,
+                        c.margin,
+                        c.reference.as_deref(),
+                    )?;
                     write!(stdout.lock(), "{md}")?;
                 }
                 _ => {

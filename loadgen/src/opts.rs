@@ -110,6 +110,11 @@ pub struct CompareArgs {
     #[arg(long, value_name = "X")]
     pub margin: Option<f64>,
 
+    /// Two bench folders: the model both ratios are taken to [default: A's reference if B
+    /// ran it, else B's if A ran it].
+    #[arg(long, value_name = "MODEL")]
+    pub reference: Option<String>,
+
     /// Two or more bench folders side by side: each model's ratio to the reference as each
     /// bench measured it (paired within the bench), and whether the intervals agree. For
     /// benches made at other hours or with other designs, whose raw figures differ with the

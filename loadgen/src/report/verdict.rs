@@ -436,6 +436,23 @@ fn paired_logs(a: &BTreeMap<u32, f64>, b: &BTreeMap<u32, f64>) -> Vec<f64> {
         .collect()
 }
 
+/// `model`'s per-block (or per-round) ln(model / reference) at a point, as the verdicts
+/// pair them (an interleaved point's drift taken out first), in block order.
+pub fn paired_log_ratios(
+    results: &BenchResults,
+    suite: &str,
+    point: &str,
+    metric: &Metric,
+    model: &str,
+    reference: &str,
+) -> Vec<f64> {
+    let fig = figures(results, suite, point, metric);
+    match (fig.get(model), fig.get(reference)) {
+        (Some(m), Some(r)) => paired_logs(m, r),
+        _ => Vec::new(),
+    }
+}
+
 /// The bootstrap generator for one interval.
 fn rng_for(suite: &str, point: &str, metric: &Metric, a: &str, b: &str) -> Rng {
     Rng::keyed(BOOTSTRAP_SEED, &[suite, point, metric.key, a, b], 0)
