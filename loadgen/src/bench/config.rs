@@ -375,6 +375,7 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
         seed: Some(seed),
         reference,
         margin: args.margin,
+        max_error_pct: args.max_error_pct,
         mixed_conns,
         scale: args.scale,
         rate_fixed: args.rate_fixed,

@@ -237,7 +237,10 @@ fn write(path: &Path, text: &str) -> Result<(), ReportError> {
 
 /// Renders DIR/raw.json into DIR; returns the files written.
 pub fn render_dir(args: &ReportArgs) -> Result<Vec<PathBuf>, ReportError> {
-    let results = BenchResults::read(&args.dir.join("raw.json"))?;
+    let mut results = BenchResults::read(&args.dir.join("raw.json"))?;
+    if let Some(pct) = args.max_error_pct {
+        results.config.max_error_pct = pct;
+    }
     let (reference, margin) = verdict_settings(&results, args.reference.as_deref(), args.margin)?;
     if args.baselines_readme.is_some() && !super::baselines::any(&results) {
         return Err(ReportError::NoBaselines);

@@ -1,0 +1,599 @@
+//! Verdicts: which model is faster, slower, or cannot be told apart from the reference.
+//!
+//! A bench runs every point in blocks, each block running every model once in a shuffled
+//! order (or in interleaved rounds, a round being a block here). The noise of a moment on
+//! a small shared machine hits a block's runs alike, so the figure that ranks a model is
+//! its per-block ratio to the reference model (epoll by default), not its raw mean. Per
+//! point and metric:
+//!
+//! - the ratio is the geometric mean of the per-block ratios, with a 95% Student-t
+//!   interval on the mean of their logs ([`interval::paired`]; t with blocks - 1 degrees
+//!   of freedom, which holds 95% coverage from 5 blocks up where a percentile bootstrap
+//!   fell to about 92%), plus their median;
+//! - errors first: a model whose error share at the point (errors over samples, all its
+//!   runs) is above `--max-error-pct` gets no verdict on speed or cost there
+//!   ([`Verdict::Errors`]): its ok/s and CPU per ok message count only what did not fail.
+//!   Error shares are compared on their own ([`errors`]);
+//! - the verdict: better (faster, cheaper) or worse only when the interval clears 1 by more
+//!   than the margin δ; equivalent when it lies within 1 ± δ; inconclusive otherwise, and
+//!   always below [`MIN_BLOCKS`] blocks;
+//! - tiers ([`tiers`]): 1 + the longest chain of models that beat a model by the same rule
+//!   on their own paired ratio, so a model worse than another is never in its tier or above;
+//! - outliers ([`outliers`]): judged on each model's paired log-ratios, flagged, never
+//!   dropped; a block where the reference itself was off is named once as its own;
+//! - CPU per message takes one source per point: perf's nanosecond count where any run at
+//!   the point has one (a run without it is missing, never filled in from /proc's ticks),
+//!   /proc's 10 ms ticks for every run only where none has it ([`CpuSource`]);
+//! - client-bound: a messages/s verdict is marked where loadgen's own median CPU share over
+//!   the model's runs at the point is [`CLIENT_BOUND_PCT`] or more: the client may have set
+//!   the pace, and CPU per message says more there.
+
+use std::collections::BTreeMap;
+
+use crate::bench::data::{BenchResults, RunRecord, RunStatus};
+use crate::rng::Rng;
+
+pub mod errors;
+pub mod interval;
+pub mod outliers;
+pub mod tiers;
+
+pub use interval::{Estimate, Interval, difference, median, paired, unpaired};
+pub use outliers::{OUTLIER_MADS, Outlier};
+
+/// Resamples of [`bootstrap_unpaired`], kept for its callers until they move to
+/// [`unpaired`]; no verdict here resamples any more.
+pub const RESAMPLES: usize = 4000;
+/// Seed the callers of [`bootstrap_unpaired`] still pass ("echolab" in ASCII).
+pub const BOOTSTRAP_SEED: u64 = 0x0065_6368_6f6c_6162;
+/// Fewest paired blocks for a verdict other than inconclusive.
+pub const MIN_BLOCKS: usize = 5;
+/// loadgen's median CPU share (percent of one CPU) over a model's runs at a point at or
+/// above which its messages/s verdict is marked client-bound.
+pub const CLIENT_BOUND_PCT: f64 = 90.0;
+
+/// The ratio of two independent samples' geometric means, B over A: now [`unpaired`]
+/// (Welch's t interval); the generator is unused. Kept so report/compare_bench.rs builds
+/// until it calls [`unpaired`].
+pub fn bootstrap_unpaired(a: &[f64], b: &[f64], _rng: &mut Rng) -> Option<Interval> {
+    unpaired(a, b)
+}
+
+/// Which way a metric is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Better {
+    /// More is better (messages/s, MB/s).
+    Higher,
+    /// Less is better (CPU per message, latency).
+    Lower,
+}
+
+/// A figure that ranks models.
+#[derive(Debug, Clone, Copy)]
+pub struct Metric {
+    /// Short name (in seeds and file names).
+    pub key: &'static str,
+    /// What a table heading calls it.
+    pub label: &'static str,
+    /// Which way is better.
+    pub better: Better,
+    /// The figure of one run.
+    pub value: fn(&RunRecord) -> Option<f64>,
+    /// Verdict words: (better, worse).
+    pub words: (&'static str, &'static str),
+}
+
+/// Messages (echoes, requests) per second.
+pub const MSG_S: Metric = Metric {
+    key: "msg-s",
+    label: "messages/s",
+    better: Better::Higher,
+    value: |r| r.messages_per_s,
+    words: ("faster", "slower"),
+};
+/// Requests per second (the mixed suite's messages).
+pub const REQ_S: Metric = Metric {
+    key: "req-s",
+    label: "requests/s",
+    better: Better::Higher,
+    value: |r| r.messages_per_s,
+    words: ("faster", "slower"),
+};
+/// Server CPU per message.
+pub const CPU_MSG: Metric = Metric {
+    key: "cpu-msg",
+    label: "server CPU us/message",
+    better: Better::Lower,
+    value: RunRecord::cpu_us_per_message,
+    words: ("cheaper", "costlier"),
+};
+/// p99 latency.
+pub const P99: Metric = Metric {
+    key: "p99",
+    label: "p99 latency",
+    better: Better::Lower,
+    value: RunRecord::p99_us,
+    words: ("lower", "higher"),
+};
+/// Payload MB/s one way.
+pub const MB_S: Metric = Metric {
+    key: "mb-s",
+    label: "payload MB/s",
+    better: Better::Higher,
+    value: |r| r.mb_per_s,
+    words: ("faster", "slower"),
+};
+
+impl Metric {
+    /// True for server CPU per message, whose figures take one source per point.
+    pub fn is_server_cpu(&self) -> bool {
+        self.key == CPU_MSG.key
+    }
+}
+
+/// The metrics that rank models at a suite's points of one kind.
+pub fn metrics_for(suite: &str, kind: &str) -> Vec<Metric> {
+    match (suite, kind) {
+        ("pingpong", "fixed-rate") => vec![CPU_MSG, P99],
+        ("pingpong", _) | ("plans", _) => vec![MSG_S, CPU_MSG],
+        ("frames", "frames") => vec![MB_S],
+        ("mixed", _) => vec![REQ_S],
+        _ => vec![],
+    }
+}
+
+/// What the interval says of a model against the reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// It is the reference.
+    Reference,
+    /// Better by more than the margin (faster, cheaper).
+    Better,
+    /// Worse by more than the margin.
+    Worse,
+    /// Within the margin either way.
+    Equivalent,
+    /// Neither.
+    Inconclusive,
+    /// No block had figures of both.
+    NoData,
+    /// Its error share at the point is above the bench's `--max-error-pct`: no verdict on
+    /// speed or cost, its ok figures counting only what did not fail.
+    Errors,
+}
+
+/// The margin rule (inconclusive below [`MIN_BLOCKS`] blocks, whatever the interval).
+pub fn judge(iv: &Interval, margin: f64, better: Better) -> Verdict {
+    if iv.n < MIN_BLOCKS {
+        return Verdict::Inconclusive;
+    }
+    let (above, below) = (iv.lo > 1.0 + margin, iv.hi < 1.0 - margin);
+    match (above, below, better) {
+        (true, _, Better::Higher) | (_, true, Better::Lower) => Verdict::Better,
+        (true, _, Better::Lower) | (_, true, Better::Higher) => Verdict::Worse,
+        _ if iv.lo >= 1.0 - margin && iv.hi <= 1.0 + margin => Verdict::Equivalent,
+        _ => Verdict::Inconclusive,
+    }
+}
+
+impl Verdict {
+    /// The word for a metric ("faster", "cheaper", "equivalent").
+    pub fn word(self, m: &Metric) -> &'static str {
+        match self {
+            Verdict::Reference => "reference",
+            Verdict::Better => m.words.0,
+            Verdict::Worse => m.words.1,
+            Verdict::Equivalent => "equivalent",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::NoData => "no data",
+            Verdict::Errors => "errors",
+        }
+    }
+}
+
+/// One model at one point and metric.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Model.
+    pub model: String,
+    /// Its ratio to the reference over the blocks both have figures for.
+    pub interval: Option<Interval>,
+    /// Blocks in which it beat the reference.
+    pub wins: usize,
+    /// Blocks paired with the reference.
+    pub blocks: usize,
+    /// Blocks run at this point in which it has no figure (failed, or none to count).
+    pub missing: usize,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Tier, from 1 (the best): 1 + the longest chain of models that beat it by the
+    /// verdict rule; 0 (none) without an interval or with [`Verdict::Errors`].
+    pub tier: usize,
+    /// Its error share over its runs at the point, percent.
+    pub error_pct: Option<f64>,
+    /// loadgen's median CPU share over its runs (slices) at the point, percent of one CPU.
+    pub loadgen_cpu_pct: Option<f64>,
+}
+
+impl Row {
+    /// The verdict's words: `faster`, `errors 45%`, `slower (client-bound)`.
+    pub fn verdict_cell(&self, m: &Metric) -> String {
+        match self.verdict {
+            Verdict::Errors => format!("errors {}%", pct(self.error_pct.unwrap_or(0.0))),
+            v if self.client_bound(m) => format!("{} (client-bound)", v.word(m)),
+            v => v.word(m).to_string(),
+        }
+    }
+
+    /// True for a messages/s figure where loadgen's median CPU share over the model's runs
+    /// at the point is [`CLIENT_BOUND_PCT`] or more: the client may have set the pace.
+    pub fn client_bound(&self, m: &Metric) -> bool {
+        m.better == Better::Higher
+            && m.key != MB_S.key
+            && self.loadgen_cpu_pct.is_some_and(|p| p >= CLIENT_BOUND_PCT)
+    }
+}
+
+/// A share in percent with as many decimals as it needs to be seen (45, 1.5, 0.02).
+pub fn pct(v: f64) -> String {
+    if v >= 10.0 {
+        format!("{v:.0}")
+    } else if v >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// Where a point's server CPU figures come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpuSource {
+    /// perf's task-clock in nanoseconds; runs without it are missing.
+    Nanoseconds,
+    /// /proc's user + system ticks (10 ms): no run at the point has a nanosecond count.
+    Ticks,
+}
+
+impl CpuSource {
+    /// The source of some runs: nanoseconds where any has a count.
+    pub fn of<'a>(runs: impl IntoIterator<Item = &'a RunRecord>) -> CpuSource {
+        if runs.into_iter().any(|r| r.server_cpu_ns.is_some()) {
+            CpuSource::Nanoseconds
+        } else {
+            CpuSource::Ticks
+        }
+    }
+
+    /// Server CPU microseconds per ok message of a run from this source alone.
+    pub fn us_per_message(self, r: &RunRecord) -> Option<f64> {
+        let rep = r.report.as_ref()?;
+        let cpu_s = match self {
+            CpuSource::Nanoseconds => r.server_cpu_ns? as f64 / 1e9,
+            CpuSource::Ticks => rep.server.as_ref()?.cpu.total_s(),
+        };
+        (rep.ok > 0).then(|| cpu_s * 1e6 / rep.ok as f64)
+    }
+
+    /// How a report names it.
+    pub fn words(self) -> &'static str {
+        match self {
+            CpuSource::Nanoseconds => "perf's task-clock (ns); runs without it count as missing",
+            CpuSource::Ticks => "/proc's user + system ticks (10 ms): no run here has perf's count",
+        }
+    }
+}
+
+/// The verdicts at one point for one metric.
+#[derive(Debug, Clone)]
+pub struct PointVerdicts {
+    /// Suite.
+    pub suite: String,
+    /// Point name.
+    pub point: String,
+    /// Kind of point.
+    pub kind: String,
+    /// Connections.
+    pub conns: u64,
+    /// The metric.
+    pub metric: Metric,
+    /// Reference model.
+    pub reference: String,
+    /// Rows, best first; models without figures last.
+    pub rows: Vec<Row>,
+    /// Blocks flagged as outliers, on the paired log-ratios.
+    pub outliers: Vec<Outlier>,
+    /// Where server CPU figures came from, for a metric of server CPU.
+    pub cpu_source: Option<CpuSource>,
+    /// The error shares and their verdicts, reference included, in the rows' order.
+    pub errors: Vec<errors::ErrorRow>,
+    /// The error share above which a model gets [`Verdict::Errors`], percent.
+    pub max_error_pct: f64,
+}
+
+/// Figures of every model at a point: model -> block -> value (ok runs with a positive,
+/// finite figure). At an interleaved point, each round's figures are first freed of the
+/// machine's drift within the round ([`detrend`]).
+fn figures(
+    results: &BenchResults,
+    suite: &str,
+    point: &str,
+    metric: &Metric,
+) -> BTreeMap<String, BTreeMap<u32, f64>> {
+    let here = || {
+        results.runs.iter().filter(|r| {
+            r.suite == suite
+                && r.point == point
+                && r.position.is_some()
+                && r.status == RunStatus::Ok
+        })
+    };
+    let source = metric.is_server_cpu().then(|| CpuSource::of(here()));
+    let mut found: Vec<Figure> = Vec::new();
+    for r in here() {
+        let v = match source {
+            Some(s) => s.us_per_message(r),
+            None => (metric.value)(r),
+        };
+        if let Some(v) = v.filter(|v| v.is_finite() && *v > 0.0) {
+            found.push(Figure {
+                model: r.model.clone(),
+                block: r.block,
+                at: r
+                    .started_unix_ms
+                    .map_or(f64::from(r.position.unwrap_or(0)), |ms| ms as f64 / 1e3),
+                log: v.ln(),
+                sliced: r.slice.is_some(),
+            });
+        }
+    }
+    if !found.is_empty() && found.iter().all(|f| f.sliced) {
+        detrend(&mut found);
+    }
+    let mut out: BTreeMap<String, BTreeMap<u32, f64>> = BTreeMap::new();
+    for f in found {
+        out.entry(f.model).or_default().insert(f.block, f.log.exp());
+    }
+    out
+}
+
+/// One model's figure in one block or round, as a natural log.
+struct Figure {
+    model: String,
+    block: u32,
+    /// When it ran: seconds (Unix), or its place in the block where no time was recorded.
+    at: f64,
+    log: f64,
+    sliced: bool,
+}
+
+/// Least-squares line `y = a + b x` through some points, as (a, b); None with fewer than
+/// three or no spread in x.
+pub fn line(points: &[(f64, f64)]) -> Option<(f64, f64)> {
+    if points.len() < 3 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|(x, _)| (x - mx).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+    if sxx <= 0.0 {
+        return None;
+    }
+    let b = sxy / sxx;
+    Some((my - b * mx, b))
+}
+
+/// The machine's drift within each interleaved round, taken out of its slices' figures.
+/// A round lasts about a second, over which this machine's speed wanders; pairing a model
+/// with the reference in the same round cancels what the two share, not what changed
+/// between their slices. Each slice's residual is its log figure less its model's median
+/// over rounds (so the models' own levels never enter); a straight line through a round's
+/// residuals against the slices' start times is the drift, and it is subtracted from every
+/// slice of the round. The shuffled order puts every model early and late alike, so the
+/// line takes nothing from a model's level; it takes from the ratios the part of the noise
+/// that moved steadily through the round.
+fn detrend(found: &mut [Figure]) {
+    let mut by_model: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for f in found.iter() {
+        by_model.entry(&f.model).or_default().push(f.log);
+    }
+    let level: BTreeMap<String, f64> = by_model
+        .into_iter()
+        .map(|(m, v)| (m.to_string(), median(&v)))
+        .collect();
+    let blocks: std::collections::BTreeSet<u32> = found.iter().map(|f| f.block).collect();
+    for block in blocks {
+        let t0 = found
+            .iter()
+            .filter(|f| f.block == block)
+            .map(|f| f.at)
+            .fold(f64::INFINITY, f64::min);
+        let points: Vec<(f64, f64)> = found
+            .iter()
+            .filter(|f| f.block == block)
+            .map(|f| (f.at - t0, f.log - level[&f.model]))
+            .collect();
+        let Some((a, b)) = line(&points) else {
+            continue;
+        };
+        for f in found.iter_mut().filter(|f| f.block == block) {
+            f.log -= a + b * (f.at - t0);
+        }
+    }
+}
+
+/// Per-block ln(a / b) over the blocks both have.
+fn paired_logs(a: &BTreeMap<u32, f64>, b: &BTreeMap<u32, f64>) -> BTreeMap<u32, f64> {
+    a.iter()
+        .filter_map(|(blk, va)| b.get(blk).map(|vb| (*blk, (va / vb).ln())))
+        .collect()
+}
+
+/// The verdicts at one point for one metric, against `reference` with margin `margin`; a
+/// model whose error share there is above the bench's `max_error_pct` is judged on its
+/// errors alone.
+pub fn at_point(
+    results: &BenchResults,
+    suite: &str,
+    point: &str,
+    metric: Metric,
+    reference: &str,
+    margin: f64,
+) -> PointVerdicts {
+    let fig = figures(results, suite, point, &metric);
+    let runs_here: Vec<&RunRecord> = results
+        .runs
+        .iter()
+        .filter(|r| r.suite == suite && r.point == point && r.position.is_some())
+        .collect();
+    let max_error_pct = results.config.max_error_pct;
+    let by_model: BTreeMap<&str, Vec<&RunRecord>> = results
+        .config
+        .models
+        .iter()
+        .map(|m| {
+            let runs: Vec<&RunRecord> = runs_here
+                .iter()
+                .filter(|r| &r.model == m)
+                .copied()
+                .collect();
+            (m.as_str(), runs)
+        })
+        .filter(|(_, runs)| !runs.is_empty())
+        .collect();
+    let empty = BTreeMap::new();
+    let reference_figs = fig.get(reference).unwrap_or(&empty);
+    let mut log_ratios: BTreeMap<String, BTreeMap<u32, f64>> = BTreeMap::new();
+    let mut rows: Vec<Row> = Vec::new();
+    for m in results
+        .config
+        .models
+        .iter()
+        .filter(|m| by_model.contains_key(m.as_str()))
+    {
+        let runs = &by_model[m.as_str()];
+        let mine = fig.get(m).unwrap_or(&empty);
+        let pairs = paired_logs(mine, reference_figs);
+        let logs: Vec<f64> = pairs.values().copied().collect();
+        let interval = paired(&logs);
+        let wins = logs
+            .iter()
+            .filter(|l| match metric.better {
+                Better::Higher => **l > 0.0,
+                Better::Lower => **l < 0.0,
+            })
+            .count();
+        let error_pct = errors::share(runs.iter().copied());
+        let verdict = match &interval {
+            _ if error_pct.is_some_and(|e| e > max_error_pct) => Verdict::Errors,
+            _ if m == reference => Verdict::Reference,
+            None => Verdict::NoData,
+            Some(iv) => judge(iv, margin, metric.better),
+        };
+        let cpu: Vec<f64> = runs.iter().filter_map(|r| r.loadgen_cpu_pct()).collect();
+        rows.push(Row {
+            model: m.clone(),
+            interval,
+            wins,
+            blocks: logs.len(),
+            missing: runs.len().saturating_sub(mine.len()),
+            verdict,
+            tier: 0,
+            error_pct,
+            loadgen_cpu_pct: (!cpu.is_empty()).then(|| median(&cpu)),
+        });
+        if verdict != Verdict::Errors {
+            log_ratios.insert(m.clone(), pairs);
+        }
+    }
+    // Tiers from the pairwise rule among the models with an interval and few errors.
+    let ranked: Vec<usize> = (0..rows.len())
+        .filter(|&i| rows[i].interval.is_some() && rows[i].verdict != Verdict::Errors)
+        .collect();
+    let worse = |i: usize, j: usize| {
+        let (a, b) = (&rows[ranked[i]].model, &rows[ranked[j]].model);
+        let logs: Vec<f64> =
+            paired_logs(fig.get(a).unwrap_or(&empty), fig.get(b).unwrap_or(&empty))
+                .into_values()
+                .collect();
+        paired(&logs).is_some_and(|iv| judge(&iv, margin, metric.better) == Verdict::Worse)
+    };
+    let tiers = tiers::from_relation(ranked.len(), worse);
+    for (k, &i) in ranked.iter().enumerate() {
+        rows[i].tier = tiers[k];
+    }
+    // Tier by tier, best first within one: the highest (or lowest) ratio; untiered last.
+    let key = |r: &Row| {
+        let ratio = match (&r.interval, metric.better) {
+            (None, _) => f64::INFINITY,
+            (Some(iv), Better::Higher) => -iv.ratio,
+            (Some(iv), Better::Lower) => iv.ratio,
+        };
+        (if r.tier == 0 { usize::MAX } else { r.tier }, ratio)
+    };
+    rows.sort_by(|a, b| {
+        let (ka, kb) = (key(a), key(b));
+        ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
+    });
+    let order: BTreeMap<&str, usize> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.model.as_str(), i))
+        .collect();
+    let mut error_rows = errors::rows(&by_model, reference);
+    error_rows.sort_by_key(|e| order.get(e.model.as_str()).copied().unwrap_or(usize::MAX));
+    let first = runs_here.first();
+    PointVerdicts {
+        suite: suite.into(),
+        point: point.into(),
+        kind: first.map(|r| r.kind.clone()).unwrap_or_default(),
+        conns: first.map_or(0, |r| r.conns),
+        metric,
+        reference: reference.into(),
+        outliers: outliers::judge(&log_ratios, reference),
+        cpu_source: metric.is_server_cpu().then(|| {
+            CpuSource::of(
+                runs_here
+                    .iter()
+                    .copied()
+                    .filter(|r| r.status == RunStatus::Ok),
+            )
+        }),
+        errors: error_rows,
+        max_error_pct,
+        rows,
+    }
+}
+
+/// (suite, point, kind) of every point run in blocks, suite by suite in the bench's order
+/// and point by point in the order they ran.
+pub fn blocked_points(results: &BenchResults) -> Vec<(String, String, String)> {
+    let mut out: Vec<(String, String, String)> = Vec::new();
+    for suite in &results.config.suites {
+        for run in results
+            .runs
+            .iter()
+            .filter(|x| &x.suite == suite && x.position.is_some())
+        {
+            if !out.iter().any(|(s, p, _)| s == suite && p == &run.point) {
+                out.push((suite.clone(), run.point.clone(), run.kind.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Every point's verdicts, suite by suite in the bench's order, for every ranking metric.
+pub fn all(results: &BenchResults, reference: &str, margin: f64) -> Vec<PointVerdicts> {
+    let mut out = Vec::new();
+    for (suite, point, kind) in blocked_points(results) {
+        for metric in metrics_for(&suite, &kind) {
+            out.push(at_point(results, &suite, &point, metric, reference, margin));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
