@@ -121,7 +121,7 @@ pub fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
                         "{}: {} {}",
                         m.label,
                         iv.cell(),
-                        row.verdict.word(&m)
+                        row.verdict_cell(&m)
                     ))
                 })
                 .collect();

@@ -513,11 +513,7 @@ pub fn at_point(
         .collect();
     let worse = |i: usize, j: usize| {
         let (a, b) = (&rows[ranked[i]].model, &rows[ranked[j]].model);
-        let logs: Vec<f64> =
-            paired_logs(fig.get(a).unwrap_or(&empty), fig.get(b).unwrap_or(&empty))
-                .into_values()
-                .collect();
-        paired(&logs).is_some_and(|iv| judge(&iv, margin, metric.better) == Verdict::Worse)
+        is_worse(&fig, a, b, margin, metric.better)
     };
     let tiers = tiers::from_relation(ranked.len(), worse);
     for (k, &i) in ranked.iter().enumerate() {
@@ -564,6 +560,25 @@ pub fn at_point(
         max_error_pct,
         rows,
     }
+}
+
+/// True when model `a` is worse than `b` by the verdict rule on their own paired ratio,
+/// read either way round (a over b worse, or b over a better: the margin is not quite
+/// symmetric in a ratio, 1 - δ against 1 / (1 + δ), and either reading is a verdict).
+fn is_worse(
+    fig: &BTreeMap<String, BTreeMap<u32, f64>>,
+    a: &str,
+    b: &str,
+    margin: f64,
+    better: Better,
+) -> bool {
+    let empty = BTreeMap::new();
+    let (fa, fb) = (fig.get(a).unwrap_or(&empty), fig.get(b).unwrap_or(&empty));
+    let verdict = |x, y| {
+        let logs: Vec<f64> = paired_logs(x, y).into_values().collect();
+        paired(&logs).map(|iv| judge(&iv, margin, better))
+    };
+    verdict(fa, fb) == Some(Verdict::Worse) || verdict(fb, fa) == Some(Verdict::Better)
 }
 
 /// (suite, point, kind) of every point run in blocks, suite by suite in the bench's order

@@ -153,7 +153,10 @@ fn unpaired_intervals_cover_a_known_ratio() {
             covered += 1;
         }
     }
-    assert!((1870..=1930).contains(&covered), "covered {covered} of 2000");
+    assert!(
+        (1870..=1930).contains(&covered),
+        "covered {covered} of 2000"
+    );
 }
 
 #[test]
@@ -347,4 +350,280 @@ fn paired_blocks_rank_through_shared_noise() {
             .iter()
             .all(|r| r.model == "fast" || r.verdict == Verdict::Worse)
     );
+}
+
+/// A run's report with `samples` samples of which `errors` failed.
+fn with_samples(r: &mut RunRecord, samples: u64, errors: u64) {
+    let mut rep = crate::report::test_report(&crate::stats::Stats::new(false));
+    rep.samples = samples;
+    rep.ok = samples - errors;
+    rep.errors = errors;
+    r.report = Some(rep);
+}
+
+#[test]
+fn a_model_with_errors_gets_its_error_share_not_a_speed_verdict() {
+    // `slow` fails 45% of its samples: its ok/s is low because of it, not its speed.
+    let mut r = synthetic(10);
+    for run in &mut r.runs {
+        let errors = if run.model == "slow" { 450 } else { 0 };
+        with_samples(run, 1000, errors);
+    }
+    // One error in 2000 for `same`: under 1%, judged as before.
+    for run in r.runs.iter_mut().filter(|x| x.model == "same").take(1) {
+        with_samples(run, 2000, 1);
+    }
+    let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
+    let row = |m: &str| pv.rows.iter().find(|x| x.model == m).unwrap().clone();
+    assert_eq!(row("slow").verdict, Verdict::Errors);
+    assert_eq!(row("slow").verdict_cell(&MSG_S), "errors 45%");
+    assert_eq!(row("slow").tier, 0);
+    assert_eq!(pv.rows.last().unwrap().model, "slow");
+    assert_eq!(
+        crate::report::ranking::brief(&pv, "slow").as_deref(),
+        Some("errors 45%")
+    );
+    assert_eq!(row("same").verdict, Verdict::Equivalent);
+    assert_eq!(row("fast").verdict, Verdict::Better);
+    let err = |m: &str| pv.errors.iter().find(|x| x.model == m).unwrap().clone();
+    assert_eq!(err("slow").verdict, errors::ErrorVerdict::More);
+    assert_eq!(err("slow").share, Some(45.0));
+    let (d, lo, hi) = err("slow").difference.unwrap();
+    assert!((d - 45.0).abs() < 1e-9 && lo <= d && d <= hi);
+    assert_eq!(err("fast").verdict, errors::ErrorVerdict::Same);
+    assert_eq!(err("epoll").verdict, errors::ErrorVerdict::Reference);
+    // A looser limit gives `slow` its speed verdict back.
+    r.config.max_error_pct = 50.0;
+    let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
+    let slow = pv.rows.iter().find(|x| x.model == "slow").unwrap();
+    assert_eq!(slow.verdict, Verdict::Worse);
+    // The section names the error share.
+    let mut s = String::new();
+    r.config.max_error_pct = 1.0;
+    crate::report::ranking::section(&r, "epoll", 0.03, &mut s);
+    assert!(s.contains("| errors 45% |"), "{s}");
+    assert!(s.contains("### Errors"), "{s}");
+    assert!(
+        s.contains("| slow | 45% | +45.00 [+45.00, +45.00] | 10 | more errors |"),
+        "{s}"
+    );
+}
+
+#[test]
+fn older_raw_json_without_an_error_limit_loads_with_one_percent() {
+    let mut v = serde_json::to_value(synthetic(2)).unwrap();
+    v["config"].as_object_mut().unwrap().remove("max_error_pct");
+    let back: BenchResults = serde_json::from_value(v).unwrap();
+    assert_eq!(back.config.max_error_pct, 1.0);
+}
+
+/// model -> block -> ln ratio for `models` over 12 blocks, each model's own noise
+/// alternating ±1% around its level.
+fn log_ratios(models: &[(&str, f64)]) -> BTreeMap<String, BTreeMap<u32, f64>> {
+    models
+        .iter()
+        .enumerate()
+        .map(|(k, (m, level))| {
+            let blocks = (1..=12u32)
+                .map(|b| {
+                    let wobble = 0.01 * if (b + k as u32) % 2 == 0 { 1.0 } else { -1.0 };
+                    (b, level.ln() + wobble * f64::from(1 + b % 3))
+                })
+                .collect();
+            (m.to_string(), blocks)
+        })
+        .collect()
+}
+
+#[test]
+fn outliers_are_judged_on_paired_ratios() {
+    // Block 4 ran every model 2.5 times faster (the machine was quiet): in raw figures
+    // every model's block 4 is far off, in ratios nothing is.
+    let models = ["epoll", "fast", "same", "slow"];
+    let mut r = synthetic(12);
+    for run in r.runs.iter_mut().filter(|x| x.block == 4) {
+        run.messages_per_s = run.messages_per_s.map(|v| v * 2.5);
+    }
+    let raw = figures(&r, "pingpong", "100", &MSG_S);
+    assert!(
+        models
+            .iter()
+            .all(|m| !outliers::by_deviation(&raw[*m]).is_empty())
+    );
+    let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
+    assert!(pv.outliers.is_empty(), "{:?}", pv.outliers);
+    // One model off in one block: that model, that block.
+    let mut lr = log_ratios(&[("fast", 1.2), ("same", 1.0), ("slow", 0.8)]);
+    *lr.get_mut("slow").unwrap().get_mut(&7).unwrap() += 0.7;
+    let found = outliers::judge(&lr, "epoll");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!((found[0].model.as_str(), found[0].block), ("slow", 7));
+    assert!(!found[0].of_reference);
+}
+
+#[test]
+fn a_reference_outlier_is_named_once_as_the_references() {
+    // The reference ran half as fast in block 9: every model's ratio doubles there.
+    let mut r = synthetic(12);
+    for run in r
+        .runs
+        .iter_mut()
+        .filter(|x| x.block == 9 && x.model == "epoll")
+    {
+        run.messages_per_s = run.messages_per_s.map(|v| v * 0.5);
+    }
+    let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
+    assert_eq!(pv.outliers.len(), 1, "{:?}", pv.outliers);
+    let o = &pv.outliers[0];
+    assert!(
+        o.of_reference && o.model == "epoll" && o.block == 9,
+        "{o:?}"
+    );
+    assert!((o.value - 0.5).abs() < 0.05, "{o:?}");
+    let mut s = String::new();
+    crate::report::ranking::section(&r, "epoll", 0.03, &mut s);
+    assert!(s.contains("the reference epoll itself in block 9"), "{s}");
+}
+
+/// Tiers never contradict the pairwise verdicts: where the rule says a model is worse
+/// than another (on their own paired ratio, either way round), its tier is later; and the
+/// rows' verdicts against the reference agree with the reference's tier.
+fn assert_tiers_follow_verdicts(r: &BenchResults) -> usize {
+    let mut checked = 0;
+    for (suite, point, kind) in blocked_points(r) {
+        for metric in metrics_for(&suite, &kind) {
+            let pv = at_point(
+                r,
+                &suite,
+                &point,
+                metric,
+                &r.config.reference,
+                r.config.margin,
+            );
+            let fig = figures(r, &suite, &point, &metric);
+            let tiered: Vec<&Row> = pv.rows.iter().filter(|x| x.tier > 0).collect();
+            for a in &tiered {
+                for b in &tiered {
+                    let worse = is_worse(&fig, &a.model, &b.model, r.config.margin, metric.better);
+                    if worse {
+                        assert!(
+                            a.tier > b.tier,
+                            "{suite} {point} {}: {} (tier {}) is worse than {} (tier {})",
+                            metric.key,
+                            a.model,
+                            a.tier,
+                            b.model,
+                            b.tier
+                        );
+                    }
+                    checked += 1;
+                }
+            }
+            let Some(reference) = pv.rows.iter().find(|x| x.verdict == Verdict::Reference) else {
+                continue;
+            };
+            for row in &tiered {
+                match row.verdict {
+                    Verdict::Worse => {
+                        assert!(row.tier > reference.tier, "{suite} {point} {:?}", pv.rows)
+                    }
+                    Verdict::Better => assert!(row.tier < reference.tier, "{suite} {point}"),
+                    _ => {}
+                }
+            }
+            // Rows read best tier first.
+            assert!(tiered.windows(2).all(|w| w[0].tier <= w[1].tier));
+        }
+    }
+    checked
+}
+
+#[test]
+fn tiers_never_contradict_the_verdicts_on_synthetic_benches() {
+    assert!(assert_tiers_follow_verdicts(&synthetic(12)) > 0);
+    assert!(assert_tiers_follow_verdicts(&interleaved(30, 0.1)) > 0);
+    let pv = at_point(&synthetic(12), "pingpong", "100", MSG_S, "epoll", 0.03);
+    let tier = |m: &str| pv.rows.iter().find(|x| x.model == m).unwrap().tier;
+    assert_eq!(
+        (tier("fast"), tier("epoll"), tier("same"), tier("slow")),
+        (1, 2, 2, 3)
+    );
+}
+
+#[test]
+fn tiers_never_contradict_the_verdicts_on_committed_benches() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../results");
+    let mut checked = 0;
+    for dir in [
+        "2026-12-05-vm/bench-1/bench",
+        "2026-12-05-vm/bench-2/bench",
+        "2026-12-02-vm/bench",
+        "2026-12-02-vm/bench-full",
+    ] {
+        let path = root.join(dir).join("raw.json");
+        let r = BenchResults::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        checked += assert_tiers_follow_verdicts(&r);
+    }
+    assert!(checked > 1000, "{checked} pairs");
+}
+
+#[test]
+fn a_saturated_client_marks_messages_per_second_client_bound() {
+    let mut r = interleaved(10, 0.0);
+    for run in &mut r.runs {
+        let busy = if run.model == "slow" { 0.95 } else { 0.5 };
+        if let Some(sl) = run.slice.as_mut() {
+            sl.loadgen_cpu_ns = (busy * sl.measured_s * 1e9) as u64;
+        }
+    }
+    let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
+    let slow = pv.rows.iter().find(|x| x.model == "slow").unwrap();
+    assert!(
+        (slow.loadgen_cpu_pct.unwrap() - 95.0).abs() < 0.5,
+        "{slow:?}"
+    );
+    assert_eq!(slow.verdict_cell(&MSG_S), "slower (client-bound)");
+    let twin = pv.rows.iter().find(|x| x.model == "epoll-twin").unwrap();
+    assert!(!twin.client_bound(&MSG_S));
+    // CPU per message is never marked: it is what the reader is sent to.
+    assert!(!slow.client_bound(&CPU_MSG));
+    let mut s = String::new();
+    crate::report::ranking::section(&r, "epoll", 0.03, &mut s);
+    assert!(
+        s.contains("Client-bound: loadgen used 90% of a CPU or more against slow,"),
+        "{s}"
+    );
+}
+
+#[test]
+fn a_point_takes_server_cpu_from_one_source() {
+    // Every run counted 1000 ok messages (8 ms of CPU: 8 us each); even blocks' runs have perf's count, odd ones
+    // only /proc's ticks (here none): the odd ones are missing, never filled in.
+    let mut r = synthetic(10);
+    for run in &mut r.runs {
+        with_samples(run, 1000, 0);
+        run.server_cpu_ns = (run.block % 2 == 0).then_some(8_000_000);
+    }
+    let pv = at_point(&r, "pingpong", "100", CPU_MSG, "epoll", 0.03);
+    assert_eq!(pv.cpu_source, Some(CpuSource::Nanoseconds));
+    let fast = pv.rows.iter().find(|x| x.model == "fast").unwrap();
+    assert_eq!((fast.blocks, fast.missing), (5, 5));
+    assert_eq!(CpuSource::Nanoseconds.us_per_message(&r.runs[4]), Some(8.0));
+    assert_eq!(
+        CpuSource::of(r.runs.iter().filter(|x| x.block % 2 == 1)),
+        CpuSource::Ticks
+    );
+}
+
+#[test]
+fn how_sharp_counts_paired_blocks_and_leaves_out_thin_points() {
+    // 4 blocks: under the 5 a verdict needs, so the point is not in the table.
+    let mut s = String::new();
+    crate::report::ranking::section(&synthetic(4), "epoll", 0.03, &mut s);
+    let sharp = s.split("### How sharp").nth(1).unwrap();
+    let table = sharp.split("\n### ").next().unwrap();
+    assert!(!table.contains("pingpong 100 conns"), "{table}");
+    let mut s = String::new();
+    crate::report::ranking::section(&synthetic(6), "epoll", 0.03, &mut s);
+    assert!(s.contains("| pingpong 100 conns | messages/s | 6 |"), "{s}");
 }
