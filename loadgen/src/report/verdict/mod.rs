@@ -223,7 +223,9 @@ impl Row {
     pub fn verdict_cell(&self, m: &Metric) -> String {
         match self.verdict {
             Verdict::Errors => format!("errors {}%", pct(self.error_pct.unwrap_or(0.0))),
-            v if self.client_bound(m) => format!("{} (client-bound)", v.word(m)),
+            v if v != Verdict::Reference && self.client_bound(m) => {
+                format!("{} (client-bound)", v.word(m))
+            }
             v => v.word(m).to_string(),
         }
     }
