@@ -51,8 +51,9 @@ pub fn by_deviation(values: &BTreeMap<u32, f64>) -> Vec<(u32, f64, f64)> {
 
 /// The outliers of a point from each non-reference model's per-block log-ratios to the
 /// reference (model -> block -> ln ratio). A block is the reference's own outlier when at
-/// least two models are flagged in it, all the same way, and they are more than half of
-/// the models with a ratio there; its models' flags are then folded into that one.
+/// least two models are flagged in it the same way and they are more than half of the
+/// models with a ratio there; their flags are then folded into that one, and a model
+/// flagged the other way in that block stays its own.
 pub fn judge(logs: &BTreeMap<String, BTreeMap<u32, f64>>, reference: &str) -> Vec<Outlier> {
     let mut flags: BTreeMap<u32, Vec<(String, f64, f64)>> = BTreeMap::new();
     for (model, by_block) in logs.iter().filter(|(m, _)| m.as_str() != reference) {
@@ -69,9 +70,18 @@ pub fn judge(logs: &BTreeMap<String, BTreeMap<u32, f64>>, reference: &str) -> Ve
             .iter()
             .filter(|(m, b)| m.as_str() != reference && b.contains_key(&block))
             .count();
-        let shifts: Vec<f64> = flagged.iter().map(|(_, log, med)| log - med).collect();
-        let one_way = shifts.iter().all(|s| *s > 0.0) || shifts.iter().all(|s| *s < 0.0);
-        if flagged.len() >= 2 && one_way && 2 * flagged.len() > present {
+        // The reference's own when more than half the models moved the same way; the
+        // ones that moved the other way stay their own.
+        let (up, down): (Vec<_>, Vec<_>) = flagged.into_iter().partition(|(_, log, med)| log > med);
+        let (theirs, rest) = if up.len() >= 2 && 2 * up.len() > present {
+            (up, down)
+        } else if down.len() >= 2 && 2 * down.len() > present {
+            (down, up)
+        } else {
+            (Vec::new(), up.into_iter().chain(down).collect())
+        };
+        if !theirs.is_empty() {
+            let shifts: Vec<f64> = theirs.iter().map(|(_, log, med)| log - med).collect();
             out.push(Outlier {
                 model: reference.to_string(),
                 block,
@@ -79,9 +89,8 @@ pub fn judge(logs: &BTreeMap<String, BTreeMap<u32, f64>>, reference: &str) -> Ve
                 median: 1.0,
                 of_reference: true,
             });
-            continue;
         }
-        out.extend(flagged.into_iter().map(|(model, log, med)| Outlier {
+        out.extend(rest.into_iter().map(|(model, log, med)| Outlier {
             model,
             block,
             value: log.exp(),

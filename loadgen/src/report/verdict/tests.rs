@@ -361,6 +361,22 @@ fn a_reference_outlier_is_named_once_as_the_references() {
     let mut s = String::new();
     crate::report::ranking::section(&r, "epoll", 0.03, &mut s);
     assert!(s.contains("the reference epoll itself in block 9"), "{s}");
+    // Four of five models' ratios up in block 5, the fifth's down: the reference's, and
+    // the fifth's own.
+    let mut lr = log_ratios(&[("a", 1.0), ("b", 1.1), ("c", 0.9), ("d", 1.2), ("e", 1.0)]);
+    for (m, shift) in [("a", 0.5), ("b", 0.5), ("c", 0.6), ("d", 0.5), ("e", -0.9)] {
+        *lr.get_mut(m).unwrap().get_mut(&5).unwrap() += shift;
+    }
+    let found = outliers::judge(&lr, "epoll");
+    let named: Vec<(&str, u32, bool)> = found
+        .iter()
+        .map(|o| (o.model.as_str(), o.block, o.of_reference))
+        .collect();
+    assert_eq!(
+        named,
+        vec![("epoll", 5, true), ("e", 5, false)],
+        "{found:?}"
+    );
 }
 
 /// Tiers never contradict the pairwise verdicts: where the rule says a model is worse
