@@ -202,6 +202,11 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 0.03, value_name = "X")]
     pub margin: f64,
 
+    /// Error share, percent of samples, above which a model at a point gets no verdict on
+    /// speed or cost there, only its error share.
+    #[arg(long, default_value_t = 1.0, value_name = "PCT")]
+    pub max_error_pct: f64,
+
     /// The mixed suite's sweep connection counts, comma-separated
     /// [default: 1,3,5,...,23]; its 50-connection cap comparison always runs.
     #[arg(long, value_name = "LIST")]
@@ -307,6 +312,11 @@ pub struct ReportArgs {
     /// Margin of the verdicts, a fraction [default: the bench's own --margin].
     #[arg(long, value_name = "X")]
     pub margin: Option<f64>,
+
+    /// Error share, percent of samples, above which a model gets no verdict on speed or
+    /// cost at a point [default: the bench's own --max-error-pct, else 1].
+    #[arg(long, value_name = "PCT")]
+    pub max_error_pct: Option<f64>,
 }
 
 /// `loadgen merge A.json B.json ... [--json OUT]`.

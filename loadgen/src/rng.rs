@@ -1,5 +1,5 @@
 //! A small deterministic random number generator (SplitMix64, Steele, Lea and Flood 2014):
-//! the bench's shuffled model orders and the report's bootstrap resamples come from it, so
+//! the bench's shuffled model orders come from it, so
 //! that a recorded seed gives the same order and the same intervals on any machine.
 
 /// SplitMix64: 64 bits of state, every seed a full-period stream.

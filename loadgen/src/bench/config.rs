@@ -94,6 +94,8 @@ pub enum ConfigError {
     UnknownReference(String, String),
     #[error("--margin must be a fraction above 0 and below 1 (0.03 is 3%)")]
     BadMargin,
+    #[error("--max-error-pct must be a percentage from 0 to 100")]
+    BadMaxErrorPct,
     #[error("{0} exists already; give another --out")]
     OutExists(String),
     #[error(
@@ -318,6 +320,9 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
     if !(args.margin > 0.0 && args.margin < 1.0) {
         return Err(ConfigError::BadMargin);
     }
+    if !(0.0..=100.0).contains(&args.max_error_pct) {
+        return Err(ConfigError::BadMaxErrorPct);
+    }
     let mixed_conns = args
         .mixed_conns
         .as_ref()
@@ -411,6 +416,7 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
         seed: Some(seed),
         reference,
         margin: args.margin,
+        max_error_pct: args.max_error_pct,
         mixed_conns,
         scale: args.scale,
         rate_fixed: args.rate_fixed,
@@ -556,6 +562,7 @@ mod tests {
         assert!(err(&["--reference", "thread", "--models", "epoll"]).contains("--reference"));
         assert!(err(&["--margin", "0"]).contains("--margin"));
         assert!(err(&["--margin=-0.1"]).contains("--margin"));
+        assert!(err(&["--max-error-pct", "101"]).contains("--max-error-pct"));
         assert!(err(&["--mixed-conns", "0"]).contains("'0' is not a connection count"));
         assert!(err(&["--models", "epoll"]).contains("cargo build --release"));
         assert!(err(&["--models", "py-nope"]).contains("baselines: py-asyncio,"));

@@ -67,6 +67,10 @@ pub struct BenchConfig {
     /// 1 by more than this fraction, equivalent when the interval lies within it.
     #[serde(default = "three_percent")]
     pub margin: f64,
+    /// Error share (percent of samples) above which a model at a point gets no verdict on
+    /// speed or cost, only its error share (`--max-error-pct`).
+    #[serde(default = "one_percent")]
+    pub max_error_pct: f64,
     /// The mixed suite's sweep connection counts when not its default.
     #[serde(default)]
     pub mixed_conns: Option<Vec<u64>>,
@@ -572,6 +576,18 @@ impl RunRecord {
         (self.conns > 0).then(|| peak.saturating_sub(start) as f64 * 1024.0 / self.conns as f64)
     }
 
+    /// loadgen's CPU share over the measured part, percent of one CPU: its event loop's
+    /// over a slice, its process's over a run's elapsed time.
+    pub fn loadgen_cpu_pct(&self) -> Option<f64> {
+        match self.slice {
+            Some(sl) => Some(sl.loadgen_cpu_pct()),
+            None => self
+                .report
+                .as_ref()
+                .map(|rep| rep.loadgen_cpu.total_s() / rep.elapsed_s.max(1e-9) * 100.0),
+        }
+    }
+
     /// Error share of the samples, percent.
     pub fn error_pct(&self) -> Option<f64> {
         let r = self.report.as_ref()?;
@@ -634,6 +650,11 @@ fn epoll() -> String {
 /// serde default margin of files that did not record one.
 fn three_percent() -> f64 {
     0.03
+}
+
+/// serde default error share of files that did not record one.
+pub(crate) fn one_percent() -> f64 {
+    1.0
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The `## Baselines` section of summary.md: the studies' Python servers (baselines/python)
 //! as the unit the studies used. Per point of the ping-pong sweep, the plans and the
 //! frames, every server's figure as a ratio to py-asyncio's in the same block (the
-//! verdicts' paired ratios and bootstrap intervals, [`super::verdict::at_point`] with
+//! verdicts' paired ratios and Student-t intervals, [`super::verdict::at_point`] with
 //! py-asyncio as the reference), beside the ratio a study published for the same pair
 //! ([`super::studies`]). Pairs a study published against another unit (the async-sig
 //! thread's asyncio Protocol) follow in a table of their own.
@@ -165,7 +165,7 @@ pub fn body(r: &BenchResults, margin: f64) -> String {
          3.11 server per model the studies measured, on echolab's contract, pinned and \
          measured like the Rust models. Per point, every server's figure as a ratio to \
          {UNIT} (asyncio streams, the studies' unit) in the same block: the geometric mean \
-         of the per-block ratios with its 95% bootstrap interval, as in the verdicts. Beside \
+         of the per-block ratios with its 95% Student-t interval, as in the verdicts. Beside \
          it, the same ratio as a study published it, from that study's own figures; a study \
          ran on other hardware, another Python and another kernel, so compare the order \
          and the size of the gaps, not the digits.\n"

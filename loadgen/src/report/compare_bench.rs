@@ -18,7 +18,6 @@ use thiserror::Error;
 use super::markdown::table;
 use super::verdict::{self, Interval, Metric, Verdict};
 use crate::bench::data::{BenchResults, DataError, RunRecord};
-use crate::rng::Rng;
 
 /// Two benches that cannot be compared.
 #[derive(Debug, Error)]
@@ -194,16 +193,24 @@ pub fn changes(
                     verdict::paired_log_ratios(r, suite, point, &metric, model, &reference)
                 };
                 let (la, lb) = (logs(a), logs(b));
-                let key = [suite.as_str(), point, metric.key, model, &reference];
-                let one = |l: &[f64], k: u64| {
-                    verdict::bootstrap(l, &mut Rng::keyed(verdict::BOOTSTRAP_SEED, &key, k))
-                };
-                let (Some(ia), Some(ib)) = (one(&la, 2), one(&lb, 3)) else {
+                let (Some(ia), Some(ib), Some(iv)) = (
+                    verdict::paired(&la),
+                    verdict::paired(&lb),
+                    verdict::unpaired(&la, &lb),
+                ) else {
                     continue;
                 };
-                let mut rng = Rng::keyed(verdict::BOOTSTRAP_SEED, &key, 1);
-                let Some(iv) = verdict::bootstrap_unpaired(&la, &lb, &mut rng) else {
-                    continue;
+                // A model with too many errors in either bench has no speed to compare.
+                let errs = |r: &BenchResults| {
+                    verdict::at_point(r, suite, point, metric, &reference, margin)
+                        .rows
+                        .iter()
+                        .any(|x| &x.model == model && x.verdict == Verdict::Errors)
+                };
+                let verdict = if errs(a) || errs(b) {
+                    Verdict::Errors
+                } else {
+                    verdict::judge(&iv, margin, metric.better)
                 };
                 rows.push(Change {
                     suite: suite.clone(),
@@ -213,7 +220,7 @@ pub fn changes(
                     a: ia,
                     b: ib,
                     interval: iv,
-                    verdict: verdict::judge(&iv, margin, metric.better),
+                    verdict,
                 });
             }
         }
@@ -264,7 +271,7 @@ pub fn markdown(a_name: &str, b_name: &str, c: &Comparison, margin: f64) -> Stri
     s.push_str(&table(&header, &body));
     let _ = writeln!(
         s,
-        "\n{} of {} cells decisive. A ratio cell: the geometric mean of the model's per-block (or per-round) ratios to {r} in that bench, its 95% interval, and in brackets the blocks or rounds paired. B / A: the ratio of the two, its interval combining both benches' (each bench's blocks resampled on their own); B is better or worse only when it clears 1 by more than {m}%, equivalent when it lies within 1 ± {m}%, inconclusive otherwise. What the machine did between the two runs cancels in the ratios; what it did to one model and not to {r} does not.",
+        "\n{} of {} cells decisive. A ratio cell: the geometric mean of the model's per-block (or per-round) ratios to {r} in that bench, its 95% interval, and in brackets the blocks or rounds paired. B / A: the ratio of the two, its interval combining both benches' (Welch's t interval: the two benches' blocks are not paired); B is better or worse only when it clears 1 by more than {m}%, equivalent when it lies within 1 ± {m}%, inconclusive otherwise. What the machine did between the two runs cancels in the ratios; what it did to one model and not to {r} does not. **errors**: more of the model's samples failed in A or B than the bench allows (`--max-error-pct`), so its speed is not compared.",
         c.decisive(),
         c.rows.len(),
         m = margin * 100.0,

@@ -46,7 +46,7 @@ pub fn compare_ratio_dirs(dirs: &[&Path]) -> Result<String, CompareError> {
         })
         .collect();
     let mut s = format!(
-        "# Ratios to {reference}, bench by bench\n\nEach cell: a model's ratio to {reference} as that bench measured it (geometric mean of its paired per-block or per-round ratios, 95% bootstrap interval) and its verdict. **agree**: every interval of the row shares a value.\n\n| bench | design | made with |\n|---|---|---|\n"
+        "# Ratios to {reference}, bench by bench\n\nEach cell: a model's ratio to {reference} as that bench measured it (geometric mean of its paired per-block or per-round ratios, 95% Student-t interval) and its verdict. **agree**: every interval of the row shares a value.\n\n| bench | design | made with |\n|---|---|---|\n"
     );
     for (name, b) in names.iter().zip(&benches) {
         let _ = writeln!(
@@ -86,7 +86,7 @@ pub fn compare_ratio_dirs(dirs: &[&Path]) -> Result<String, CompareError> {
                     match pv.rows.iter().find(|r| &r.model == model) {
                         Some(r) => match r.interval {
                             Some(iv) => {
-                                row.push(format!("{} {}", iv.cell(), r.verdict.word(&metric)));
+                                row.push(format!("{} {}", iv.cell(), r.verdict_cell(&metric)));
                                 ivs.push(iv);
                             }
                             None => row.push("-".into()),

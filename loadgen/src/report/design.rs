@@ -102,17 +102,7 @@ pub fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
                 })
                 .collect(),
         );
-        let loadgen = median(
-            runs.iter()
-                .filter_map(|x| match x.slice {
-                    Some(sl) => Some(sl.loadgen_cpu_pct()),
-                    None => x
-                        .report
-                        .as_ref()
-                        .map(|rep| rep.loadgen_cpu.total_s() / rep.elapsed_s.max(1e-9) * 100.0),
-                })
-                .collect(),
-        );
+        let loadgen = median(runs.iter().filter_map(|x| x.loadgen_cpu_pct()).collect());
         let mut row = vec![
             format!("{suite} {point}"),
             design,
@@ -131,7 +121,7 @@ pub fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
                         "{}: {} {}",
                         m.label,
                         iv.cell(),
-                        row.verdict.word(&m)
+                        row.verdict_cell(&m)
                     ))
                 })
                 .collect();

@@ -47,8 +47,8 @@ pub fn point_table(pv: &PointVerdicts) -> String {
         .map(|r| {
             let verdict = match r.verdict {
                 Verdict::NoData => format!("no data ({} run(s) without a figure)", r.missing),
-                v => {
-                    let w = v.word(&pv.metric).to_string();
+                _ => {
+                    let w = r.verdict_cell(&pv.metric);
                     if r.missing > 0 {
                         format!("{w} ({} block(s) without a figure)", r.missing)
                     } else {
@@ -78,13 +78,28 @@ pub fn point_table(pv: &PointVerdicts) -> String {
     table(&header, &rows)
 }
 
-/// Median interval half-width over the non-reference models of a point, percent.
+/// Most blocks (rounds) a non-reference model of a point was paired with the reference in.
+pub fn paired_blocks(pv: &PointVerdicts) -> usize {
+    pv.rows
+        .iter()
+        .filter(|r| r.model != pv.reference)
+        .map(|r| r.blocks)
+        .max()
+        .unwrap_or_default()
+}
+
+/// Median interval half-width over the non-reference models of a point with at least
+/// [`verdict::MIN_BLOCKS`] paired blocks, percent.
 pub fn median_half_width(pv: &PointVerdicts) -> Option<f64> {
     let mut hw: Vec<f64> = pv
         .rows
         .iter()
-        .filter(|r| r.verdict != Verdict::Reference)
-        .filter_map(|r| r.interval.filter(|iv| iv.n >= 2).map(|iv| iv.half_width()))
+        .filter(|r| r.model != pv.reference)
+        .filter_map(|r| {
+            r.interval
+                .filter(|iv| iv.n >= verdict::MIN_BLOCKS)
+                .map(|iv| iv.half_width())
+        })
         .collect();
     if hw.is_empty() {
         return None;
@@ -126,9 +141,10 @@ pub fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
     let all = verdict::all(r, reference, margin);
     let _ = writeln!(
         s,
-        "Each point ran in blocks of fresh servers or in interleaved rounds (see How each point was measured; a round is a block below); a block runs every model once, in an order drawn afresh from the seed ({seed}), so the noise of a moment hits one block's models alike. A model's **ratio** is the geometric mean of its per-block ratios to **{reference}** (the reference), with a 95% bootstrap interval over blocks ({resamples} resamples, fixed seed); **wins/blocks** counts the blocks in which it beat {reference}. **Verdict**: better (faster, or cheaper for CPU per message, lower for p99) or worse only when the whole interval clears 1 by more than the margin δ = {pct}%; *equivalent* when the interval lies within 1 ± δ; *inconclusive* otherwise, and always with fewer than {min_blocks} blocks. Models share a **tier** when the first model of the tier is not better than them by the same rule (their own paired ratio). Nothing ran between the models of a block but the bench itself.\n",
+        "Each point ran in blocks of fresh servers or in interleaved rounds (see How each point was measured; a round is a block below); a block runs every model once, in an order drawn afresh from the seed ({seed}), so the noise of a moment hits one block's models alike. A model's **ratio** is the geometric mean of its per-block ratios to **{reference}** (the reference), with a 95% Student-t interval on the mean of their logs (blocks - 1 degrees of freedom); **wins/blocks** counts the blocks in which it beat {reference}. **Verdict**: better (faster, or cheaper for CPU per message, lower for p99) or worse only when the whole interval clears 1 by more than the margin δ = {pct}%; *equivalent* when the interval lies within 1 ± δ; *inconclusive* otherwise, and always with fewer than {min_blocks} blocks. A model's **tier** is 1 + the longest chain of models that beat it by the same rule on their own paired ratio, so a model worse than another is never in its tier or above it. **Errors** come first: a model whose error share at a point is above {max_err}% of its samples gets no verdict on speed or cost there, only its error share (its ok/s and CPU per ok message count only what did not fail); error shares are compared with the reference's under Errors. A messages/s verdict marked *(client-bound)* is one where loadgen itself used {client}% of a CPU or more (median over the model's runs): the client may have set the pace, and CPU per message says more there. Nothing ran between the models of a block but the bench itself.\n",
         seed = r.config.seed.unwrap_or_default(),
-        resamples = verdict::RESAMPLES,
+        max_err = verdict::pct(r.config.max_error_pct),
+        client = verdict::CLIENT_BOUND_PCT,
         pct = margin * 100.0,
         min_blocks = verdict::MIN_BLOCKS,
     );
@@ -139,23 +155,20 @@ pub fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
         .collect();
     let rows: Vec<Vec<String>> = all
         .iter()
+        .filter(|pv| paired_blocks(pv) >= verdict::MIN_BLOCKS)
         .map(|pv| {
             vec![
                 point_title(pv),
                 pv.metric.label.to_string(),
-                pv.rows
-                    .iter()
-                    .map(|x| x.blocks)
-                    .max()
-                    .unwrap_or_default()
-                    .to_string(),
+                paired_blocks(pv).to_string(),
                 median_half_width(pv).map_or("-".into(), |h| format!("±{h:.1}%")),
             ]
         })
         .collect();
     let _ = writeln!(
         s,
-        "### How sharp the intervals are\n\nMedian over the models of the interval's half-width, as a share of the ratio.\n\n{}",
+        "### How sharp the intervals are\n\nMedian over the models of the interval's half-width, as a share of the ratio; **blocks** counts the blocks (rounds) paired with the reference, and points with fewer than {} are left out.\n\n{}",
+        verdict::MIN_BLOCKS,
         table(&header, &rows)
     );
     for pv in &all {
@@ -168,28 +181,9 @@ pub fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
             pv.metric.label,
             super::forest::file_name(pv),
         );
-        if !pv.outliers.is_empty() {
-            let list: Vec<String> = pv
-                .outliers
-                .iter()
-                .map(|o| {
-                    format!(
-                        "{} in block {} ({} against its median {})",
-                        o.model,
-                        o.block,
-                        num(o.value, 2),
-                        num(o.median, 2)
-                    )
-                })
-                .collect();
-            let _ = writeln!(
-                s,
-                "Outlier runs (over {} median absolute deviations from their model's median; kept): {}.\n",
-                verdict::OUTLIER_MADS,
-                list.join("; ")
-            );
-        }
+        notes(pv, s);
     }
+    errors_section(&all, s);
     let stolen: Vec<String> = r
         .runs
         .iter()
@@ -221,14 +215,138 @@ pub fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
     }
 }
 
-/// The ratio of a model at a point for the main table: `1.02x =` style, None without one.
+/// The ratio of a model at a point for the main table: `×1.02 faster` style, `errors 45%`
+/// where errors take its verdict's place, None without one.
 pub fn brief(pv: &PointVerdicts, model: &str) -> Option<String> {
     let row = pv.rows.iter().find(|r| r.model == model)?;
+    if row.verdict == Verdict::Errors {
+        return Some(row.verdict_cell(&pv.metric));
+    }
     let iv = row.interval?;
     Some(match row.verdict {
         Verdict::Reference => "ref".into(),
-        v => format!("×{:.2} {}", iv.ratio, v.word(&pv.metric)),
+        _ => format!("×{:.2} {}", iv.ratio, row.verdict_cell(&pv.metric)),
     })
+}
+
+/// What follows a point's table: client-bound models, where CPU figures came from and
+/// the outliers.
+fn notes(pv: &PointVerdicts, s: &mut String) {
+    let bound: Vec<String> = pv
+        .rows
+        .iter()
+        .filter(|r| r.client_bound(&pv.metric))
+        .map(|r| super::baselines::label(&r.model))
+        .collect();
+    if !bound.is_empty() {
+        let _ = writeln!(
+            s,
+            "Client-bound: loadgen used {}% of a CPU or more against {}, so their messages/s may be loadgen's limit rather than the server's; see CPU per message at this point.\n",
+            verdict::CLIENT_BOUND_PCT,
+            bound.join(", ")
+        );
+    }
+    if let Some(source) = pv.cpu_source {
+        let _ = writeln!(s, "Server CPU from {}.\n", source.words());
+    }
+    if pv.outliers.is_empty() {
+        return;
+    }
+    let list: Vec<String> = pv
+        .outliers
+        .iter()
+        .map(|o| {
+            if o.of_reference {
+                format!(
+                    "the reference {} itself in block {} (×{} its usual figure, as most models' ratios moved together)",
+                    o.model,
+                    o.block,
+                    num(o.value, 2)
+                )
+            } else {
+                format!(
+                    "{} in block {} (ratio {} against its median {})",
+                    o.model,
+                    o.block,
+                    num(o.value, 3),
+                    num(o.median, 3)
+                )
+            }
+        })
+        .collect();
+    let _ = writeln!(
+        s,
+        "Outlier blocks (a ratio to {} over {} median absolute deviations from the model's median ratio; kept): {}.\n",
+        pv.reference,
+        verdict::OUTLIER_MADS,
+        list.join("; ")
+    );
+}
+
+/// Error shares at every point where any model had an error, one table a point (once,
+/// whatever the metrics).
+fn errors_section(all: &[PointVerdicts], s: &mut String) {
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    let mut tables = String::new();
+    for pv in all {
+        if seen.contains(&(pv.suite.as_str(), pv.point.as_str())) {
+            continue;
+        }
+        seen.push((&pv.suite, &pv.point));
+        if !pv.errors.iter().any(|e| e.share.is_some_and(|p| p > 0.0)) {
+            continue;
+        }
+        let header: Vec<String> = [
+            "model",
+            "error share",
+            "difference, points [95% interval]",
+            "blocks",
+            "verdict",
+        ]
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+        let rows: Vec<Vec<String>> = pv
+            .errors
+            .iter()
+            .map(|e| {
+                vec![
+                    super::baselines::label(&e.model),
+                    e.share
+                        .map_or("-".into(), |p| format!("{}%", verdict::pct(p))),
+                    match e.difference {
+                        Some((d, lo, hi)) if lo.is_finite() => {
+                            format!("{d:+.2} [{lo:+.2}, {hi:+.2}]")
+                        }
+                        Some((d, _, _)) => format!("{d:+.2} [-, -]"),
+                        None => "-".into(),
+                    },
+                    e.blocks.to_string(),
+                    e.verdict.word().to_string(),
+                ]
+            })
+            .collect();
+        let _ = writeln!(
+            tables,
+            "#### {}\n\n{}",
+            point_title(pv),
+            table(&header, &rows)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "### Errors\n\nA model's error share is its errors over its samples at a point (all its runs or slices). Its difference from {reference}'s is the mean over paired blocks of the two shares' difference in percentage points, with a 95% Student-t interval; *fewer errors* or *more errors* only when the interval clears 0 by more than {margin} points (one error in a thousand samples), *same errors* when it lies within ± that. Above {max}% a model gets no speed or cost verdict at the point.\n",
+        reference = all
+            .first()
+            .map_or("the reference", |pv| pv.reference.as_str()),
+        margin = verdict::errors::ERROR_MARGIN_PTS,
+        max = verdict::pct(all.first().map_or(1.0, |pv| pv.max_error_pct)),
+    );
+    if tables.is_empty() {
+        s.push_str("No model had an error at any point.\n\n");
+    } else {
+        s.push_str(&tables);
+    }
 }
 
 #[cfg(test)]

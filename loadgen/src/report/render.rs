@@ -37,6 +37,8 @@ pub enum ReportError {
     UnknownReference(String, String),
     #[error("--margin must be a fraction above 0 and below 1 (0.03 is 3%)")]
     BadMargin,
+    #[error("--max-error-pct must be a percentage from 0 to 100")]
+    BadMaxErrorPct,
     #[error("--baselines-readme: this bench ran no Python baseline (loadgen bench --baselines)")]
     NoBaselines,
 }
@@ -49,6 +51,7 @@ impl ReportError {
             ReportError::Data(_)
                 | ReportError::UnknownReference(..)
                 | ReportError::BadMargin
+                | ReportError::BadMaxErrorPct
                 | ReportError::NoBaselines
         )
     }
@@ -237,7 +240,13 @@ fn write(path: &Path, text: &str) -> Result<(), ReportError> {
 
 /// Renders DIR/raw.json into DIR; returns the files written.
 pub fn render_dir(args: &ReportArgs) -> Result<Vec<PathBuf>, ReportError> {
-    let results = BenchResults::read(&args.dir.join("raw.json"))?;
+    let mut results = BenchResults::read(&args.dir.join("raw.json"))?;
+    if let Some(pct) = args.max_error_pct {
+        if !(0.0..=100.0).contains(&pct) {
+            return Err(ReportError::BadMaxErrorPct);
+        }
+        results.config.max_error_pct = pct;
+    }
     let (reference, margin) = verdict_settings(&results, args.reference.as_deref(), args.margin)?;
     if args.baselines_readme.is_some() && !super::baselines::any(&results) {
         return Err(ReportError::NoBaselines);

@@ -1,7 +1,7 @@
 //! The `## Variants` section of summary.md: models run under other settings
 //! (`loadgen bench --variant NAME=MODEL:KEY=VALUE:--flag=value`), each a model of its own in
 //! the same shuffled blocks as the model with its defaults. Per point and figure, a
-//! variant's paired per-block ratio to its model (the verdicts' bootstrap,
+//! variant's paired per-block ratio to its model (the verdicts' t interval,
 //! [`super::verdict::at_point`] with the model as the reference), so a setting's effect is
 //! told apart from the noise as models are.
 //!
@@ -93,7 +93,7 @@ fn ratio_cell(pv: &PointVerdicts, model: &str) -> String {
         .find(|row| row.model == model)
         .and_then(|row| {
             row.interval
-                .map(|iv| format!("{} {}", iv.cell(), row.verdict.word(&pv.metric)))
+                .map(|iv| format!("{} {}", iv.cell(), row.verdict_cell(&pv.metric)))
         })
         .unwrap_or_else(|| "-".into())
 }

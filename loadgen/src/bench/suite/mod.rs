@@ -98,6 +98,7 @@ pub(crate) fn config(scale: f64) -> BenchConfig {
         seed: Some(1),
         reference: "epoll".into(),
         margin: 0.03,
+        max_error_pct: 1.0,
         mixed_conns: None,
         scale,
         rate_fixed: 50_000.0,
