@@ -10,7 +10,8 @@ use crate::bench::data::{BenchResults, RunRecord, RunStatus};
 /// Where a point's server CPU figures come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CpuSource {
-    /// perf's task-clock in nanoseconds; runs without it are missing.
+    /// A nanosecond count (perf's task-clock over a fresh server's run, schedstat over an
+    /// interleaved slice); runs without it are missing.
     Nanoseconds,
     /// /proc's user + system ticks (10 ms): no run at the point has a nanosecond count.
     Ticks,
@@ -39,7 +40,7 @@ impl CpuSource {
     /// How a report names it.
     pub fn words(self) -> &'static str {
         match self {
-            CpuSource::Nanoseconds => "perf's task-clock (ns); runs without it count as missing",
+            CpuSource::Nanoseconds => "nanoseconds (perf's task-clock in blocks, schedstat in slices); runs without it count as missing",
             CpuSource::Ticks => "/proc's user + system ticks (10 ms): no run here has perf's count",
         }
     }
