@@ -282,12 +282,165 @@ fn shares_a_port_and_pins(model: &str) {
     assert_eq!(cpus.split_whitespace().nth(1), Some("0"), "{model}: {cpus}");
 }
 
+/// Where a server's stderr goes in [`logging_cannot_stop_the_server`]: a file whose every
+/// write fails (ENOSPC), and a pipe whose reader is gone (EPIPE).
+fn unwritable_stderr(kind: &str) -> std::process::Stdio {
+    match kind {
+        "/dev/full" => std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+            .into(),
+        _ => {
+            let mut fds = [0; 2];
+            // SAFETY: pipe2 fills the two descriptors we pass.
+            assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+            // SAFETY: both were just made and are owned here; the read end is closed at once.
+            let (read, write) = unsafe {
+                use std::os::fd::FromRawFd;
+                (
+                    std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+                    std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+                )
+            };
+            drop(read);
+            write.into()
+        }
+    }
+}
+
+/// stderr on /dev/full, then on a pipe whose reader has gone: a provoked log line (a frame
+/// header over `--max-frame`) closes only that connection, the server serves on, and
+/// SIGTERM (whose farewell line cannot be written either) still ends it with exit 0 within
+/// a second.
+fn logging_cannot_stop_the_server(model: &str) {
+    for kind in ["/dev/full", "closed pipe"] {
+        let args = ["--framed", "--max-frame", "1024"];
+        let mut server = Server::start_with_stderr(model, &args, unwritable_stderr(kind));
+        let mut rng = Rng::new(17);
+        frame_round_trip(&connect(server.addr).unwrap(), 100, &mut rng);
+        for _ in 0..3 {
+            let mut too_large = connect(server.addr).unwrap();
+            too_large.write_all(&4096u64.to_be_bytes()).unwrap();
+            assert_eq!(
+                read_to_end(&too_large).unwrap_or_default().len(),
+                0,
+                "{model} ({kind}): closed, no reply"
+            );
+        }
+        frame_round_trip(&connect(server.addr).unwrap(), 1024, &mut rng);
+        assert!(server.is_running(), "{model} ({kind}): exited after logging");
+        let started = Instant::now();
+        server.signal(libc::SIGTERM);
+        let status = server
+            .wait_exit(Duration::from_secs(1))
+            .unwrap_or_else(|| panic!("{model} ({kind}): still running 1 s after SIGTERM"));
+        assert!(status.success(), "{model} ({kind}): {status}");
+        let took = started.elapsed();
+        assert!(took <= Duration::from_secs(1), "{model} ({kind}): {took:?}");
+    }
+}
+
+/// Connections that complete on `addr` when tried back to back for 100 ms (at most 300).
+fn connections_completing(addr: std::net::SocketAddr) -> usize {
+    let started = Instant::now();
+    let mut completed = 0;
+    for _ in 0..300 {
+        if started.elapsed() > Duration::from_millis(100) {
+            break;
+        }
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+            completed += 1;
+        }
+    }
+    completed
+}
+
+/// 20 connections echoing when SIGTERM comes; once the server has exited 0, no connection
+/// completes on its port (a listener kept alive by an accept pending in an io_uring would
+/// complete them, the client seeing EOF without an echo).
+fn no_connection_completes_after_exit(model: &str) {
+    stops_completing_connections(model, &[]);
+}
+
+/// The same with `--processes 2`, in every accept mode the model can do: once the parent
+/// and both workers are gone, no connection completes on the port.
+fn prefork_no_connection_completes_after_exit(model: &str) {
+    use common::prefork::{Exclusive, exclusive_support};
+    let mut modes = vec!["shared", "reuseport"];
+    if !matches!(exclusive_support(model), Exclusive::Unsupported(_)) {
+        modes.push("exclusive");
+    }
+    for mode in modes {
+        stops_completing_connections(model, &["--processes", "2", "--accept", mode]);
+    }
+}
+
+fn stops_completing_connections(model: &str, args: &[&str]) {
+    let mut server = Server::start(model, args);
+    let workers = children(server.pid());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let echoing: Vec<_> = (0..20)
+        .map(|i| {
+            let mut conn = connect(server.addr).unwrap();
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let message = format!("connection {i:>4}");
+                let mut got = [0u8; 15];
+                let mut rounds = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    if conn.write_all(message.as_bytes()).is_err()
+                        || conn.read_exact(&mut got).is_err()
+                    {
+                        break;
+                    }
+                    assert_eq!(&got[..], message.as_bytes());
+                    rounds += 1;
+                }
+                rounds
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    server.signal(libc::SIGTERM);
+    let status = server
+        .wait_exit(Duration::from_secs(2))
+        .unwrap_or_else(|| panic!("{model} {args:?}: still running 2 s after SIGTERM"));
+    assert!(status.success(), "{model} {args:?}: {status}");
+    for w in &workers {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while std::path::Path::new(&format!("/proc/{w}")).exists() {
+            assert!(Instant::now() < deadline, "{model}: worker {w} still there");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let completed = connections_completing(server.addr);
+    stop.store(true, Ordering::Relaxed);
+    for e in echoing {
+        assert!(e.join().unwrap() > 0, "{model} {args:?}: a connection never echoed");
+    }
+    assert_eq!(
+        completed, 0,
+        "{model} {args:?}: connections completed on the port after the server exited"
+    );
+}
+
+/// `--addr localhost:0` listens on the first loopback address the name resolves to, and
+/// the readiness line says which.
+fn listens_on_a_loopback_name(model: &str) {
+    let server = Server::start(model, &["--addr", "localhost:0"]);
+    assert!(server.addr.ip().is_loopback(), "{model}: {}", server.ready_line);
+    assert_ne!(server.addr.port(), 0);
+    echo_once(&server, b"by name");
+}
+
 /// Bad input: one line on stderr, a non-zero exit, nothing on stdout.
 fn refuses_bad_input_with_one_line(model: &str) {
     let occupied = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let in_use = occupied.local_addr().unwrap().to_string();
-    let cases: [(&[&str], i32, &str); 11] = [
+    let cases: [(&[&str], i32, &str); 12] = [
         (&["--bogus"], 2, "--bogus"),
+        (&["--framed", "--max-frame", "0"], 2, "at least 1 byte"),
         (&["--cpu-work", "5ms"], 2, "need --framed"),
         (&["--framed", "--splits", "0"], 2, "--splits 0"),
         (&["--framed", "--cpu-work=-5ms"], 2, "negative"),
@@ -725,8 +878,9 @@ fn baseline_prints_the_readiness_line(model: &str) {
 fn baseline_refuses_bad_input_with_one_line(model: &str) {
     let occupied = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let in_use = occupied.local_addr().unwrap().to_string();
-    let cases: [(&[&str], i32, &str); 12] = [
+    let cases: [(&[&str], i32, &str); 13] = [
         (&["--bogus"], 2, "--bogus"),
+        (&["--framed", "--max-frame", "0"], 2, "at least 1 byte"),
         (&["--addr", "not-an-address"], 2, "--addr"),
         (&["--threads", "0"], 2, "--threads"),
         (&["--threads", "2"], 2, "--threads"),
@@ -1029,6 +1183,22 @@ macro_rules! conformance {
                 super::prefork_workers_share_the_port($model);
             }
             #[test]
+            fn prefork_no_connection_completes_after_exit() {
+                super::prefork_no_connection_completes_after_exit($model);
+            }
+            #[test]
+            fn logging_cannot_stop_the_server() {
+                super::logging_cannot_stop_the_server($model);
+            }
+            #[test]
+            fn no_connection_completes_after_exit() {
+                super::no_connection_completes_after_exit($model);
+            }
+            #[test]
+            fn listens_on_a_loopback_name() {
+                super::listens_on_a_loopback_name($model);
+            }
+            #[test]
             fn refuses_bad_input_with_one_line() {
                 super::refuses_bad_input_with_one_line($model);
             }
@@ -1113,6 +1283,18 @@ macro_rules! baselines {
             #[test]
             fn refuses_bad_input_with_one_line() {
                 super::baseline_refuses_bad_input_with_one_line($model);
+            }
+            #[test]
+            fn logging_cannot_stop_the_server() {
+                super::logging_cannot_stop_the_server($model);
+            }
+            #[test]
+            fn no_connection_completes_after_exit() {
+                super::no_connection_completes_after_exit($model);
+            }
+            #[test]
+            fn listens_on_a_loopback_name() {
+                super::listens_on_a_loopback_name($model);
             }
             $($(
                 #[test]
