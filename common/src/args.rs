@@ -470,7 +470,10 @@ mod tests {
         assert!(config(&["--addr", "localhost:http"]).is_err());
         let at = |s: &str| s.parse::<SocketAddr>().unwrap();
         assert_eq!(
-            first_loopback("h", [at("10.0.0.1:1"), at("[::1]:1"), at("127.0.0.1:1")].into_iter()),
+            first_loopback(
+                "h",
+                [at("10.0.0.1:1"), at("[::1]:1"), at("127.0.0.1:1")].into_iter()
+            ),
             Ok(at("[::1]:1"))
         );
         let elsewhere = first_loopback("h", [at("10.0.0.1:1")].into_iter()).unwrap_err();

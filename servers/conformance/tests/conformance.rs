@@ -9,7 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::testkit::{Server, binary, server_program};
-use conformance::{Rng, connect, pattern_byte, read_to_end, reset, write_in_random_splits};
+use conformance::{
+    Rng, connect, connections_completing, pattern_byte, read_to_end, reset, unwritable_stderr,
+    write_in_random_splits,
+};
 
 /// Byte-exact echo of sizes from 1 byte to 4 MiB, written in random splits by one thread
 /// while another reads; then half-close and EOF.
@@ -282,41 +285,15 @@ fn shares_a_port_and_pins(model: &str) {
     assert_eq!(cpus.split_whitespace().nth(1), Some("0"), "{model}: {cpus}");
 }
 
-/// Where a server's stderr goes in [`logging_cannot_stop_the_server`]: a file whose every
-/// write fails (ENOSPC), and a pipe whose reader is gone (EPIPE).
-fn unwritable_stderr(kind: &str) -> std::process::Stdio {
-    match kind {
-        "/dev/full" => std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/full")
-            .unwrap()
-            .into(),
-        _ => {
-            let mut fds = [0; 2];
-            // SAFETY: pipe2 fills the two descriptors we pass.
-            assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-            // SAFETY: both were just made and are owned here; the read end is closed at once.
-            let (read, write) = unsafe {
-                use std::os::fd::FromRawFd;
-                (
-                    std::os::fd::OwnedFd::from_raw_fd(fds[0]),
-                    std::os::fd::OwnedFd::from_raw_fd(fds[1]),
-                )
-            };
-            drop(read);
-            write.into()
-        }
-    }
-}
-
 /// stderr on /dev/full, then on a pipe whose reader has gone: a provoked log line (a frame
 /// header over `--max-frame`) closes only that connection, the server serves on, and
 /// SIGTERM (whose farewell line cannot be written either) still ends it with exit 0 within
 /// a second.
 fn logging_cannot_stop_the_server(model: &str) {
-    for kind in ["/dev/full", "closed pipe"] {
+    for kind in conformance::UNWRITABLE_STDERR {
         let args = ["--framed", "--max-frame", "1024"];
-        let mut server = Server::start_with_stderr(model, &args, unwritable_stderr(kind));
+        let stderr = unwritable_stderr(kind).unwrap();
+        let mut server = Server::start_with_stderr(model, &args, stderr);
         let mut rng = Rng::new(17);
         frame_round_trip(&connect(server.addr).unwrap(), 100, &mut rng);
         for _ in 0..3 {
@@ -329,7 +306,10 @@ fn logging_cannot_stop_the_server(model: &str) {
             );
         }
         frame_round_trip(&connect(server.addr).unwrap(), 1024, &mut rng);
-        assert!(server.is_running(), "{model} ({kind}): exited after logging");
+        assert!(
+            server.is_running(),
+            "{model} ({kind}): exited after logging"
+        );
         let started = Instant::now();
         server.signal(libc::SIGTERM);
         let status = server
@@ -339,21 +319,6 @@ fn logging_cannot_stop_the_server(model: &str) {
         let took = started.elapsed();
         assert!(took <= Duration::from_secs(1), "{model} ({kind}): {took:?}");
     }
-}
-
-/// Connections that complete on `addr` when tried back to back for 100 ms (at most 300).
-fn connections_completing(addr: std::net::SocketAddr) -> usize {
-    let started = Instant::now();
-    let mut completed = 0;
-    for _ in 0..300 {
-        if started.elapsed() > Duration::from_millis(100) {
-            break;
-        }
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
-            completed += 1;
-        }
-    }
-    completed
 }
 
 /// 20 connections echoing when SIGTERM comes; once the server has exited 0, no connection
@@ -417,7 +382,10 @@ fn stops_completing_connections(model: &str, args: &[&str]) {
     let completed = connections_completing(server.addr);
     stop.store(true, Ordering::Relaxed);
     for e in echoing {
-        assert!(e.join().unwrap() > 0, "{model} {args:?}: a connection never echoed");
+        assert!(
+            e.join().unwrap() > 0,
+            "{model} {args:?}: a connection never echoed"
+        );
     }
     assert_eq!(
         completed, 0,
@@ -429,7 +397,11 @@ fn stops_completing_connections(model: &str, args: &[&str]) {
 /// the readiness line says which.
 fn listens_on_a_loopback_name(model: &str) {
     let server = Server::start(model, &["--addr", "localhost:0"]);
-    assert!(server.addr.ip().is_loopback(), "{model}: {}", server.ready_line);
+    assert!(
+        server.addr.ip().is_loopback(),
+        "{model}: {}",
+        server.ready_line
+    );
     assert_ne!(server.addr.port(), 0);
     echo_once(&server, b"by name");
 }
