@@ -143,6 +143,21 @@ pub fn register_listener(
     Ok(())
 }
 
+/// An accept(2) that does not wait, on a listener whose descriptor is non-blocking (a
+/// completion-based model's, whose own accepts go through its ring): the next connection
+/// in the backlog, or `None` when it is empty or the accept failed (the model's accept
+/// loop meets and handles the error on its next accept).
+pub fn accept_now(listener: RawFd) -> Option<std::net::TcpStream> {
+    let (addr, len) = (std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: accept4 on a descriptor, asking for no peer address.
+    let fd = unsafe { libc::accept4(listener, addr, len, libc::SOCK_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: a new descriptor that only we own.
+    Some(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+}
+
 static ACCEPT_ERRORS: RateLimited = RateLimited::new("accept failed");
 
 /// Pause after accept() ran out of a resource (descriptors, buffers, memory): retrying at
