@@ -20,6 +20,7 @@
 
 #[cfg(feature = "mio")]
 pub mod alarm;
+pub mod alloc;
 pub mod args;
 pub mod conn;
 pub mod echo;
@@ -80,6 +81,7 @@ const EXIT_USAGE: u8 = 2;
 pub fn run(model: &'static str, serve: impl FnOnce(Config) -> anyhow::Result<()>) -> ExitCode {
     let _ = MODEL.set(model);
     log::init(&format!("echo-{model}"));
+    alloc::enable_from_env();
     let args = match ServerArgs::try_parse() {
         Ok(args) => args,
         Err(e) if !e.use_stderr() => {

@@ -44,6 +44,8 @@ use compio::io::{AsyncRead, AsyncWriteExt};
 use compio::net::{TcpListener, TcpStream};
 use compio::runtime::{Runtime, RuntimeBuilder};
 
+common::count_allocations!();
+
 fn main() -> ExitCode {
     common::run("compio", serve)
 }
@@ -140,7 +142,9 @@ async fn serve_in_place<P>(mut stream: TcpStream, echo: Echo, pass: Option<P>, l
         serve_conn(stream, echo, ConnGuard::open()).await;
         // Non-blocking (the listener is set so in `serve`; the ring's accept still waits
         // on it): nobody waiting, or an error, which the accept loop meets next.
-        let next = pass.as_ref().and_then(|_| common::net::accept_now(listener));
+        let next = pass
+            .as_ref()
+            .and_then(|_| common::net::accept_now(listener));
         match next.map(TcpStream::from_std) {
             Some(Ok(next)) => stream = next,
             _ => return,

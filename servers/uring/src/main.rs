@@ -102,6 +102,8 @@ fn user_data(kind: u64, key: usize) -> u64 {
     kind << 56 | key as u64
 }
 
+common::count_allocations!();
+
 fn main() -> ExitCode {
     common::run("uring", serve)
 }
