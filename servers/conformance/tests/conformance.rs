@@ -1235,7 +1235,8 @@ conformance! {
 /// The studies' Python servers (baselines/python, see DESIGN.md) through the cases of the
 /// contract they implement. Shared with the models: byte-exact echo in random splits, 500
 /// concurrent connections, half-close, resets, backpressure, SIGTERM, --reuse-port and
-/// --pin, the framed cases, and idle connections costing no CPU; their own readiness and
+/// --pin, the framed cases, idle connections costing no CPU, unwritable stderr, no
+/// connection completing after exit, and --addr localhost:0; their own readiness and
 /// bad-input cases replace the models' (which start `--threads 2` and check workload
 /// flags). Not applicable, because the baselines do not implement the flags (they refuse
 /// them, as the bad-input case checks): --max-conns (the two max_conns cases), --cpu-work,
@@ -1245,7 +1246,9 @@ conformance! {
 /// blocking recv_into, gevent): asyncio's transports (streams, Protocol, and
 /// BufferedProtocol's write side) and the selectors server queue unsent bytes in buffers
 /// allocated per write, which is the per-frame cost the async-sig thread measured, not a
-/// bug to fix here. Run: `cargo test -p conformance --test conformance py_`.
+/// bug to fix here; for them it checks RSS, as they have no counting allocator. The
+/// prefork cases do not apply (no --processes). Run:
+/// `cargo test -p conformance --test conformance py_`.
 macro_rules! baselines {
     ($($module:ident => $model:literal $([$($extra:ident),*])?),* $(,)?) => {$(
         mod $module {
