@@ -6,8 +6,9 @@ echoes its own way. Everything the servers share lives here, so that the only
 difference between two baselines is their model:
 
 - flags (`parse`): the contract's flags that apply to a Python server, `--addr` (port 0
-  picks a free one), `--threads` (1: one interpreter, one event loop or accept loop),
-  `--buffer-size`, `--pin`, `--reuse-port`, `--framed`, `--max-frame`. The others
+  picks a free one; a host name must resolve to loopback), `--threads` (1: one
+  interpreter, one event loop or accept loop), `--buffer-size`, `--pin`, `--reuse-port`,
+  `--framed`, `--max-frame` (at least 1 byte). The others
   (`--max-conns`, `--cpu-work`, `--backend-wait`, `--splits`, `--stats-file`,
   `--idle-timeout`, `--processes`) are not implemented and are refused, never ignored.
   Bad input is one line on stderr and exit 2, as in the Rust servers;
