@@ -6,8 +6,9 @@ echoes its own way. Everything the servers share lives here, so that the only
 difference between two baselines is their model:
 
 - flags (`parse`): the contract's flags that apply to a Python server, `--addr` (port 0
-  picks a free one), `--threads` (1: one interpreter, one event loop or accept loop),
-  `--buffer-size`, `--pin`, `--reuse-port`, `--framed`, `--max-frame`. The others
+  picks a free one; a host name must resolve to loopback), `--threads` (1: one
+  interpreter, one event loop or accept loop), `--buffer-size`, `--pin`, `--reuse-port`,
+  `--framed`, `--max-frame` (at least 1 byte). The others
   (`--max-conns`, `--cpu-work`, `--backend-wait`, `--splits`, `--stats-file`,
   `--idle-timeout`, `--processes`) are not implemented and are refused, never ignored.
   Bad input is one line on stderr and exit 2, as in the Rust servers;
@@ -40,6 +41,7 @@ HEADER_LEN = HEADER.size
 # Limits as in common/src/args.rs.
 DEFAULT_MAX_FRAME = 256 << 20
 MAX_FRAME = 1 << 40
+MIN_FRAME = 1
 MAX_BUFFER = 64 << 20
 BACKLOG = 4096
 
@@ -103,18 +105,36 @@ def parse_size(text):
 
 
 def parse_addr(text):
-    """`IP:PORT` or `[IPv6]:PORT` (a SocketAddr in the Rust servers; no host names)."""
+    """`IP:PORT`, `[IPv6]:PORT`, or `HOST:PORT` with a name that resolves to loopback (the
+    first loopback address it resolves to), as common::args does: a name that resolves
+    elsewhere is refused; an IP address is taken as given."""
     host, sep, port = text.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     try:
-        ip = ipaddress.ip_address(host)
         port = int(port)
-        if not sep or not 0 <= port <= 65535:
+        if not sep or not host or not 0 <= port <= 65535:
             raise ValueError
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not IP:PORT") from None
-    return str(ip), port
+        raise argparse.ArgumentTypeError(f"'{text}' is not IP:PORT or HOST:PORT") from None
+    try:
+        return str(ipaddress.ip_address(host)), port
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as e:
+        raise argparse.ArgumentTypeError(f"'{text}': cannot resolve {host}: {describe(e)}") \
+            from None
+    ips = [ipaddress.ip_address(info[4][0]) for info in infos]
+    for ip in ips:
+        if ip.is_loopback:
+            return str(ip), port
+    if not ips:
+        raise argparse.ArgumentTypeError(f"{host} resolves to no address")
+    raise argparse.ArgumentTypeError(
+        f"{host} resolves to {ips[0]}, not a loopback address (give the IP address to "
+        "listen there)")
 
 
 def online_cpus():
@@ -150,8 +170,9 @@ def parse(model, argv=None):
         "echoed whole).",
     )
     p.add_argument("--addr", type=parse_addr, default=("127.0.0.1", 7000),
-                   help="address to listen on, IP:PORT; port 0 picks a free port "
-                   "(read it from the readiness line) [default: 127.0.0.1:7000]")
+                   help="address to listen on, IP:PORT or HOST:PORT (a name must resolve to "
+                   "loopback: the first loopback address it resolves to); port 0 picks a "
+                   "free port (read it from the readiness line) [default: 127.0.0.1:7000]")
     p.add_argument("--threads", type=int, default=1,
                    help="worker threads of the model: only 1 (one interpreter, one loop)")
     p.add_argument("--buffer-size", type=parse_size, default=65536, metavar="SIZE",
@@ -165,8 +186,8 @@ def parse(model, argv=None):
                    help="framed mode: 8-byte big-endian length, then the payload; "
                    "the reply is the same frame")
     p.add_argument("--max-frame", type=parse_size, default=DEFAULT_MAX_FRAME, metavar="SIZE",
-                   help="largest frame accepted with --framed; a longer header closes "
-                   "that connection [default: 256MiB]")
+                   help="largest frame accepted with --framed, at least 1 byte; a longer "
+                   "header closes that connection [default: 256MiB]")
     args = p.parse_args(argv)
     if args.threads != 1:
         p.error(f"--threads {args.threads}: the Python baselines run one thread of the "
@@ -175,6 +196,8 @@ def parse(model, argv=None):
         p.error(f"--buffer-size {args.buffer_size}: expected 1 byte to 64MiB")
     if args.max_frame != DEFAULT_MAX_FRAME and not args.framed:
         p.error("--max-frame applies only with --framed")
+    if args.framed and args.max_frame < MIN_FRAME:
+        p.error(f"--max-frame {args.max_frame}: expected at least {MIN_FRAME} byte")
     if args.max_frame > MAX_FRAME:
         p.error(f"--max-frame {args.max_frame}: expected at most 1TiB")
     if args.pin is not None:

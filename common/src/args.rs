@@ -18,8 +18,11 @@ use crate::work::Workload;
 #[derive(Debug, Clone, Parser)]
 #[command(version, about, long_about = None)]
 pub struct ServerArgs {
-    /// Address to listen on. Port 0 picks a free port (read it from the readiness line).
-    #[arg(long, default_value = "127.0.0.1:7000")]
+    /// Address to listen on, IP:PORT or HOST:PORT. Port 0 picks a free port (read it from
+    /// the readiness line, which shows the address bound). A host name must resolve to a
+    /// loopback address (localhost: the first loopback address it resolves to, 127.0.0.1 or
+    /// ::1); to listen elsewhere, give the IP address.
+    #[arg(long, default_value = "127.0.0.1:7000", value_parser = addr_arg)]
     pub addr: SocketAddr,
 
     /// Worker threads of the model: event loops, runtime workers, executors or coroutine
@@ -51,7 +54,8 @@ pub struct ServerArgs {
     #[arg(long)]
     pub framed: bool,
 
-    /// Largest frame accepted in framed mode; a longer header closes that connection.
+    /// Largest frame accepted in framed mode, at least 1 byte; a longer header closes that
+    /// connection.
     #[arg(long, default_value = "256MiB", value_parser = size_arg, value_name = "SIZE")]
     pub max_frame: u64,
 
@@ -99,6 +103,41 @@ pub struct ServerArgs {
 
 fn size_arg(s: &str) -> Result<u64, String> {
     parse_size(s).map_err(|e| e.to_string())
+}
+
+/// `IP:PORT`, `[IPv6]:PORT`, or `HOST:PORT` with a host name that resolves to loopback.
+fn addr_arg(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("'{s}' is not IP:PORT or HOST:PORT"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("'{s}': '{port}' is not a port"))?;
+    let resolved = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .map_err(|e| format!("'{s}': cannot resolve {host}: {e}"))?;
+    first_loopback(host, resolved)
+}
+
+/// The first loopback address among those `host` resolved to. A name that resolves
+/// elsewhere is refused: load only ever goes to loopback unless the user says otherwise,
+/// and an explicit IP address is how they say it.
+fn first_loopback(
+    host: &str,
+    resolved: impl Iterator<Item = SocketAddr>,
+) -> Result<SocketAddr, String> {
+    let all: Vec<SocketAddr> = resolved.collect();
+    match all.iter().find(|a| a.ip().is_loopback()) {
+        Some(addr) => Ok(*addr),
+        None if all.is_empty() => Err(format!("{host} resolves to no address")),
+        None => Err(format!(
+            "{host} resolves to {}, not a loopback address (give the IP address to listen \
+             there)",
+            all[0].ip()
+        )),
+    }
 }
 
 fn duration_arg(s: &str) -> Result<Duration, String> {
@@ -166,6 +205,9 @@ pub const MAX_SPLITS: u32 = 1000;
 pub const MAX_WORK: Duration = Duration::from_secs(60);
 /// Longest `--idle-timeout` accepted.
 pub const MAX_IDLE: Duration = Duration::from_secs(24 * 3600);
+/// Smallest `--max-frame` accepted: 0 would accept only empty frames (and close on the
+/// first byte of payload), which is no echo server.
+pub const MIN_FRAME: u64 = 1;
 /// Largest `--max-frame` accepted (a frame is one buffer in memory).
 pub const MAX_FRAME: u64 = 1 << 40;
 
@@ -193,6 +235,12 @@ impl ServerArgs {
         };
         if self.max_frame != DEFAULT_MAX_FRAME && !self.framed {
             bail!("--max-frame applies only with --framed");
+        }
+        if self.framed && self.max_frame < MIN_FRAME {
+            bail!(
+                "--max-frame {}: expected at least {MIN_FRAME} byte",
+                self.max_frame
+            );
         }
         if self.max_frame > MAX_FRAME {
             bail!("--max-frame {}: expected at most 1TiB", self.max_frame);
@@ -400,5 +448,36 @@ mod tests {
             config(&["--framed", "--max-frame", "2TiB"]).is_err(),
             "over 1TiB"
         );
+        let zero = config(&["--framed", "--max-frame", "0"]).unwrap_err();
+        assert!(zero.to_string().contains("at least 1 byte"), "{zero}");
+        assert!(config(&["--framed", "--max-frame", "1"]).is_ok());
+    }
+
+    #[test]
+    fn addr_takes_a_loopback_name() {
+        let c = config(&["--addr", "localhost:7001"]).unwrap();
+        assert!(c.addr.ip().is_loopback(), "{}", c.addr);
+        assert_eq!(c.addr.port(), 7001);
+        assert_eq!(
+            config(&["--addr", "[::1]:0"]).unwrap().addr,
+            "[::1]:0".parse().unwrap()
+        );
+        // An IP address is taken as given, loopback or not (the user said so).
+        assert_eq!(
+            config(&["--addr", "0.0.0.0:0"]).unwrap().addr,
+            "0.0.0.0:0".parse().unwrap()
+        );
+        assert!(config(&["--addr", "localhost:http"]).is_err());
+        let at = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            first_loopback(
+                "h",
+                [at("10.0.0.1:1"), at("[::1]:1"), at("127.0.0.1:1")].into_iter()
+            ),
+            Ok(at("[::1]:1"))
+        );
+        let elsewhere = first_loopback("h", [at("10.0.0.1:1")].into_iter()).unwrap_err();
+        assert!(elsewhere.contains("not a loopback address"), "{elsewhere}");
+        assert!(first_loopback("h", std::iter::empty()).is_err());
     }
 }

@@ -20,6 +20,7 @@
 
 #[cfg(feature = "mio")]
 pub mod alarm;
+pub mod alloc;
 pub mod args;
 pub mod conn;
 pub mod echo;
@@ -42,6 +43,8 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use clap::Parser;
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -51,6 +54,21 @@ pub use conn::ConnGuard;
 pub use work::Workload;
 
 static MODEL: OnceLock<&'static str> = OnceLock::new();
+
+/// Set by the signal path before it shuts the listeners down and exits.
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// True once SIGINT/SIGTERM has come: the listeners are shut down and the process is
+/// exiting. An accept that fails now is the shutdown's doing, not a fault
+/// ([`net::accept_failed`]), and a model that gives up serving now leaves the exit
+/// (status 0) to the signal path.
+pub fn stopping() -> bool {
+    STOPPING.load(Ordering::Relaxed)
+}
+
+/// Longest the signal path waits for its farewell line to be written (stderr may be a
+/// pipe nobody reads) before it exits without it.
+const FAREWELL_WAIT: Duration = Duration::from_millis(200);
 
 /// Exit code for flags that cannot be used (the same as clap's).
 const EXIT_USAGE: u8 = 2;
@@ -63,6 +81,7 @@ const EXIT_USAGE: u8 = 2;
 pub fn run(model: &'static str, serve: impl FnOnce(Config) -> anyhow::Result<()>) -> ExitCode {
     let _ = MODEL.set(model);
     log::init(&format!("echo-{model}"));
+    alloc::enable_from_env();
     let args = match ServerArgs::try_parse() {
         Ok(args) => args,
         Err(e) if !e.use_stderr() => {
@@ -96,7 +115,15 @@ pub fn run(model: &'static str, serve: impl FnOnce(Config) -> anyhow::Result<()>
     } else {
         config
     };
-    if let Err(e) = prepare(&config).and_then(|()| serve(config)) {
+    let result = prepare(&config).and_then(|()| serve(config));
+    if stopping() {
+        // The signal path shut the listeners down, which may end a model's loop with an
+        // error: its exit (0, or 1 if the stats file cannot be written) is the one to take.
+        loop {
+            std::thread::park();
+        }
+    }
+    if let Err(e) = result {
         log!("error: {e:#}");
         return ExitCode::FAILURE;
     }
@@ -119,9 +146,13 @@ fn prepare(config: &Config) -> anyhow::Result<()> {
 
 /// SIGINT/SIGTERM: stop accepting, close every connection and exit 0, within a second.
 ///
-/// One thread waits for the signal and ends the process; the kernel then closes every
-/// socket (listener and connections) at once. That is the same for every model, needs no
-/// cooperation from a runtime that may be busy, and cannot hang on a stuck connection.
+/// One thread waits for the signal, shuts every listener down ([`net::stop_listening`]: no
+/// connection completes from then on, even where an io_uring still holds an accept) and
+/// ends the process; the kernel then closes every connection at once. That is the same for
+/// every model, needs no cooperation from a runtime that may be busy, and cannot hang on a
+/// stuck connection. Nothing on this path depends on stderr: the farewell line is written
+/// by a thread of its own and given [`FAREWELL_WAIT`] (a write to a pipe nobody reads
+/// blocks), and a line that cannot be written is dropped ([`log::write_line`]).
 fn exit_on_signal(stats_file: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
     std::thread::Builder::new()
@@ -129,22 +160,42 @@ fn exit_on_signal(stats_file: Option<std::path::PathBuf>) -> anyhow::Result<()> 
         .stack_size(64 << 10)
         .spawn(move || {
             if let Some(sig) = signals.forever().next() {
+                STOPPING.store(true, Ordering::Relaxed);
+                net::stop_listening();
                 let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
                 let (open, accepted, errors) = conn::counts();
-                log!(
-                    "{name}: closing {open} open connections and exiting \
-                 ({accepted} accepted, {errors} ended in an error)"
-                );
+                let mut code = 0;
                 if let Some(path) = &stats_file {
                     if let Err(e) = service::write(path) {
-                        log!("cannot write {}: {e}", path.display());
-                        std::process::exit(1);
+                        code = 1;
+                        farewell(format!("cannot write {}: {e}", path.display()));
                     }
                 }
-                std::process::exit(0);
+                if code == 0 {
+                    farewell(format!(
+                        "{name}: closing {open} open connections and exiting \
+                         ({accepted} accepted, {errors} ended in an error)"
+                    ));
+                }
+                std::process::exit(code);
             }
         })?;
     Ok(())
+}
+
+/// Logs `line` from a thread of its own, waiting at most [`FAREWELL_WAIT`] for it.
+fn farewell(line: String) {
+    let (done, written) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("farewell".into())
+        .stack_size(64 << 10)
+        .spawn(move || {
+            log!("{line}");
+            let _ = done.send(());
+        });
+    if spawned.is_ok() {
+        let _ = written.recv_timeout(FAREWELL_WAIT);
+    }
 }
 
 /// Prints the readiness line, `listening on ADDR model=MODEL threads=N`, and flushes it.

@@ -2,6 +2,8 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -21,10 +23,47 @@ pub const BACKLOG: i32 = 4096;
 /// In a prefork worker (`--processes`) nothing is bound: this is the listener the worker
 /// inherited from the parent, which bound it with these options.
 pub fn bind(addr: SocketAddr, reuse_port: bool) -> anyhow::Result<TcpListener> {
-    if let Some(inherited) = crate::prefork::inherited(true) {
-        return inherited;
+    let listener = match crate::prefork::inherited(true) {
+        Some(inherited) => inherited?,
+        None => bind_fresh(addr, reuse_port)?,
+    };
+    remember(&listener);
+    Ok(listener)
+}
+
+/// The listening descriptors this process serves on, shut down by [`stop_listening`].
+static LISTENING: Mutex<Vec<RawFd>> = Mutex::new(Vec::new());
+
+fn remember(listener: &TcpListener) {
+    let mut fds = LISTENING.lock().unwrap_or_else(|e| e.into_inner());
+    fds.push(listener.as_raw_fd());
+}
+
+/// Forgets the listeners remembered so far (a prefork worker or parent, once the
+/// listeners bound before the fork are dropped).
+pub(crate) fn forget_listeners() {
+    LISTENING.lock().unwrap_or_else(|e| e.into_inner()).clear();
+}
+
+/// Stops every listener of this process at once (the signal path calls it before exit):
+/// `shutdown(SHUT_RDWR)` on a listening socket takes it out of the LISTEN state, so the
+/// kernel refuses new connections (RST), drops the ones in its accept queue, and fails the
+/// accepts pending on it.
+///
+/// Closing the descriptor is not enough for the completion-based models (uring, compio,
+/// glommio): an accept pending in an io_uring holds a reference to the socket, which stays
+/// listening, and completes handshakes, until the kernel tears the ring down, after the
+/// process has exited (connections completed up to 7 ms after exit, the client getting
+/// EOF without an echo). Shutting the socket down does not wait for the ring. With a
+/// listener shared by prefork workers it stops the port for all of them, which is what
+/// SIGTERM asks of each. A descriptor number reused since (the listener dropped early) at
+/// worst gets its connection shut down at exit.
+pub fn stop_listening() {
+    let fds = LISTENING.lock().unwrap_or_else(|e| e.into_inner());
+    for &fd in fds.iter() {
+        // SAFETY: shutdown() takes any descriptor; on one that is not a socket it fails.
+        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
     }
-    bind_fresh(addr, reuse_port)
 }
 
 /// [`bind`] without the prefork worker's inherited listener.
@@ -58,6 +97,7 @@ pub fn bind_reuse_port(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<TcpList
         for _ in 1..n {
             listeners.push(crate::prefork::inherited(false).expect("in a worker")?);
         }
+        listeners.iter().for_each(remember);
         return Ok(listeners);
     }
     let first = bind(addr, true)?;
@@ -103,11 +143,29 @@ pub fn register_listener(
     Ok(())
 }
 
+/// An accept(2) that does not wait, on a listener whose descriptor is non-blocking (a
+/// completion-based model's, whose own accepts go through its ring): the next connection
+/// in the backlog, or `None` when it is empty or the accept failed (the model's accept
+/// loop meets and handles the error on its next accept).
+pub fn accept_now(listener: RawFd) -> Option<std::net::TcpStream> {
+    let (addr, len) = (std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: accept4 on a descriptor, asking for no peer address.
+    let fd = unsafe { libc::accept4(listener, addr, len, libc::SOCK_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: a new descriptor that only we own.
+    Some(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+}
+
 static ACCEPT_ERRORS: RateLimited = RateLimited::new("accept failed");
 
 /// Pause after accept() ran out of a resource (descriptors, buffers, memory): retrying at
 /// once would spin on the same error while the backlog stays full.
 pub const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
+
+/// Pause after an accept failed because the server is stopping (longer than the exit takes).
+pub const STOPPING_PAUSE: Duration = Duration::from_secs(1);
 
 /// Handles a failed accept(): logs it (at most once a second) and says how long to
 /// wait before accepting again. `WouldBlock` is not a failure and must be handled by
@@ -116,8 +174,15 @@ pub const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 /// - out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM): pause
 ///   [`ACCEPT_PAUSE`], since nothing changes until a connection closes;
 /// - an error that belongs to one pending connection (ECONNABORTED, EPROTO, EPERM) or an
-///   interrupted call: retry at once, the next accept() is for another connection.
+///   interrupted call: retry at once, the next accept() is for another connection;
+/// - any error once SIGTERM has shut the listeners down ([`stop_listening`]): not logged,
+///   [`STOPPING_PAUSE`], as the process is exiting.
 pub fn accept_failed(err: &io::Error) -> Duration {
+    if crate::stopping() {
+        // The signal path shut the listener down and is about to exit: not a failure to
+        // log, and no reason to try again soon.
+        return STOPPING_PAUSE;
+    }
     if err.kind() == io::ErrorKind::Interrupted {
         return Duration::ZERO;
     }

@@ -327,6 +327,8 @@ fn fork_workers(config: &Config) -> anyhow::Result<Forked> {
                     listeners.swap_remove(0)
                 };
                 drop(listeners);
+                // Its serving code registers the listeners it takes from here on.
+                crate::net::forget_listeners();
                 // SAFETY: prctl with PR_SET_PDEATHSIG and a signal number.
                 unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
                 // SAFETY: getppid has no preconditions.
@@ -355,8 +357,10 @@ fn fork_workers(config: &Config) -> anyhow::Result<Forked> {
             }
         }
     }
-    // The workers hold the listeners now; the parent accepts nothing.
+    // The workers hold the listeners now; the parent accepts nothing (and keeps no
+    // listening socket alive after its workers have shut theirs down at SIGTERM).
     drop(listeners);
+    crate::net::forget_listeners();
     let (signals, write) = UnixStream::pair()?;
     signals.set_nonblocking(true)?;
     write.set_nonblocking(true)?;

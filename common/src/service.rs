@@ -160,7 +160,7 @@ fn render(all: &Histogram<u64>, t: &Totals) -> String {
          \"min_us\": {},\n  \"p50_us\": {},\n  \"p90_us\": {},\n  \"p95_us\": {},\n  \
          \"p99_us\": {},\n  \"p999_us\": {},\n  \"max_us\": {},\n  \
          \"warmup_us\": {},\n  \"warmup_left_out\": {},\n  \"connections\": {},\n  \
-         \"histogram\": [{}]\n}}\n",
+         {}\"histogram\": [{}]\n}}\n",
         all.len(),
         all.mean(),
         all.min(),
@@ -173,8 +173,19 @@ fn render(all: &Histogram<u64>, t: &Totals) -> String {
         t.warmup_us,
         t.left_out,
         t.connections,
+        allocations(),
         pairs.join(", ")
     )
+}
+
+/// The allocation counts' lines, when the process counts them ([`crate::alloc`]).
+fn allocations() -> String {
+    match crate::alloc::counts() {
+        Some((all, large)) => {
+            format!("\"allocations\": {all},\n  \"large_allocations\": {large},\n  ")
+        }
+        None => String::new(),
+    }
 }
 
 /// The number after `"name": ` in a stats file.

@@ -147,16 +147,36 @@ impl Server {
 
     /// Starts a prepared command (a server binary) and waits for its readiness line.
     pub fn spawn(cmd: &mut Command) -> Server {
+        Self::spawn_with_stderr(cmd, None)
+    }
+
+    /// [`Server::start`] with the server's stderr going to `stderr` (a file such as
+    /// /dev/full, or a pipe nobody reads) instead of the test; [`Server::stderr`] is then
+    /// empty.
+    pub fn start_with_stderr(model: &str, args: &[&str], stderr: Stdio) -> Server {
+        let mut cmd = Command::new(server_program(model));
+        if !args.contains(&"--addr") {
+            cmd.args(["--addr", "127.0.0.1:0"]);
+        }
+        Self::spawn_with_stderr(cmd.args(args), Some(stderr))
+    }
+
+    fn spawn_with_stderr(cmd: &mut Command, to: Option<Stdio>) -> Server {
+        let captured = to.is_none();
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(to.unwrap_or_else(Stdio::piped))
             .spawn()
             .expect("start server");
         let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err_pipe = child.stderr.take().expect("stderr piped");
+        let err_pipe = child.stderr.take();
+        assert_eq!(err_pipe.is_some(), captured);
         let sink = Arc::clone(&stderr);
         let stderr_reader = std::thread::spawn(move || {
+            let Some(mut err_pipe) = err_pipe else {
+                return;
+            };
             let mut buf = [0u8; 4096];
             while let Ok(n) = err_pipe.read(&mut buf) {
                 if n == 0 {

@@ -18,6 +18,8 @@ use async_std::net::TcpListener;
 use common::limit::AsyncGate;
 use common::{Config, ConnGuard};
 
+common::count_allocations!();
+
 fn main() -> ExitCode {
     common::run("async-std", serve)
 }

@@ -19,10 +19,15 @@
 //! - Backpressure: `write_all(..).await` suspends the task until the client reads; the
 //!   next read is only submitted after it.
 //! - The backend wait and `--idle-timeout` use compio's timers; `--max-conns` is the
-//!   async gate of `common::limit`, taken before accept().
+//!   async gate of `common::limit`, taken before accept(); a connection's task, when it
+//!   ends, accepts the next waiting connection itself (non-blocking) and serves it on the
+//!   same place, as echo-tokio does, so a freed place goes straight to the backlog.
+//! - Raw mode's buffer starts at one page and doubles when a read fills it, up to
+//!   `--buffer-size` (`common::readbuf::grown`), as the other stream models' do.
 
 use std::io;
 use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, RawFd};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,13 +36,15 @@ use std::time::Duration;
 use common::echo::inside_frame;
 use common::frame::{FrameBuf, HEADER_LEN};
 use common::limit::AsyncGate;
-use common::{Config, ConnGuard, Echo, Mode, Workload};
+use common::{Config, ConnGuard, Echo, Mode, Workload, readbuf};
 use compio::BufResult;
 use compio::buf::{IoBuf, IoBufMut, SetLen};
 use compio::driver::ProactorBuilder;
 use compio::io::{AsyncRead, AsyncWriteExt};
 use compio::net::{TcpListener, TcpStream};
 use compio::runtime::{Runtime, RuntimeBuilder};
+
+common::count_allocations!();
 
 fn main() -> ExitCode {
     common::run("compio", serve)
@@ -50,6 +57,11 @@ fn serve(config: Config) -> anyhow::Result<()> {
         common::net::bind_reuse_port(config.addr, config.threads)?
     };
     let addr = listeners[0].local_addr()?;
+    // Non-blocking, so that common::net::accept_now() never waits (the ring's accept still does: the
+    // kernel polls for it). Set before the runtimes start, as prefork workers share it.
+    for l in &listeners {
+        l.set_nonblocking(true)?;
+    }
     // One cap for the whole server, shared by the runtimes.
     let gate = config.max_conns.map(|n| Arc::new(AsyncGate::new(n)));
     let runtimes: Vec<_> = listeners
@@ -112,14 +124,30 @@ async fn accept_loop(
         };
         match listener.accept().await {
             Ok((stream, _peer)) => {
-                let guard = ConnGuard::open();
-                compio::runtime::spawn(async move {
-                    let _pass = pass;
-                    serve_conn(stream, echo, guard).await
-                })
-                .detach();
+                let fd = listener.as_raw_fd();
+                compio::runtime::spawn(serve_in_place(stream, echo, pass, fd)).detach();
             }
             Err(e) => compio::time::sleep(common::net::accept_failed(&e)).await,
+        }
+    }
+}
+
+/// Serves `stream`, then, under `--max-conns` (with a pass), the connections already
+/// waiting in the backlog one after another on the same place, as common::tokio_serve
+/// does: the place freed by a close goes straight to the next connection instead of back
+/// through the gate and the accept loop, which would reach it only after the tasks queued
+/// meanwhile. With an empty backlog the pass goes back to the gate.
+async fn serve_in_place<P>(mut stream: TcpStream, echo: Echo, pass: Option<P>, listener: RawFd) {
+    loop {
+        serve_conn(stream, echo, ConnGuard::open()).await;
+        // Non-blocking (the listener is set so in `serve`; the ring's accept still waits
+        // on it): nobody waiting, or an error, which the accept loop meets next.
+        let next = pass
+            .as_ref()
+            .and_then(|_| common::net::accept_now(listener));
+        match next.map(TcpStream::from_std) {
+            Some(Ok(next)) => stream = next,
+            _ => return,
         }
     }
 }
@@ -137,7 +165,9 @@ async fn serve_conn(stream: TcpStream, echo: Echo, _guard: ConnGuard) {
 }
 
 async fn raw(mut stream: TcpStream, buffer_size: usize, idle: Option<Duration>) -> io::Result<()> {
-    let mut buf = Vec::with_capacity(buffer_size);
+    // One page at first, doubled by each read that fills it, up to --buffer-size (the
+    // rule of common::readbuf, on the Vec's capacity: a read fills capacity, not length).
+    let mut buf = Vec::with_capacity(readbuf::FIRST.min(buffer_size));
     loop {
         // A read fills the buffer from its start and only ever raises its length: empty
         // it first, so the length is what this read brought.
@@ -149,6 +179,11 @@ async fn raw(mut stream: TcpStream, buffer_size: usize, idle: Option<Duration>) 
         let BufResult(written, back) = stream.write_all(back).await;
         written?;
         buf = back;
+        let size = readbuf::grown(buf.capacity(), n, buffer_size);
+        if size > buf.capacity() {
+            buf.clear();
+            buf.reserve_exact(size);
+        }
     }
 }
 

@@ -87,3 +87,44 @@ pub fn reset(stream: TcpStream) -> io::Result<()> {
     drop(stream);
     Ok(())
 }
+
+/// Where a server's stderr can go that no write succeeds on: `/dev/full` (every write fails
+/// with ENOSPC) and `closed pipe` (a pipe whose read end is closed: EPIPE).
+pub const UNWRITABLE_STDERR: [&str; 2] = ["/dev/full", "closed pipe"];
+
+/// A server's stderr of one of the [`UNWRITABLE_STDERR`] kinds.
+pub fn unwritable_stderr(kind: &str) -> io::Result<std::process::Stdio> {
+    if kind == "/dev/full" {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full")?;
+        return Ok(full.into());
+    }
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills the two descriptors we pass.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both were just made and are owned here; the read end is closed at once.
+    let (read, write) = unsafe {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
+    };
+    drop(read);
+    Ok(write.into())
+}
+
+/// Connections that complete on `addr` when tried back to back for 100 ms (at most 300):
+/// after a server has exited, any at all means its port still completed handshakes (a
+/// listener kept alive by an accept pending in an io_uring, say).
+pub fn connections_completing(addr: SocketAddr) -> usize {
+    let started = std::time::Instant::now();
+    let mut completed = 0;
+    for _ in 0..300 {
+        if started.elapsed() > Duration::from_millis(100) {
+            break;
+        }
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+            completed += 1;
+        }
+    }
+    completed
+}

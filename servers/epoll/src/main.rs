@@ -64,6 +64,8 @@ const ALARM: Token = Token(usize::MAX - 1);
 /// once.
 const CAP_RECHECK: Duration = Duration::from_millis(5);
 
+common::count_allocations!();
+
 fn main() -> ExitCode {
     common::run("epoll", serve)
 }

@@ -35,6 +35,8 @@ use glommio::{CpuSet, LocalExecutorPoolBuilder, PoolPlacement};
 /// small, so that several executors stay under the default RLIMIT_MEMLOCK.
 const IO_MEMORY: usize = 512 << 10;
 
+common::count_allocations!();
+
 fn main() -> ExitCode {
     common::run("glommio", serve)
 }

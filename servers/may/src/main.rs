@@ -24,6 +24,8 @@ use may::sync::Semphore;
 /// Coroutine stack size, in words (may's unit): 4096 words = 32 KiB on 64-bit machines.
 const STACK_WORDS: usize = 0x1000;
 
+common::count_allocations!();
+
 fn main() -> ExitCode {
     common::run("may", serve)
 }

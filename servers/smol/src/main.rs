@@ -18,6 +18,8 @@ use common::{Config, ConnGuard};
 use smol::net::TcpListener;
 use smol::{Async, Executor, Timer};
 
+common::count_allocations!();
+
 fn main() -> ExitCode {
     common::run("smol", serve)
 }

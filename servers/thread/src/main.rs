@@ -26,6 +26,8 @@ use common::{Config, ConnGuard, Echo};
 /// Stack per connection thread: the echo loop needs a few KiB; the buffer is on the heap.
 const STACK_SIZE: usize = 64 << 10;
 
+common::count_allocations!();
+
 fn main() -> ExitCode {
     common::run("thread", serve)
 }

@@ -249,6 +249,8 @@ thread_local! {
     static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+common::count_allocations!();
+
 fn main() -> ExitCode {
     common::run("tokio-callback", serve)
 }

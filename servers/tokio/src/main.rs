@@ -30,6 +30,8 @@ use common::{Config, ConnGuard, Echo, Mode, Workload};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+common::count_allocations!();
+
 fn main() -> ExitCode {
     common::run("tokio", serve)
 }

@@ -21,13 +21,15 @@ use crate::{Rng, pattern_byte, reset};
 type Case = fn(&str, Sizes, &mut CaseResult);
 
 /// Every per-model case, in run order.
-pub const MODEL_CASES: [(&str, Case); 6] = [
+pub const MODEL_CASES: [(&str, Case); 8] = [
     ("resets", resets),
     ("fd-exhaustion", fd_exhaustion),
     ("slowloris", slowloris),
     ("slow-readers", slow_readers),
     ("framed-garbage", framed_garbage),
     ("sigterm-under-load", sigterm_under_load),
+    ("unwritable-stderr", unwritable_stderr),
+    ("no-connection-after-exit", no_connection_after_exit),
 ];
 
 /// One line on what a case does and expects (for the Markdown rendering).
@@ -59,6 +61,18 @@ pub fn describe(case: &str) -> &'static str {
         "sigterm-under-load" => {
             "SIGTERM while clients ping-pong as fast as they can: exit 0 within 1 s, no \
              panic on stderr."
+        }
+        "unwritable-stderr" => {
+            "stderr on /dev/full, then on a pipe whose reader has gone: `--framed --max-frame \
+             1KiB` sent 4 KiB headers (each a log line that cannot be written) closes only \
+             those connections, the server echoes on, and SIGTERM ends it with exit 0 within \
+             1 s."
+        }
+        "no-connection-after-exit" => {
+            "Clients ping-pong when SIGTERM comes; once the server (and, with `--processes \
+             2`, its workers, in every accept mode the model can do) has exited 0, connects \
+             back to back for 100 ms: none may complete (clients = runs, errors = \
+             connections completed after exit)."
         }
         super::loadgen::CASE => super::loadgen::DESCRIPTION,
         _ => "",
@@ -785,4 +799,120 @@ fn sigterm_under_load(model: &str, sz: Sizes, r: &mut CaseResult) {
     r.check(!stderr.contains("panicked"), || {
         format!("panic on stderr: {}", first_lines(&stderr))
     });
+}
+
+/// stderr where no write succeeds; provoked log lines; SIGTERM still exits 0 within 1 s.
+fn unwritable_stderr(model: &str, _sz: Sizes, r: &mut CaseResult) {
+    for kind in crate::UNWRITABLE_STDERR {
+        let stderr = match crate::unwritable_stderr(kind) {
+            Ok(s) => s,
+            Err(e) => {
+                r.failures.push(format!("{kind}: {e}"));
+                continue;
+            }
+        };
+        let args = ["--framed", "--max-frame", "1KiB"];
+        let mut server = Server::start_with_stderr(model, &args, stderr);
+        for _ in 0..3 {
+            r.clients += 1;
+            let closed = connect(server.addr).and_then(|mut s| {
+                s.write_all(&header(4096))?;
+                r.bytes_sent += 8;
+                expect_closed(&mut s).map_err(io::Error::other)
+            });
+            if let Err(e) = closed {
+                r.failures
+                    .push(format!("{kind}: a header over --max-frame: {e}"));
+            }
+        }
+        r.clients += 1;
+        r.check(echo_once_framed(server.addr).is_ok(), || {
+            format!("{kind}: no echo after the log lines")
+        });
+        let signalled = Instant::now();
+        server.signal(libc::SIGTERM);
+        match server.wait_exit(Duration::from_secs(1)) {
+            Some(s) => r.check(s.success(), || format!("{kind}: exit status {s}")),
+            None => r
+                .failures
+                .push(format!("{kind}: still running 1 s after SIGTERM")),
+        }
+        r.notes.push(format!(
+            "{kind}: exited {:.0?} after SIGTERM",
+            signalled.elapsed()
+        ));
+    }
+}
+
+/// After SIGTERM and exit, no connection completes on the port (one process, then prefork).
+fn no_connection_after_exit(model: &str, sz: Sizes, r: &mut CaseResult) {
+    use common::prefork::{Exclusive, exclusive_support};
+    let mut runs: Vec<Vec<&str>> = vec![vec![]];
+    if !common::testkit::is_baseline(model) {
+        runs.push(vec!["--processes", "2", "--accept", "shared"]);
+        runs.push(vec!["--processes", "2", "--accept", "reuseport"]);
+        if !matches!(exclusive_support(model), Exclusive::Unsupported(_)) {
+            runs.push(vec!["--processes", "2", "--accept", "exclusive"]);
+        }
+    }
+    for args in runs {
+        let what = if args.is_empty() {
+            "one process".to_string()
+        } else {
+            args.join(" ")
+        };
+        let mut server = Server::start(model, &args);
+        let workers = super::children(server.pid());
+        let addr = server.addr;
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..sz.load_clients.min(20))
+            .map(|_| {
+                let stop = Arc::clone(&stop);
+                thread::spawn(move || -> u64 {
+                    let Ok(mut s) = connect(addr) else { return 0 };
+                    let (msg, mut got, mut n) = ([9u8; 64], [0u8; 64], 0);
+                    while !stop.load(Ordering::Relaxed)
+                        && s.write_all(&msg)
+                            .and_then(|()| s.read_exact(&mut got))
+                            .is_ok()
+                    {
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        r.clients += 1;
+        thread::sleep(Duration::from_millis(200));
+        server.signal(libc::SIGTERM);
+        match server.wait_exit(Duration::from_secs(2)) {
+            Some(s) => r.check(s.success(), || format!("{what}: exit status {s}")),
+            None => r
+                .failures
+                .push(format!("{what}: still running 2 s after SIGTERM")),
+        }
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while workers
+            .iter()
+            .any(|w| std::path::Path::new(&format!("/proc/{w}")).exists())
+            && Instant::now() < deadline
+        {
+            thread::sleep(Duration::from_millis(1));
+        }
+        let completed = crate::connections_completing(addr);
+        stop.store(true, Ordering::Relaxed);
+        let round_trips: u64 = clients.into_iter().map(|c| c.join().unwrap_or(0)).sum();
+        r.bytes_sent += round_trips * 64;
+        r.bytes_back += round_trips * 64;
+        for _ in 0..completed {
+            r.error("completed after exit");
+        }
+        r.check(completed == 0, || {
+            format!("{what}: {completed} connections completed after exit")
+        });
+        r.notes.push(format!(
+            "{what}: {round_trips} round trips before SIGTERM, {completed} connections \
+             completed after exit"
+        ));
+    }
 }

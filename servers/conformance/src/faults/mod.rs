@@ -325,6 +325,15 @@ pub fn render_markdown(report: &Report) -> String {
     out
 }
 
+/// The children of a process (its prefork workers), from /proc.
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
 /// Server CPU time (user + system) so far, from /proc/PID/stat.
 pub fn cpu_time(pid: u32) -> Duration {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
