@@ -316,9 +316,16 @@ impl Driver {
                 continue;
             }
             if self.conns[idx].busy {
+                // It waits behind its connection's reply: the server's delay, not loadgen's.
                 self.conns[idx].queue.push_back(at);
             } else {
-                self.send(sl, idx, at, now);
+                // Sent with its connection free: whatever it is late by is loadgen's own.
+                let sent = Instant::now().max(now);
+                if matches!(sl.phase, Phase::Measure | Phase::Drain) {
+                    sl.stats
+                        .sent_late(micros(sent.saturating_duration_since(at)));
+                }
+                self.send(sl, idx, at, sent);
             }
         }
         sl.schedule = Some(schedule);
