@@ -74,14 +74,7 @@ impl Waiter {
         let timeout = deadline.saturating_duration_since(Instant::now());
         if self.fallback.is_none() {
             match self.pwait2(poll, timeout) {
-                Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
-                    let alarm = if self.precise {
-                        Some(Alarm::new(poll.registry(), ALARM)?)
-                    } else {
-                        None
-                    };
-                    self.fallback = Some((Events::with_capacity(self.raw.len()), alarm));
-                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => self.fall_back(poll)?,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(&self.ready),
                 Err(e) => return Err(e),
                 Ok(()) => return Ok(&self.ready),
@@ -107,6 +100,17 @@ impl Waiter {
             });
         }
         Ok(&self.ready)
+    }
+
+    /// From now on, waits with mio's poll (and, when precise, the timerfd alarm).
+    fn fall_back(&mut self, poll: &Poll) -> io::Result<()> {
+        let alarm = if self.precise {
+            Some(Alarm::new(poll.registry(), ALARM)?)
+        } else {
+            None
+        };
+        self.fallback = Some((Events::with_capacity(self.raw.len()), alarm));
+        Ok(())
     }
 
     fn pwait2(&mut self, poll: &Poll, timeout: Duration) -> io::Result<()> {
@@ -169,8 +173,20 @@ mod tests {
 
     #[test]
     fn wakes_no_sooner_than_its_deadline_and_reports_readiness() {
+        waits_and_reports(false);
+    }
+
+    #[test]
+    fn the_fallback_without_epoll_pwait2_behaves_the_same() {
+        waits_and_reports(true);
+    }
+
+    fn waits_and_reports(fallback: bool) {
         let mut poll = Poll::new().unwrap();
         let mut w = Waiter::new(8, true);
+        if fallback {
+            w.fall_back(&poll).unwrap();
+        }
         let start = Instant::now();
         let ready = w
             .wait(&mut poll, start + Duration::from_micros(300))
