@@ -50,6 +50,7 @@ pub mod stats;
 pub mod stream;
 pub mod sys;
 pub mod threshold;
+pub mod wait;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;

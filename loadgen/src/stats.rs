@@ -1,6 +1,10 @@
 //! What a worker counts: samples by outcome, exact latency sums and extremes, and HDR
 //! histograms (microseconds, 3 significant digits). Each worker owns its own; they are
 //! merged at intervals and at the end, so nothing is locked per sample.
+//!
+//! In the open loop a third histogram holds loadgen's own send lateness: how long after
+//! its due time a request whose connection was free went out. That is the client's delay,
+//! not the server's, and it is counted so that a run whose client was the limit says so.
 
 use std::io::Cursor;
 
@@ -187,6 +191,12 @@ pub struct Stats {
     pub latency: Histogram<u64>,
     /// With `--rate`: latency from the actual send (not corrected for coordinated omission).
     pub raw: Option<Histogram<u64>>,
+    /// With `--rate`: loadgen's own send lateness, microseconds: the actual send time minus
+    /// the due time, for each counted request whose connection was free when it fell due
+    /// (one that waited behind its connection's late reply is the server's delay, not the
+    /// client's, and is left out). None for a closed loop and for stats read from reports
+    /// written before it existed.
+    pub lateness: Option<Histogram<u64>>,
     /// Payload and header bytes written.
     pub bytes_sent: u64,
     /// Echo bytes read.
@@ -255,6 +265,7 @@ impl Stats {
             tally: Tally::default(),
             latency: histogram(),
             raw: raw.then(histogram),
+            lateness: raw.then(histogram),
             bytes_sent: 0,
             bytes_received: 0,
             per_user: Some(PerUser::new()),
@@ -271,6 +282,14 @@ impl Stats {
         }
     }
 
+    /// Records one request's send lateness (open loop), microseconds.
+    #[inline]
+    pub fn sent_late(&mut self, us: u64) {
+        if let Some(h) = &mut self.lateness {
+            h.saturating_record(us);
+        }
+    }
+
     /// Adds another worker's (or run's) stats: exact, histograms included.
     pub fn add(&mut self, o: &Stats) -> Result<(), StatsError> {
         self.tally.add(&o.tally);
@@ -281,6 +300,11 @@ impl Stats {
             (Some(a), Some(b)) => a.add(b).map_err(|e| StatsError::Merge(format!("{e:?}")))?,
             (None, None) => {}
             _ => return Err(StatsError::Merge("only one side has raw latencies".into())),
+        }
+        // A part without lateness figures (an older report) leaves the whole without them.
+        match (&mut self.lateness, &o.lateness) {
+            (Some(a), Some(b)) => a.add(b).map_err(|e| StatsError::Merge(format!("{e:?}")))?,
+            _ => self.lateness = None,
         }
         self.bytes_sent += o.bytes_sent;
         self.bytes_received += o.bytes_received;
@@ -316,6 +340,12 @@ impl Recorder {
     pub fn ok(&mut self, us: u64, raw_us: u64) {
         self.total.ok(us, raw_us);
         self.interval.ok(us);
+    }
+
+    /// A request went out `us` microseconds after its due time (open loop).
+    #[inline]
+    pub fn sent_late(&mut self, us: u64) {
+        self.total.sent_late(us);
     }
 
     /// A failed sample.
@@ -403,6 +433,25 @@ mod tests {
         assert_eq!(r.interval.samples(), 1);
         assert_eq!(r.total.tally.samples(), 3);
         assert_eq!(r.total.tally.mean_us(), 200.0);
+    }
+
+    #[test]
+    fn lateness_is_kept_in_the_open_loop_and_merges() {
+        let mut closed = Stats::new(false);
+        closed.sent_late(5);
+        assert!(closed.lateness.is_none());
+        let mut a = Stats::new(true);
+        let mut b = Stats::new(true);
+        a.sent_late(3);
+        b.sent_late(40);
+        a.add(&b).unwrap();
+        let h = a.lateness.as_ref().unwrap();
+        assert_eq!((h.len(), h.max()), (2, 40));
+        // A part from before lateness was kept leaves the whole without it.
+        let mut old = Stats::new(true);
+        old.lateness = None;
+        a.add(&old).unwrap();
+        assert!(a.lateness.is_none());
     }
 
     #[test]

@@ -129,6 +129,58 @@ fn the_summary_line_parses_back_into_the_json_figures() {
 }
 
 #[test]
+fn an_open_loop_run_reports_its_send_lateness_in_text_and_json() {
+    let server = Server::start("epoll", &[]);
+    let port = server.addr.port().to_string();
+    let (open, closed) = (temp("open.json"), temp("closed.json"));
+    let out = loadgen(&[
+        "--port",
+        &port,
+        "--threads",
+        "4",
+        "--duration",
+        "1s",
+        "--rate",
+        "400",
+        "--json",
+        open.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let r = json::read(&open).unwrap();
+    let late = r.send_lateness_us.expect("send lateness with --rate");
+    assert!(late.count > 0 && late.count <= r.ok, "{late:?} {stdout}");
+    assert!(late.p50 <= late.p99 && late.p99 <= late.max, "{late:?}");
+    let raw: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&open).unwrap()).unwrap();
+    for field in ["p50", "p99", "max"] {
+        assert!(raw["send_lateness_us"][field].is_u64(), "{field}: {raw}");
+    }
+    let line = format!(
+        "send lateness us (loadgen's own: actual send - due, {} requests sent with their \
+         connection free): p50 {} p99 {} max {}",
+        late.count, late.p50, late.p99, late.max
+    );
+    assert!(stdout.lines().any(|l| l == line), "{stdout}");
+
+    let out = loadgen(&[
+        "--port",
+        &port,
+        "--threads",
+        "2",
+        "--loops",
+        "20",
+        "--json",
+        closed.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let raw: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&closed).unwrap()).unwrap();
+    assert!(raw.get("send_lateness_us").is_none(), "{raw}");
+    assert!(!text(&out.stdout).contains("send lateness"));
+}
+
+#[test]
 fn procs_splits_users_over_children_and_merges_them_exactly() {
     let server = Server::start("epoll", &[]);
     let port = server.addr.port().to_string();

@@ -280,6 +280,11 @@ fn open_loop_reports_corrected_and_raw_latency() {
         "{text}"
     );
     assert!(text.contains("coordinated omission"), "{text}");
+    // Each user's next request falls due 20 ms after the one before, long after its echo:
+    // every counted request went out on its schedule, and loadgen's own lateness is known.
+    let late = r.send_lateness_us.expect("send lateness with --rate");
+    assert!(late.count > 0 && late.count <= r.ok, "{late:?}");
+    assert!(late.p99 <= late.max, "{late:?}");
     assert!(text.contains("summary +"), "{text}");
     assert!(r.intervals.len() >= 2, "{text}");
     assert_eq!(

@@ -562,6 +562,27 @@ impl RunRecord {
         (r.ok > 0).then_some(r.latency_us.p99 as f64)
     }
 
+    /// loadgen's own send lateness p99 (open loop), microseconds; None for a closed loop,
+    /// a run with no request sent on its schedule, or a record from before it was measured.
+    pub fn send_lateness_p99_us(&self) -> Option<f64> {
+        let late = self.report.as_ref()?.send_lateness_us?;
+        (late.count > 0).then_some(late.p99 as f64)
+    }
+
+    /// A run whose send lateness p99 is more than this share of its p99 latency was held
+    /// back by loadgen, not only by the server.
+    pub const LATE_SENDER_SHARE: f64 = 0.10;
+
+    /// True when loadgen's own send lateness p99 exceeds [`Self::LATE_SENDER_SHARE`] of
+    /// the run's measured p99 latency: its p99 then partly measures the client, and a
+    /// fixed-rate p99 verdict should leave it out. False when either figure is missing.
+    pub fn late_sender(&self) -> bool {
+        match (self.send_lateness_p99_us(), self.p99_us()) {
+            (Some(late), Some(p99)) => late > Self::LATE_SENDER_SHARE * p99,
+            _ => false,
+        }
+    }
+
     /// Steal above this share of the machine's CPU time makes a run's figures suspect.
     pub const STEAL_FLAG_PCT: f64 = 2.0;
 
@@ -660,6 +681,32 @@ pub(crate) fn one_percent() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_whose_send_lateness_is_over_a_tenth_of_its_p99_is_a_late_sender() {
+        let record = |late_us: &[u64]| {
+            let mut stats = crate::stats::Stats::new(!late_us.is_empty());
+            for _ in 0..100 {
+                stats.ok(1000, 900);
+            }
+            for &us in late_us {
+                stats.sent_late(us);
+            }
+            let mut r = RunRecord::blank("rate", "50000/s", "rate", 100, 0, "epoll");
+            r.report = Some(crate::report::test_report(&stats));
+            r
+        };
+        let on_time = record(&[5; 100]);
+        assert_eq!(on_time.send_lateness_p99_us(), Some(5.0));
+        assert!(!on_time.late_sender());
+        let late = record(&[150; 100]);
+        assert_eq!(late.send_lateness_p99_us(), Some(150.0));
+        assert!(late.late_sender(), "150 us of a 1000 us p99");
+        let closed = record(&[]);
+        assert_eq!(closed.send_lateness_p99_us(), None);
+        assert!(!closed.late_sender());
+        assert!(!RunRecord::blank("rate", "x", "rate", 1, 0, "epoll").late_sender());
+    }
 
     #[test]
     fn max_over_mean_is_the_busiest_share_over_the_even_one() {

@@ -10,6 +10,11 @@
 //! user waits for the next edge instead of paying for a read that would return `WouldBlock`;
 //! after writing a request it does not read speculatively either, it waits for the echo's
 //! edge. That makes one `send` and one `recv` per message plus a share of `epoll_wait`.
+//!
+//! Open loop: a request whose due timer fired (its connection free) records loadgen's own
+//! send lateness, the clock at the send minus the due time. A request that fell due while
+//! its connection still waited for a reply goes out when the reply comes; that delay is
+//! the server's and is left out of the lateness (it is in the corrected latency).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -125,6 +130,9 @@ pub struct User {
     writable: bool,
     due: Instant,
     sent_at: Instant,
+    /// Open loop: the sample about to begin fell due with the connection free (its due
+    /// timer fired), so any delay in sending it is loadgen's own.
+    on_schedule: bool,
     deadline: Instant,
     done: u64,
     started: bool,
@@ -149,6 +157,7 @@ impl User {
             writable: false,
             due: now,
             sent_at: now,
+            on_schedule: false,
             deadline: now,
             done: 0,
             started: false,
@@ -169,6 +178,7 @@ impl User {
         }
         // Closed loop: a sample starts when it starts. Open loop: it was due at `at`.
         self.due = if ctx.schedule.is_some() { at } else { now };
+        self.on_schedule = ctx.schedule.is_some();
         self.phase = Phase::Ready;
         self.drive(ctx, idx);
     }
@@ -302,8 +312,17 @@ impl User {
             self.started = true;
             ctx.started += 1;
         }
-        // Open loop: the send happens now, perhaps after its due time. Closed loop: due is now.
-        self.sent_at = ctx.now.max(self.due);
+        // Open loop: the send happens now, perhaps after its due time, and the clock is read
+        // for it (a vDSO call, no syscall): the wake-up's `now` is older by the events
+        // handled before it. Closed loop: due is now.
+        self.sent_at = match ctx.schedule {
+            Some(_) => Instant::now().max(self.due),
+            None => ctx.now.max(self.due),
+        };
+        if std::mem::take(&mut self.on_schedule) && self.due >= ctx.count_from {
+            ctx.rec
+                .sent_late(micros(self.sent_at.saturating_duration_since(self.due)));
+        }
         self.deadline = self.sent_at + ctx.timeout;
         self.sent = 0;
         self.received = 0;

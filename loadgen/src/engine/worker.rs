@@ -2,15 +2,17 @@
 //!
 //! Timers never cost a syscall: user start times (ramp-up), open-loop due times, the
 //! summary-interval tick, the end of a timed run and the timeout sweep all become the
-//! timeout of the next `epoll_wait`. Per-sample timeouts are not kept in the heap (that
-//! would be a push per message); a sweep over the users, every tenth of `--timeout`
-//! (between 1 ms and 100 ms), fails the samples whose deadline passed.
+//! timeout of the next wait. Per-sample timeouts are not kept in the heap (that would be a
+//! push per message); a sweep over the users, every tenth of `--timeout` (between 1 ms and
+//! 100 ms), fails the samples whose deadline passed.
 //!
-//! `epoll_wait` takes its timeout in whole milliseconds (mio rounds up), which is fine for
-//! everything above but would send open-loop requests up to a millisecond late, and that
-//! lateness would be charged to the server as latency. With `--rate` the due times wake
-//! the loop through an [`Alarm`] (a timerfd) instead, armed only when the earliest due time
-//! changes.
+//! The wait is `epoll_pwait2` ([`crate::wait`]), whose timeout is in nanoseconds: the open
+//! loop's due times wake it to the microsecond (its thread's timer slack is set to a few
+//! microseconds), with one system call per wake-up. `epoll_wait`'s whole milliseconds
+//! would send requests up to a millisecond late and charge that to the server; the timerfd
+//! that fixed it cost a `timerfd_settime` per due time. A wake-up serves every timer due
+//! by then, reading the clock again before it gives up, so that due times passed while it
+//! was sending go out in the same turn.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -21,13 +23,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-use common::alarm::Alarm;
-use mio::{Events, Poll, Token};
+use mio::Poll;
 
 use super::message::Message;
 use super::user::{Ctx, Schedule, User};
 use crate::plan::{Plan, Stop};
 use crate::stats::{Recorder, Stats, Tally};
+use crate::wait::Waiter;
 
 /// Bytes read per `recv` at most: one buffer per worker, shared by its users.
 const READ_BUFFER: usize = 256 << 10;
@@ -90,9 +92,6 @@ pub struct Spec {
     pub live: bool,
 }
 
-/// The token of the alarm; users are numbered from 0.
-const ALARM: Token = Token(usize::MAX);
-
 /// Runs one worker to the end and reports to `tx`.
 pub fn run(spec: Spec, tx: Sender<Report>, progress: Arc<Progress>) {
     let index = spec.index;
@@ -107,7 +106,6 @@ pub fn run(spec: Spec, tx: Sender<Report>, progress: Arc<Progress>) {
 fn event_loop(spec: Spec, tx: &Sender<Report>, progress: &Progress) -> io::Result<()> {
     let plan = &spec.plan;
     let mut poll = Poll::new()?;
-    let mut events = Events::with_capacity(1024);
     let t0 = spec.t0;
     let mut ctx = Ctx {
         registry: poll.registry().try_clone()?,
@@ -138,10 +136,8 @@ fn event_loop(spec: Spec, tx: &Sender<Report>, progress: &Progress) -> io::Resul
         finished: 0,
         now: t0,
     };
-    let mut alarm = match plan.rate {
-        Some(_) => Some(Alarm::new(&ctx.registry, ALARM)?),
-        None => None,
-    };
+    // Open loop: due times are kept to the microsecond (see `crate::wait`).
+    let mut waiter = Waiter::new(1024, plan.rate.is_some());
     let mut users: Vec<User> = spec.users.iter().map(|&g| User::new(g, t0)).collect();
     for (idx, u) in users.iter().enumerate() {
         ctx.timers
@@ -153,45 +149,37 @@ fn event_loop(spec: Spec, tx: &Sender<Report>, progress: &Progress) -> io::Resul
     let mut k = 0u64;
     let mut next_tick = t0 + plan.summary_interval;
     let mut ended = false;
-    let mut now = Instant::now();
     let watch_end = t0 + super::REFUSED_WATCH_END;
 
     while ctx.finished < users.len() as u64 {
         let mut wake = next_sweep.min(next_tick);
         if let Some(&Reverse((at, _))) = ctx.timers.peek() {
-            match &mut alarm {
-                Some(alarm) => alarm.arm(at)?,
-                None => wake = wake.min(at),
-            }
+            wake = wake.min(at);
         }
         if let (Some(end), false) = (ctx.end, ended) {
             wake = wake.min(end);
         }
-        match poll.poll(&mut events, Some(wake.saturating_duration_since(now))) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-        now = Instant::now();
+        let ready = waiter.wait(&mut poll, wake)?;
+        let now = Instant::now();
         ctx.now = now;
-        for event in events.iter() {
-            let idx = event.token().0;
-            if event.token() == ALARM {
-                continue; // only a wake-up: the due timers are handled below
-            }
-            let err = event.is_error();
-            let readable = event.is_readable() || event.is_read_closed() || err;
-            let writable = event.is_writable() || event.is_write_closed() || err;
-            if let Some(u) = users.get_mut(idx) {
-                u.on_event(&mut ctx, idx, readable, writable);
+        for r in ready {
+            if let Some(u) = users.get_mut(r.token) {
+                u.on_event(&mut ctx, r.token, r.readable, r.writable);
             }
         }
+        // Every timer due by now is served in this turn. The clock is read again when the
+        // next one is not due by the wake-up's time: sending takes microseconds, and a due
+        // time that passed meanwhile goes out now instead of after another arm and wait.
+        let mut clock = now;
         while let Some(&Reverse((at, idx))) = ctx.timers.peek() {
-            if at > now {
-                break;
+            if at > clock {
+                clock = Instant::now();
+                if at > clock {
+                    break;
+                }
             }
             ctx.timers.pop();
-            users[idx].on_timer(&mut ctx, idx, at, now);
+            users[idx].on_timer(&mut ctx, idx, at, clock);
         }
         if now >= next_sweep {
             for (idx, u) in users.iter_mut().enumerate() {

@@ -1,5 +1,8 @@
 //! The JSON form of a [`RunReport`]: written with `--json FILE`, read by `loadgen merge` and
 //! by a `--procs` parent reading its children.
+//!
+//! Fields added after the format was fixed (`send_lateness_us` and its histogram, say) are
+//! left out where they do not apply and default when absent, so older files still load.
 
 use std::fs;
 use std::path::Path;
@@ -90,4 +93,42 @@ pub fn write(report: &RunReport, path: &Path) -> Result<(), JsonError> {
 /// Reads a report written by [`write`].
 pub fn read(path: &Path) -> Result<RunReport, JsonError> {
     read_file(path, "loadgen result", |r: &RunReport| r.format, FORMAT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Stats;
+
+    #[test]
+    fn send_lateness_is_written_for_an_open_loop_only_and_older_files_load() {
+        let mut open = Stats::new(true);
+        open.ok(100, 90);
+        open.sent_late(7);
+        let report = crate::report::test_report(&open);
+        let value = serde_json::to_value(&report).unwrap();
+        let late = &value["send_lateness_us"];
+        assert_eq!(
+            (late["p50"].as_u64(), late["p99"].as_u64()),
+            (Some(7), Some(7))
+        );
+        assert_eq!(late["max"].as_u64(), Some(7));
+        let back: RunReport = serde_json::from_value(value.clone()).unwrap();
+        assert_eq!(back, report);
+        assert_eq!(back.stats().unwrap().lateness, open.lateness);
+
+        let closed = crate::report::test_report(&Stats::new(false));
+        let value = serde_json::to_value(&closed).unwrap();
+        assert!(value.get("send_lateness_us").is_none());
+        assert!(value.get("send_lateness_histogram").is_none());
+
+        // A file from before lateness was measured.
+        let mut older = serde_json::to_value(&report).unwrap();
+        let fields = older.as_object_mut().unwrap();
+        fields.remove("send_lateness_us");
+        fields.remove("send_lateness_histogram");
+        let back: RunReport = serde_json::from_value(older).unwrap();
+        assert_eq!(back.send_lateness_us, None);
+        assert!(back.stats().unwrap().lateness.is_none());
+    }
 }

@@ -178,6 +178,36 @@ impl Latency {
     }
 }
 
+/// loadgen's own send lateness in the open loop, microseconds: how long after its due time
+/// a request whose connection was free actually went out. Large figures mean the client,
+/// not the server, set the latencies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SendLateness {
+    /// Requests measured (counted, sent on their schedule with their connection free).
+    pub count: u64,
+    /// Median.
+    pub p50: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// Largest.
+    pub max: u64,
+}
+
+impl SendLateness {
+    fn of(h: &hdrhistogram::Histogram<u64>) -> SendLateness {
+        if h.is_empty() {
+            return SendLateness::default();
+        }
+        let q = |x: f64| h.value_at_quantile(x).min(h.max());
+        SendLateness {
+            count: h.len(),
+            p50: q(0.50),
+            p99: q(0.99),
+            max: h.max(),
+        }
+    }
+}
+
 /// One `summary +` line's figures.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Interval {
@@ -273,6 +303,13 @@ pub struct RunReport {
     pub histogram: String,
     /// raw_latency_us's HDR histogram, with --rate.
     pub raw_histogram: Option<String>,
+    /// With --rate: loadgen's own send lateness (absent for a closed loop and in reports
+    /// from before it was measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_lateness_us: Option<SendLateness>,
+    /// send_lateness_us's HDR histogram, for exact merging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_lateness_histogram: Option<String>,
     /// The `summary +` lines' figures.
     pub intervals: Vec<Interval>,
     /// loadgen's own CPU time over the run (summed over its processes).
@@ -426,6 +463,8 @@ impl RunReport {
             raw_latency_us: stats.raw.as_ref().map(|h| Latency::of(h, None)),
             histogram: encode_histogram(&stats.latency),
             raw_histogram: stats.raw.as_ref().map(encode_histogram),
+            send_lateness_us: stats.lateness.as_ref().map(SendLateness::of),
+            send_lateness_histogram: stats.lateness.as_ref().map(encode_histogram),
             intervals: meta.intervals,
             loadgen_cpu: meta.loadgen_cpu,
             loadgen_cpu_us_per_sample: per_sample(meta.loadgen_cpu.total_s()),
@@ -444,6 +483,11 @@ impl RunReport {
         s.latency = decode_histogram(&self.histogram)?;
         s.raw = self
             .raw_histogram
+            .as_deref()
+            .map(decode_histogram)
+            .transpose()?;
+        s.lateness = self
+            .send_lateness_histogram
             .as_deref()
             .map(decode_histogram)
             .transpose()?;

@@ -6,11 +6,14 @@
 //! their share with two decimals; `+` lines add Active/Started/Finished users. One
 //! difference: JMeter averages failed samples' times in too, loadgen's figures are those of
 //! the ok samples (errors are counted, their times are not latencies).
+//!
+//! An open-loop run adds a line for loadgen's own send lateness (actual send - due time),
+//! so a run whose client was late says so beside the latencies it charged to the server.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::{Latency, RunReport, Settings};
+use super::{Latency, RunReport, SendLateness, Settings};
 use crate::stats::{ErrorKind, Tally};
 
 /// `hh:mm:ss` of whole seconds, as JMeter's `JOrphanUtils.formatDuration`.
@@ -241,6 +244,15 @@ fn latency_line(label: &str, l: &Latency) -> String {
     )
 }
 
+/// loadgen's own delay in sending, open loop.
+fn lateness_line(l: &SendLateness) -> String {
+    format!(
+        "send lateness us (loadgen's own: actual send - due, {} requests sent with their \
+         connection free): p50 {} p99 {} max {}",
+        l.count, l.p50, l.p99, l.max
+    )
+}
+
 fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
@@ -292,6 +304,9 @@ pub fn render(r: &RunReport) -> String {
                  the server stalled, which the raw figures hide (coordinated omission)"
             );
         }
+    }
+    if let Some(l) = &r.send_lateness_us {
+        let _ = writeln!(o, "{}", lateness_line(l));
     }
     if let Some(f) = &r.fairness {
         let _ = writeln!(o, "{}", fairness_line(f));
@@ -397,6 +412,28 @@ mod tests {
         };
         t.errors.reset = 2;
         t
+    }
+
+    #[test]
+    fn open_loop_reports_its_send_lateness_and_a_closed_loop_does_not() {
+        let mut open = crate::stats::Stats::new(true);
+        open.ok(100, 90);
+        for us in [2, 3, 4, 250] {
+            open.sent_late(us);
+        }
+        let text = render(&crate::report::test_report(&open));
+        let line = text.lines().find(|l| l.starts_with("send lateness us"));
+        assert_eq!(
+            line,
+            Some(
+                "send lateness us (loadgen's own: actual send - due, 4 requests sent with \
+                 their connection free): p50 3 p99 250 max 250"
+            )
+        );
+        let mut closed = crate::stats::Stats::new(false);
+        closed.ok(100, 100);
+        let text = render(&crate::report::test_report(&closed));
+        assert!(!text.contains("send lateness"));
     }
 
     #[test]

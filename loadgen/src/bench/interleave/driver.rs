@@ -23,6 +23,13 @@
 //! sample was), and its connection is closed, so a late reply can never be taken for a
 //! later sample's; a closed connection is opened again at the start of its server's next
 //! slice.
+//!
+//! The loop's cost is kept off the measurement: a turn waits with `epoll_pwait2`
+//! ([`crate::wait`]), whose nanosecond timeout wakes it at the next due time (no timerfd
+//! to re-arm), serves every request due by then (reading the clock again before it
+//! stops), reads each echo with one `recv` (see [`Driver::read`]) and allocates nothing.
+//! An open-loop request sent with its connection free records loadgen's own send
+//! lateness (actual send - due); one that waited for its busy connection does not.
 
 mod open;
 
@@ -31,17 +38,15 @@ use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::alarm::Alarm;
 use mio::net::TcpStream;
-use mio::{Events, Poll, Token};
+use mio::{Events, Poll};
 
 use super::cpu;
 use crate::engine::Message;
 use crate::engine::user::classify_io;
 use crate::stats::{ErrorKind, PerUser, Stats};
+use crate::wait::Waiter;
 
-/// The alarm's token; connections are numbered from 0.
-const ALARM: Token = Token(usize::MAX);
 /// Bytes read per `recv` at most.
 const READ_BUFFER: usize = 64 << 10;
 /// Connects in flight at once while a server's connections open: more would overflow a
@@ -132,13 +137,17 @@ enum Phase {
 /// A point's connections to every server, and the loop that drives them.
 pub struct Driver {
     poll: Poll,
+    /// For opening connections (mio's own poll).
     events: Events,
-    alarm: Alarm,
+    /// For the slices' turns: deadlines to the microsecond, one system call a wake-up.
+    waiter: Waiter,
     msg: Message,
     conns: Vec<Conn>,
     /// Each server's address and its range in `conns`.
     servers: Vec<(SocketAddr, std::ops::Range<usize>)>,
     buf: Vec<u8>,
+    /// One turn's events as (connection, readable, writable), reused across turns.
+    ready: Vec<(usize, bool, bool)>,
 }
 
 /// An open-loop schedule: request `k` falls due at `from + k / rate`.
@@ -173,17 +182,18 @@ struct Slice {
 
 impl Driver {
     /// A driver for messages of `message_size` bytes (raw, unframed), with no connection.
+    /// Create it on the thread that runs its slices (that thread's timer slack is set).
     pub fn new(message_size: usize) -> io::Result<Driver> {
         let poll = Poll::new()?;
-        let alarm = Alarm::new(poll.registry(), ALARM)?;
         Ok(Driver {
             poll,
             events: Events::with_capacity(1024),
-            alarm,
+            waiter: Waiter::new(1024, true),
             msg: Message::new(message_size, false),
             conns: Vec::new(),
             servers: Vec::new(),
             buf: vec![0; READ_BUFFER],
+            ready: Vec::with_capacity(1024),
         })
     }
 
@@ -305,10 +315,19 @@ impl Driver {
         };
         let range = self.servers[sl.server].1.clone();
         let n = range.len() as u64;
+        let mut now = now;
         loop {
             let at = schedule.at(schedule.next);
-            if at > now || at >= sl.send_until || n == 0 {
+            if at >= sl.send_until || n == 0 {
                 break;
+            }
+            if at > now {
+                // Sending takes microseconds: a due time that passed meanwhile goes out in
+                // this turn, not after another arm and wait.
+                now = Instant::now();
+                if at > now {
+                    break;
+                }
             }
             let idx = range.start + (schedule.next % n) as usize;
             schedule.next += 1;
@@ -316,9 +335,16 @@ impl Driver {
                 continue;
             }
             if self.conns[idx].busy {
+                // It waits behind its connection's reply: the server's delay, not loadgen's.
                 self.conns[idx].queue.push_back(at);
             } else {
-                self.send(sl, idx, at, now);
+                // Sent with its connection free: whatever it is late by is loadgen's own.
+                let sent = Instant::now().max(now);
+                if matches!(sl.phase, Phase::Measure | Phase::Drain) {
+                    sl.stats
+                        .sent_late(micros(sent.saturating_duration_since(at)));
+                }
+                self.send(sl, idx, at, sent);
             }
         }
         sl.schedule = Some(schedule);
@@ -385,36 +411,26 @@ impl Driver {
         given_up
     }
 
-    /// One poll and what it brought; open-loop requests that fell due are sent.
+    /// One wait and what it brought; open-loop requests that fell due are sent.
     fn turn(&mut self, sl: &mut Slice, wake: Instant) {
         let mut wake = wake;
         if let Some(at) = self.next_due(sl) {
-            // The alarm wakes the loop to the microsecond; epoll_wait's own timeout counts
-            // whole milliseconds and would send requests late.
-            if self.alarm.arm(at).is_err() {
-                wake = wake.min(at);
+            // The waiter wakes the loop to the microsecond, in the wait's own system call
+            // (`crate::wait`); epoll_wait's timeout counts whole milliseconds.
+            wake = wake.min(at);
+        }
+        // The events are copied out (the handlers need `&mut self`) into a buffer kept
+        // across turns: no allocation per turn.
+        let mut ready = std::mem::take(&mut self.ready);
+        ready.clear();
+        match self.waiter.wait(&mut self.poll, wake) {
+            Ok(events) => ready.extend(events.iter().map(|r| (r.token, r.readable, r.writable))),
+            Err(_) => {
+                self.ready = ready;
+                return;
             }
         }
-        let timeout = wake.saturating_duration_since(Instant::now());
-        match self.poll.poll(&mut self.events, Some(timeout)) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return,
-            Err(_) => return,
-        }
-        let ready: Vec<(usize, bool, bool)> = self
-            .events
-            .iter()
-            .filter(|e| e.token() != ALARM)
-            .map(|e| {
-                let err = e.is_error();
-                (
-                    e.token().0,
-                    e.is_readable() || e.is_read_closed() || err,
-                    e.is_writable() || e.is_write_closed() || err,
-                )
-            })
-            .collect();
-        for (idx, readable, writable) in ready {
+        for &(idx, readable, writable) in &ready {
             if idx >= self.conns.len() {
                 continue;
             }
@@ -431,6 +447,7 @@ impl Driver {
                 self.read(sl, idx);
             }
         }
+        self.ready = ready;
         self.due(sl, Instant::now());
     }
 
@@ -475,6 +492,14 @@ impl Driver {
     }
 
     /// Reads what arrived, checking every byte against the message.
+    ///
+    /// mio registers sockets edge-triggered (EPOLLET), and on Linux every arrival of data
+    /// wakes the socket's wait queue and so raises a new edge, whether or not earlier bytes
+    /// were read. Reading on until `WouldBlock` is then not needed to be woken again: a
+    /// read shorter than the buffer found the receive queue empty (tcp_recvmsg takes all
+    /// there is), and after a whole echo nothing more is owed (the server sends only what
+    /// it got; stray bytes would come with the next echo's edge and fail its check). So the
+    /// loop stops there, one `recv` per echo instead of two.
     fn read(&mut self, sl: &mut Slice, idx: usize) {
         let len = self.msg.len();
         loop {
@@ -509,8 +534,13 @@ impl Driver {
                     if c.counted {
                         sl.stats.bytes_received += n as u64;
                     }
+                    let short = n < self.buf.len();
                     if c.read == len {
                         self.complete(sl, idx);
+                        return;
+                    }
+                    if short {
+                        return;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,

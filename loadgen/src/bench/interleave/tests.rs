@@ -219,6 +219,45 @@ fn the_open_loop_sends_on_schedule_and_counts_from_due_times() {
     let per_user = o.stats.per_user.as_ref().unwrap();
     assert_eq!(per_user.samples.len(), 10);
     assert_eq!(per_user.samples.min(), 20, "each connection in turn");
+    // Each connection's reply is back long before its next request falls due, so every
+    // counted request went out on its schedule and its lateness is loadgen's own.
+    let late = o
+        .stats
+        .lateness
+        .as_ref()
+        .expect("an open loop's send lateness");
+    assert!(!late.is_empty() && late.len() <= 200, "{}", late.len());
+    let report = crate::report::test_report(&o.stats);
+    assert!(
+        report
+            .send_lateness_us
+            .is_some_and(|l| l.count == late.len())
+    );
+}
+
+#[test]
+fn a_request_waiting_for_its_busy_connection_is_not_counted_as_send_lateness() {
+    // One connection, a request due every millisecond, each reply held 30 ms: after the
+    // first, every request waits behind the one before it (the server's delay).
+    let addr = echo_server(|_| Duration::from_millis(30));
+    let mut d = Driver::new(64).unwrap();
+    let (s, _) = d.add_server(addr, 1, Duration::from_secs(5));
+    let cut = Slicing {
+        warmup: Duration::from_millis(10),
+        measured: Duration::from_millis(60),
+        drain_limit: Duration::from_millis(300),
+    };
+    let o = d.slice(s, &[], Load::Open { rate: 1000.0 }, &cut, &mut |_| {});
+    assert!(o.stats.tally.ok > 1, "{:?}", o.stats.tally);
+    let late = o.stats.lateness.as_ref().unwrap();
+    assert_eq!(
+        late.len(),
+        1,
+        "only the request sent at t0 went out on its schedule"
+    );
+    // Closed-loop slices have none.
+    let o = d.slice(s, &[], Load::Closed, &cut, &mut |_| {});
+    assert!(o.stats.lateness.is_none());
 }
 
 #[test]
