@@ -249,6 +249,14 @@ fn notes(pv: &PointVerdicts, s: &mut String) {
     if let Some(source) = pv.cpu_source {
         let _ = writeln!(s, "Server CPU from {}.\n", source.words());
     }
+    if pv.late_sender_runs > 0 {
+        let _ = writeln!(
+            s,
+            "{} of this point's runs are left out of these p99 verdicts: loadgen's own send lateness p99 was over {}% of the run's p99, so that p99 partly measured the client (counted as missing above).\n",
+            pv.late_sender_runs,
+            crate::bench::data::RunRecord::LATE_SENDER_SHARE * 100.0
+        );
+    }
     if pv.outliers.is_empty() {
         return;
     }

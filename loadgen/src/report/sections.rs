@@ -339,8 +339,11 @@ fn fixed_rate(r: &BenchResults, s: &mut String) {
         "CPU us/msg",
         "p50 ms",
         "p95 ms",
+        "p99 ms",
         "syscalls/msg",
         "errors %",
+        "loadgen CPU %",
+        "loadgen lateness p99 us",
     ]
     .iter()
     .map(|h| h.to_string())
@@ -357,17 +360,20 @@ fn fixed_rate(r: &BenchResults, s: &mut String) {
                 mean(g.cell(m, p, RunRecord::cpu_us_per_message), |v| num(v, 2)),
                 mean(g.cell(m, p, |r| lat(r, |l| l.p50)), ms),
                 mean(g.cell(m, p, |r| lat(r, |l| l.p95)), ms),
+                mean(g.cell(m, p, |r| lat(r, |l| l.p99)), ms),
                 mean(
                     g.cell(m, p, |r| r.syscalls.as_ref().map(|s| s.per_message)),
                     |v| num(v, 2),
                 ),
                 mean(g.cell(m, p, RunRecord::error_pct), |v| num(v, 2)),
+                mean(g.cell(m, p, RunRecord::loadgen_cpu_pct), |v| num(v, 1)),
+                mean(g.cell(m, p, RunRecord::send_lateness_p99_us), |v| num(v, 0)),
             ]
         })
         .collect();
     let _ = writeln!(
         s,
-        "### Server CPU at a fixed offered load ({} msg/s over {} connections, open loop)\n\nThe same load for every model: the CPU it needs is its cost. Latency counts from each request's due time.\n\n{}",
+        "### Server CPU at a fixed offered load ({} msg/s over {} connections, open loop)\n\nThe same load for every model: the CPU it needs is its cost. Latency counts from each request's due time. loadgen's own CPU share and its send lateness (the time from a request's due time to its send, with its connection free) say how well the client held the schedule; a run whose lateness p99 is over a tenth of its p99 is left out of the p99 verdicts. Means over the runs or slices.\n\n{}",
         num(rate_of(p), 0),
         g.conns(p),
         table(&header, &rows)

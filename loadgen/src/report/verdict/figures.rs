@@ -40,7 +40,9 @@ impl CpuSource {
     /// How a report names it.
     pub fn words(self) -> &'static str {
         match self {
-            CpuSource::Nanoseconds => "nanoseconds (perf's task-clock in blocks, schedstat in slices); runs without it count as missing",
+            CpuSource::Nanoseconds => {
+                "nanoseconds (perf's task-clock in blocks, schedstat in slices); runs without it count as missing"
+            }
             CpuSource::Ticks => "/proc's user + system ticks (10 ms): no run here has perf's count",
         }
     }

@@ -98,11 +98,13 @@ pub const CPU_MSG: Metric = Metric {
     words: ("cheaper", "costlier"),
 };
 /// p99 latency.
+/// A run whose own send lateness was over a tenth of its p99 has none here
+/// ([`RunRecord::late_sender`]): its p99 partly measured loadgen.
 pub const P99: Metric = Metric {
     key: "p99",
     label: "p99 latency",
     better: Better::Lower,
-    value: RunRecord::p99_us,
+    value: |r| if r.late_sender() { None } else { r.p99_us() },
     words: ("lower", "higher"),
 };
 /// Payload MB/s one way.
@@ -258,6 +260,9 @@ pub struct PointVerdicts {
     pub outliers: Vec<Outlier>,
     /// Where server CPU figures came from, for a metric of server CPU.
     pub cpu_source: Option<CpuSource>,
+    /// p99: ok runs left out because loadgen's own send lateness p99 was over a tenth of
+    /// theirs ([`RunRecord::late_sender`]).
+    pub late_sender_runs: usize,
     /// The error shares and their verdicts, reference included, in the rows' order.
     pub errors: Vec<errors::ErrorRow>,
     /// The error share above which a model gets [`Verdict::Errors`], percent.
@@ -417,6 +422,14 @@ pub fn at_point(
                     .filter(|r| r.status == RunStatus::Ok),
             )
         }),
+        late_sender_runs: if metric.key == P99.key {
+            runs_here
+                .iter()
+                .filter(|r| r.status == RunStatus::Ok && r.late_sender())
+                .count()
+        } else {
+            0
+        },
         errors: error_rows,
         max_error_pct,
         rows,

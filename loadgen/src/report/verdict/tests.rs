@@ -522,3 +522,41 @@ fn how_sharp_counts_paired_blocks_and_leaves_out_thin_points() {
     crate::report::ranking::section(&synthetic(6), "epoll", 0.03, &mut s);
     assert!(s.contains("| pingpong 100 conns | messages/s | 6 |"), "{s}");
 }
+
+#[test]
+fn fixed_rate_p99_leaves_out_runs_whose_sender_was_late() {
+    // p99 of 100 us everywhere (`slow` 150 us); loadgen's send lateness p99 5 us, except in
+    // the first three blocks of `slow`, where it was 40 us: over a tenth of that p99.
+    let mut r = synthetic(10);
+    for run in &mut r.runs {
+        run.kind = "fixed-rate".into();
+        with_samples(run, 1000, 0);
+        let rep = run.report.as_mut().unwrap();
+        rep.latency_us.p99 = if run.model == "slow" { 150 } else { 100 };
+        let late = if run.model == "slow" && run.block <= 3 {
+            40
+        } else {
+            5
+        };
+        rep.send_lateness_us = Some(crate::report::SendLateness {
+            count: 1000,
+            p50: 2,
+            p99: late,
+            max: 60,
+        });
+    }
+    let pv = at_point(&r, "pingpong", "100", P99, "epoll", 0.03);
+    assert_eq!(pv.late_sender_runs, 3);
+    let slow = pv.rows.iter().find(|x| x.model == "slow").unwrap();
+    assert_eq!((slow.blocks, slow.missing), (7, 3));
+    assert_eq!(slow.verdict, Verdict::Worse);
+    // Other metrics keep every run.
+    let cpu = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
+    assert_eq!(cpu.late_sender_runs, 0);
+    let mut s = String::new();
+    crate::report::ranking::section(&r, "epoll", 0.03, &mut s);
+    assert!(
+        s.contains("3 of this point's runs are left out of these p99 verdicts"),
+        "{s}"
+    );
+}
