@@ -41,6 +41,7 @@ pub mod engine;
 pub mod jtl;
 pub mod merge;
 pub mod opts;
+pub mod out;
 pub mod plan;
 pub mod probe;
 pub mod procs;
@@ -153,7 +154,10 @@ impl Outcome {
 pub fn run(opts: Opts) -> Result<Outcome, Error> {
     let stdout = io::stdout();
     let live = stdout.is_terminal();
-    run_to(opts, &mut stdout.lock(), live)
+    let mut out = out::Lenient::new(stdout.lock());
+    let outcome = run_to(opts, &mut out, live);
+    out.report_loss();
+    outcome
 }
 
 /// Runs what the options say, printing to `out`.
@@ -173,10 +177,27 @@ pub fn run_to(opts: Opts, out: &mut dyn Write, live: bool) -> Result<Outcome, Er
 
 /// Runs any subcommand, printing to stdout; returns the exit code. What the binary calls.
 pub fn execute(opts: Opts) -> Result<u8, Error> {
-    let stdout = io::stdout();
+    if !matches!(
+        opts.command,
+        Some(Command::Bench(_) | Command::Compare(_) | Command::Stream(_) | Command::Report(_))
+    ) {
+        let outcome = run(opts)?;
+        if outcome.report.samples > 0 && outcome.report.ok == 0 {
+            out::warn(format_args!("loadgen: no sample succeeded"));
+        }
+        return Ok(outcome.exit_code());
+    }
+    let mut out = out::Lenient::new(io::stdout().lock());
+    let code = execute_to(&opts, &mut out);
+    out.report_loss();
+    code
+}
+
+/// [`execute`] for the subcommands that are not a load, printing to `out`.
+fn execute_to(opts: &Opts, out: &mut dyn Write) -> Result<u8, Error> {
     match &opts.command {
         Some(Command::Bench(b)) => {
-            bench::run(b, std::env::args().collect(), &mut stdout.lock())?;
+            bench::run(b, std::env::args().collect(), out)?;
             Ok(0)
         }
         Some(Command::Compare(c)) => {
@@ -190,11 +211,11 @@ pub fn execute(opts: Opts) -> Result<u8, Error> {
                 }
                 let paths: Vec<&std::path::Path> = c.files.iter().map(|f| f.as_path()).collect();
                 let md = report::compare_ratios::compare_ratio_dirs(&paths)?;
-                write!(stdout.lock(), "{md}")?;
+                write!(out, "{md}")?;
                 return Ok(0);
             }
             match (dirs, c.files.as_slice()) {
-                (0, files) => report::compare::compare_files(files, &mut stdout.lock())?,
+                (0, files) => report::compare::compare_files(files, out)?,
                 (2, [a, b]) => {
                     let md = report::compare_bench::compare_dirs(
                         a,
@@ -202,7 +223,7 @@ pub fn execute(opts: Opts) -> Result<u8, Error> {
                         c.margin,
                         c.reference.as_deref(),
                     )?;
-                    write!(stdout.lock(), "{md}")?;
+                    write!(out, "{md}")?;
                 }
                 _ => {
                     return Err(Error::CompareArgs(format!(
@@ -214,22 +235,16 @@ pub fn execute(opts: Opts) -> Result<u8, Error> {
             Ok(0)
         }
         Some(Command::Stream(s)) => {
-            stream::run(s, &mut stdout.lock())?;
+            stream::run(s, out)?;
             Ok(0)
         }
         Some(Command::Report(r)) => {
             for path in report::render::render_dir(r)? {
-                writeln!(stdout.lock(), "wrote {}", path.display())?;
+                writeln!(out, "wrote {}", path.display())?;
             }
             Ok(0)
         }
-        _ => {
-            let outcome = run(opts)?;
-            if outcome.report.samples > 0 && outcome.report.ok == 0 {
-                eprintln!("loadgen: no sample succeeded");
-            }
-            Ok(outcome.exit_code())
-        }
+        _ => Err(Error::NotALoad("execute_to")),
     }
 }
 

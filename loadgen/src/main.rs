@@ -17,14 +17,14 @@ fn main() -> ExitCode {
             // One line, not clap's usage block: the first line names the problem.
             let rendered = e.to_string();
             let first = rendered.lines().next().unwrap_or("invalid arguments");
-            eprintln!("loadgen: {first} (see --help)");
+            loadgen::out::warn(format_args!("loadgen: {first} (see --help)"));
             return ExitCode::from(loadgen::EXIT_USAGE);
         }
     };
     match loadgen::execute(opts).map_err(|e| (e.exit_code(), anyhow::Error::from(e))) {
         Ok(code) => ExitCode::from(code),
         Err((code, e)) => {
-            eprintln!("loadgen: error: {e:#}");
+            loadgen::out::warn(format_args!("loadgen: error: {e:#}"));
             ExitCode::from(code)
         }
     }

@@ -436,3 +436,50 @@ fn help_documents_the_flags() {
     }
     assert!(!help.contains("--part"), "internal flag shown");
 }
+
+/// `loadgen ... | head`: stdout's reader gone and stderr on a full disk; the run goes on
+/// to its end, writes its JSON and exits as it would have, never a panic (101).
+#[test]
+fn output_nobody_can_read_never_stops_a_run() {
+    let server = Server::start("epoll", &[]);
+    let port = server.addr.port().to_string();
+    let json_path = temp("unread.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args([
+            "--port",
+            &port,
+            "--threads",
+            "4",
+            "--loops",
+            "500",
+            "--json",
+            json_path.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+        .spawn()
+        .unwrap();
+    // The reader leaves before a line is read.
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{status}");
+    let report = json::read(&json_path).unwrap();
+    assert_eq!((report.samples, report.ok), (2000, 2000));
+    // Bad input with stderr on /dev/full: still exit 2, not a panic.
+    let status = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["--threads", "0"])
+        .stderr(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(2));
+}

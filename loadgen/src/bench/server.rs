@@ -57,10 +57,10 @@ pub fn stop_children_on_interrupt() -> std::io::Result<()> {
         thread::spawn(move || {
             if let Some(sig) = signals.forever().next() {
                 let pids = CHILDREN.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                eprintln!(
+                crate::out::warn(format_args!(
                     "loadgen bench: interrupted (signal {sig}); stopping {} process(es)",
                     pids.len()
-                );
+                ));
                 pids.iter().for_each(|&p| signal(p, libc::SIGTERM));
                 thread::sleep(Duration::from_millis(500));
                 pids.iter().for_each(|&p| signal(p, libc::SIGKILL));

@@ -255,7 +255,10 @@ fn watch_refusals(plan: &Plan, progress: &[Arc<Progress>], elapsed: Duration) ->
     }
     let due = samples >= REFUSED_SAMPLES || (samples > 0 && elapsed >= REFUSED_WATCH);
     if due {
-        eprintln!("{}", refused_warning(samples, elapsed, plan.target));
+        crate::out::warn(format_args!(
+            "{}",
+            refused_warning(samples, elapsed, plan.target)
+        ));
         return false;
     }
     elapsed < REFUSED_WATCH_END

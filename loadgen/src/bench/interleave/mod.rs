@@ -325,10 +325,10 @@ impl Group<'_> {
         if open < self.point.conns as usize {
             // Its slices still run (their connections reopen each slice); the records say
             // how many were open.
-            eprintln!(
+            crate::out::warn(format_args!(
                 "loadgen bench: {model} accepted {open} of {} connections at {}",
                 self.point.conns, self.point.point
-            );
+            ));
         }
         if let Some(exit) = u.server.exited() {
             u.dead = Some(exit.clone());
