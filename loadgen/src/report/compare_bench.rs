@@ -58,6 +58,18 @@ fn how(runs: &[&RunRecord], r: &BenchResults) -> (Vec<String>, BTreeSet<u32>, Op
     (args, procs, slices)
 }
 
+/// The first flag two command lines give differently (`--duration 1s and 3s`), or both
+/// lines when they differ otherwise.
+fn flag_difference(a: &[String], b: &[String]) -> String {
+    let at = a.iter().zip(b).position(|(x, y)| x != y);
+    match at {
+        Some(i) if i > 0 && a[i - 1].starts_with("--") && a.len() == b.len() => {
+            format!("{} {} and {}", a[i - 1], a[i], b[i])
+        }
+        _ => format!("{} and {}", a.join(" "), b.join(" ")),
+    }
+}
+
 /// The first way a shared point was made differently in the two benches, if any (points
 /// only one of them ran are not compared, and may differ).
 fn mismatch(
@@ -88,7 +100,7 @@ fn mismatch(
             return Some(format!("{at}: {} and {}", say(&ha.2), say(&hb.2)));
         }
         if ha.0 != hb.0 {
-            return Some(format!("{at}: {} and {}", ha.0.join(" "), hb.0.join(" ")));
+            return Some(format!("{at}: {}", flag_difference(&ha.0, &hb.0)));
         }
     }
     None
