@@ -225,7 +225,9 @@ pub fn brief(pv: &PointVerdicts, model: &str) -> Option<String> {
     let iv = row.interval?;
     Some(match row.verdict {
         Verdict::Reference => "ref".into(),
-        _ => format!("×{:.2} {}", iv.ratio, row.verdict_cell(&pv.metric)),
+        // Inside the main table's own brackets: "×0.72 slower, client-bound".
+        _ => format!("×{:.2} {}", iv.ratio, row.verdict_cell(&pv.metric))
+            .replace(" (client-bound)", ", client-bound"),
     })
 }
 
