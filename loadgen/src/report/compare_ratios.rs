@@ -21,6 +21,25 @@ pub fn overlap(ivs: &[Interval]) -> bool {
     lo <= hi
 }
 
+/// Each folder's name in the table: its last component, or its last two where the last
+/// ones are alike (`bench-1/bench`, `bench-2/bench`).
+fn column_names(dirs: &[&Path]) -> Vec<String> {
+    let tail = |d: &Path, parts: usize| {
+        let c: Vec<String> = d
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        c[c.len().saturating_sub(parts)..].join("/")
+    };
+    let last: Vec<String> = dirs.iter().map(|d| tail(d, 1)).collect();
+    let alike = (1..last.len()).any(|i| last[..i].contains(&last[i]));
+    if alike {
+        dirs.iter().map(|d| tail(d, 2)).collect()
+    } else {
+        last
+    }
+}
+
 /// The Markdown of the comparison of `dirs` (two or more bench folders whose references
 /// are the same model).
 pub fn compare_ratio_dirs(dirs: &[&Path]) -> Result<String, CompareError> {
@@ -38,13 +57,7 @@ pub fn compare_ratio_dirs(dirs: &[&Path]) -> Result<String, CompareError> {
             b.config.reference
         )));
     }
-    let names: Vec<String> = dirs
-        .iter()
-        .map(|d| {
-            d.file_name()
-                .map_or_else(|| d.display().to_string(), |n| n.to_string_lossy().into())
-        })
-        .collect();
+    let names = column_names(dirs);
     let mut s = format!(
         "# Ratios to {reference}, bench by bench\n\nEach cell: a model's ratio to {reference} as that bench measured it (geometric mean of its paired per-block or per-round ratios, 95% Student-t interval) and its verdict. **agree**: every interval of the row shares a value.\n\n| bench | design | made with |\n|---|---|---|\n"
     );
@@ -158,5 +171,13 @@ mod tests {
         assert!(overlap(&[iv(0.9, 1.0), iv(0.95, 1.05), iv(0.99, 1.2)]));
         assert!(!overlap(&[iv(0.9, 0.95), iv(0.96, 1.0)]));
         assert!(overlap(&[iv(0.9, 0.95), iv(0.0, f64::INFINITY)]));
+    }
+
+    #[test]
+    fn folders_are_named_by_as_much_of_their_path_as_tells_them_apart() {
+        let (a, b) = (Path::new("r/bench-1/bench"), Path::new("r/bench-2/bench"));
+        assert_eq!(column_names(&[a, b]), ["bench-1/bench", "bench-2/bench"]);
+        let (c, d) = (Path::new("r/slice-30ms"), Path::new("r/blocks-3s"));
+        assert_eq!(column_names(&[c, d]), ["slice-30ms", "blocks-3s"]);
     }
 }

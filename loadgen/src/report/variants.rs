@@ -114,7 +114,7 @@ pub fn section(r: &BenchResults, margin: f64, s: &mut String) {
     }
     let _ = writeln!(
         s,
-        "## Variants\n\nEach variant is its model's program started with other settings, run as a model of its own in the same shuffled blocks. Cells: the variant's figure over its model's in the same block (geometric mean over blocks, 95% bootstrap interval) and the verdict, with the margin of {}% and at least {} blocks as for models.\n",
+        "## Variants\n\nEach variant is its model's program started with other settings, run as a model of its own in the same shuffled blocks. Cells: the variant's figure over its model's in the same block (geometric mean over blocks, 95% Student-t interval) and the verdict, with the margin of {}% and at least {} blocks as for models.\n",
         margin * 100.0,
         verdict::MIN_BLOCKS
     );
