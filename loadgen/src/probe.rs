@@ -155,7 +155,7 @@ impl CpuUsage {
 }
 
 /// The server process over the run (`--server-pid`); several are added up.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServerUsage {
     /// Its process id (the first one's, when there were several).
     pub pid: u32,

@@ -1,6 +1,7 @@
 //! Figures over blocks, for the bench's tables and charts: one [`Cell`] (mean with a 95%
 //! interval from Student's t) per model and point of a suite, from the runs that ended well.
 
+use super::verdict::CpuSource;
 use crate::bench::data::{BenchResults, RunRecord, RunStatus};
 
 /// A figure over blocks.
@@ -59,6 +60,8 @@ pub struct Grid<'a> {
     /// Points, in the order they ran.
     pub points: Vec<String>,
     runs: Vec<&'a RunRecord>,
+    /// Each point's source of server CPU, as the verdicts take it ([`CpuSource::of`]).
+    cpu_sources: Vec<(String, CpuSource)>,
 }
 
 impl<'a> Grid<'a> {
@@ -81,10 +84,35 @@ impl<'a> Grid<'a> {
                 models.push(r.model.clone());
             }
         }
+        let cpu_sources = points
+            .iter()
+            .map(|p| {
+                let here = runs
+                    .iter()
+                    .copied()
+                    .filter(|r| &r.point == p && r.status == RunStatus::Ok);
+                (p.clone(), CpuSource::of(here))
+            })
+            .collect();
         Grid {
             models,
             points,
             runs,
+            cpu_sources,
+        }
+    }
+
+    /// Server CPU microseconds per message of a run, from its point's one source: a run
+    /// without the nanosecond count where others at its point have it has no figure,
+    /// never one from /proc's ticks.
+    pub fn cpu_us_per_message(&self) -> impl Fn(&RunRecord) -> Option<f64> + Copy + '_ {
+        move |r: &RunRecord| {
+            let source = self
+                .cpu_sources
+                .iter()
+                .find(|(p, _)| *p == r.point)
+                .map_or(CpuSource::Nanoseconds, |(_, s)| *s);
+            source.us_per_message(r)
         }
     }
 
@@ -125,6 +153,32 @@ impl<'a> Grid<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_point_takes_its_cpu_figures_from_one_source() {
+        // 1000 ok messages a run; even blocks counted 8 ms in nanoseconds, odd ones have
+        // only /proc's 50 ms of ticks: the table's mean leaves those out, never mixes them in.
+        let mut r = crate::report::verdict::tests::synthetic(4);
+        for run in &mut r.runs {
+            let mut rep = crate::report::test_report(&crate::stats::Stats::new(false));
+            rep.ok = 1000;
+            let mut server = rep.server.clone().unwrap_or_default();
+            server.cpu.user_s = 0.05;
+            rep.server = Some(server);
+            run.report = Some(rep);
+            run.server_cpu_ns = (run.block % 2 == 0).then_some(8_000_000);
+        }
+        let g = Grid::new(&r, "pingpong", "sweep");
+        let cell = g.cell("fast", "100", g.cpu_us_per_message()).unwrap();
+        assert_eq!((cell.n, cell.mean), (2, 8.0));
+        // Where no run has the count, every run's ticks serve.
+        for run in &mut r.runs {
+            run.server_cpu_ns = None;
+        }
+        let g = Grid::new(&r, "pingpong", "sweep");
+        let cell = g.cell("fast", "100", g.cpu_us_per_message()).unwrap();
+        assert_eq!((cell.n, cell.mean), (4, 50.0));
+    }
 
     #[test]
     fn mean_and_interval() {

@@ -135,7 +135,7 @@ fn pingpong_charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
     if g.is_empty() {
         return Vec::new();
     }
-    let line = |f: fn(&RunRecord) -> Option<f64>| -> Vec<(String, Vec<(f64, f64)>)> {
+    let line = |f: &dyn Fn(&RunRecord) -> Option<f64>| -> Vec<(String, Vec<(f64, f64)>)> {
         g.models
             .iter()
             .map(|m| {
@@ -149,7 +149,7 @@ fn pingpong_charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
             .collect()
     };
     // 95% intervals of the means over blocks, as error bars.
-    let bars = |f: fn(&RunRecord) -> Option<f64>| -> Vec<Vec<(f64, f64, f64)>> {
+    let bars = |f: &dyn Fn(&RunRecord) -> Option<f64>| -> Vec<Vec<(f64, f64, f64)>> {
         g.models
             .iter()
             .map(|m| {
@@ -178,8 +178,8 @@ fn pingpong_charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
                 y_label: "messages/s".into(),
                 log_x: true,
                 log_y: false,
-                series: line(|r| r.messages_per_s),
-                bars: bars(|r| r.messages_per_s),
+                series: line(&|r: &RunRecord| r.messages_per_s),
+                bars: bars(&|r: &RunRecord| r.messages_per_s),
             },
         ),
         (
@@ -191,8 +191,8 @@ fn pingpong_charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
                 y_label: "p95 latency, ms (log scale)".into(),
                 log_x: true,
                 log_y: true,
-                series: line(p95),
-                bars: bars(p95),
+                series: line(&p95),
+                bars: bars(&p95),
             },
         ),
         (
@@ -204,8 +204,8 @@ fn pingpong_charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
                 y_label: "us of CPU per message".into(),
                 log_x: true,
                 log_y: false,
-                series: line(RunRecord::cpu_us_per_message),
-                bars: bars(RunRecord::cpu_us_per_message),
+                series: line(&g.cpu_us_per_message()),
+                bars: bars(&g.cpu_us_per_message()),
             },
         ),
     ]

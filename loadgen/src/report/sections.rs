@@ -66,9 +66,7 @@ pub fn headline(r: &BenchResults, reference: &str, margin: f64) -> String {
                 row.push(with(
                     &fixed_v,
                     m,
-                    mean(fixed.cell(m, p, RunRecord::cpu_us_per_message), |v| {
-                        num(v, 2)
-                    }),
+                    mean(fixed.cell(m, p, fixed.cpu_us_per_message()), |v| num(v, 2)),
                 ));
             }
             row
@@ -265,12 +263,12 @@ pub(super) fn pingpong(r: &BenchResults, s: &mut String) {
             .collect();
         table(&header, &rows)
     });
-    let sections: [(&str, Figure, usize); 4] = [
-        (
-            "Server CPU microseconds (user + system) per message",
-            RunRecord::cpu_us_per_message,
-            2,
-        ),
+    let _ = writeln!(
+        s,
+        "### Server CPU microseconds (user + system) per message\n\n{}",
+        grid_table(&g, g.cpu_us_per_message(), |c| mean(c, |v| num(v, 2)))
+    );
+    let sections: [(&str, Figure, usize); 3] = [
         (
             "Server system calls per message (perf)",
             |r| r.syscalls.as_ref().map(|s| s.per_message),
@@ -357,7 +355,7 @@ fn fixed_rate(r: &BenchResults, s: &mut String) {
                 num(rate_of(p), 0),
                 pm(g.cell(m, p, |r| r.messages_per_s), 0),
                 pm(g.cell(m, p, RunRecord::server_cpu_pct), 1),
-                mean(g.cell(m, p, RunRecord::cpu_us_per_message), |v| num(v, 2)),
+                mean(g.cell(m, p, g.cpu_us_per_message()), |v| num(v, 2)),
                 mean(g.cell(m, p, |r| lat(r, |l| l.p50)), ms),
                 mean(g.cell(m, p, |r| lat(r, |l| l.p95)), ms),
                 mean(g.cell(m, p, |r| lat(r, |l| l.p99)), ms),
