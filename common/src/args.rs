@@ -465,7 +465,7 @@ mod tests {
         // An IP address is taken as given, loopback or not (the user said so).
         assert_eq!(
             config(&["--addr", "0.0.0.0:0"]).unwrap().addr,
-            "0.0.0.0:0".parse().unwrap()
+            SocketAddr::from(([0, 0, 0, 0], 0))
         );
         assert!(config(&["--addr", "localhost:http"]).is_err());
         let at = |s: &str| s.parse::<SocketAddr>().unwrap();

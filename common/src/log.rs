@@ -30,8 +30,8 @@ macro_rules! log {
 }
 
 /// Writes `PROGRAM: LINE` to stderr. A line that cannot be written (stderr's reader gone,
-/// a full disk) is dropped on purpose: `eprintln!` would panic there, and a server must
-/// never die of its own logging, nor a signal handler stop before it exits.
+/// a full disk) is dropped on purpose: the standard printing macros would panic there, and
+/// a server must never die of its own logging, nor a signal handler stop before it exits.
 pub fn write_line(line: std::fmt::Arguments) {
     use std::io::Write;
     let _ = writeln!(io::stderr().lock(), "{}: {line}", program());
