@@ -339,7 +339,7 @@ impl Driver {
                 self.conns[idx].queue.push_back(at);
             } else {
                 // Sent with its connection free: whatever it is late by is loadgen's own.
-                let sent = Instant::now().max(now);
+                let sent = Instant::now();
                 if matches!(sl.phase, Phase::Measure | Phase::Drain) {
                     sl.stats
                         .sent_late(micros(sent.saturating_duration_since(at)));
