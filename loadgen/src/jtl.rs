@@ -23,7 +23,8 @@ use thiserror::Error;
 
 use crate::opts::ImportJtlArgs;
 use crate::probe::{CpuUsage, Environment};
-use crate::report::{Meta, RunReport, Settings, json, text};
+use crate::run::report::{Meta, RunReport, Settings};
+use crate::run::{json, text};
 use crate::stats::{ErrorKind, Recorder};
 
 /// A results file that cannot be imported.
@@ -385,11 +386,11 @@ pub fn import_from(
 
 /// The JMeter console output's last `summary =` line, read back; None when there is none
 /// (JMeter exits 0 even when the plan did not load: this line is how to tell it ran).
-pub fn final_summary(console: &str) -> Option<crate::report::text::SummaryLine> {
+pub fn final_summary(console: &str) -> Option<crate::run::text::SummaryLine> {
     console
         .lines()
         .rev()
-        .filter_map(crate::report::text::parse_summary_line)
+        .filter_map(crate::run::text::parse_summary_line)
         .find(|s| s.kind == '=')
 }
 

@@ -47,6 +47,7 @@ pub mod probe;
 pub mod procs;
 pub mod report;
 pub mod rng;
+pub mod run;
 pub mod stats;
 pub mod stream;
 pub mod sys;
@@ -63,14 +64,15 @@ pub use opts::{
     BenchArgs, Command, CompareArgs, ImportJtlArgs, LoadArgs, MergeArgs, Opts, ReportArgs,
 };
 pub use plan::{Plan, PlanError};
-pub use report::RunReport;
+pub use run::RunReport;
 
 use engine::EngineError;
 use merge::MergeError;
 use probe::{CpuUsage, Environment, ServerUsage};
 use procs::ProcsError;
-use report::json::{self, JsonError};
-use report::{Meta, Settings, text};
+use run::json::{self, JsonError};
+use run::report::{Meta, Settings};
+use run::text;
 
 /// Exit code for input that cannot be used (the same as clap's).
 pub const EXIT_USAGE: u8 = 2;
@@ -215,7 +217,7 @@ fn execute_to(opts: &Opts, out: &mut dyn Write) -> Result<u8, Error> {
                 return Ok(0);
             }
             match (dirs, c.files.as_slice()) {
-                (0, files) => report::compare::compare_files(files, out)?,
+                (0, files) => run::compare_runs::compare_files(files, out)?,
                 (2, [a, b]) => {
                     let md = report::compare_bench::compare_dirs(
                         a,

@@ -4,7 +4,7 @@
 
 use thiserror::Error;
 
-use crate::report::{Interval, Meta, RunReport};
+use crate::run::report::{Interval, Meta, RunReport};
 use crate::stats::StatsError;
 
 /// Runs that cannot be merged.

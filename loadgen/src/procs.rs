@@ -9,7 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
 use crate::plan::Plan;
-use crate::report::{RunReport, json};
+use crate::run::json;
+use crate::run::report::RunReport;
 
 /// Children that could not be run or read.
 #[derive(Debug, Error)]

@@ -20,7 +20,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::report::RunReport;
+use crate::run::report::RunReport;
 
 /// A `--fail-if` list that cannot be read: one line, what is wrong and an example.
 #[derive(Debug, Error, PartialEq)]
@@ -400,7 +400,7 @@ mod tests {
 
     fn report(ok: u64, errors: u64, p99_us: u64, ok_per_s: f64) -> RunReport {
         use crate::probe::{CpuUsage, Environment};
-        use crate::report::{Meta, Settings};
+        use crate::run::report::{Meta, Settings};
         use crate::stats::Stats;
         use clap::Parser;
         let opts = crate::Opts::parse_from(["loadgen", "--loops", "1"]);

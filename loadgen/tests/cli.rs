@@ -10,8 +10,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::testkit::Server;
-use loadgen::report::json;
-use loadgen::report::text::parse_summary_line;
+use loadgen::run::json;
+use loadgen::run::text::parse_summary_line;
 
 fn loadgen(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_loadgen"))

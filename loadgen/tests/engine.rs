@@ -380,8 +380,8 @@ fn merged_files_equal_the_combined_run() {
     let merged = loadgen::run_to(clap::Parser::parse_from(argv), &mut out, false)
         .unwrap()
         .report;
-    let ra = loadgen::report::json::read(&a).unwrap();
-    let rb = loadgen::report::json::read(&b).unwrap();
+    let ra = loadgen::run::json::read(&a).unwrap();
+    let rb = loadgen::run::json::read(&b).unwrap();
     assert_eq!(merged.samples, combined.samples);
     assert_eq!(merged.ok, ra.ok + rb.ok);
     assert_eq!(merged.planned_samples, combined.planned_samples);
@@ -399,7 +399,7 @@ fn merged_files_equal_the_combined_run() {
         h,
         "histograms merge bucket by bucket"
     );
-    assert_eq!(loadgen::report::json::read(&c).unwrap(), merged);
+    assert_eq!(loadgen::run::json::read(&c).unwrap(), merged);
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains("merged 2 runs"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,6 +1,6 @@
 //! Inputs the fuzz targets (fuzz/, `make fuzz`) found crashing, kept as regressions.
 
-use loadgen::report::text::parse_summary_line;
+use loadgen::run::text::parse_summary_line;
 
 /// An elapsed time whose hours overflow u64 seconds: refused, not a panic (an
 /// arithmetic overflow in debug builds, a wrapped figure in release).

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use common::testkit::Server;
 use loadgen::RunReport;
 use loadgen::jtl::{self, ImportOptions};
-use loadgen::report::text::SummaryLine;
+use loadgen::run::text::SummaryLine;
 
 /// One JMeter at a time: each is a JVM with a few hundred MB and a shutdown port.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());

@@ -9,8 +9,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::probe::Environment;
-use crate::report::RunReport;
-use crate::report::json::{self, JsonError};
+use crate::run::json::{self, JsonError};
+use crate::run::report::RunReport;
 
 /// Layout version of raw.json.
 pub const BENCH_FORMAT: u32 = 1;
@@ -693,7 +693,7 @@ mod tests {
                 stats.sent_late(us);
             }
             let mut r = RunRecord::blank("rate", "50000/s", "rate", 100, 0, "epoll");
-            r.report = Some(crate::report::test_report(&stats));
+            r.report = Some(crate::run::report::test_report(&stats));
             r
         };
         let on_time = record(&[5; 100]);

@@ -20,7 +20,8 @@ pub use message::{Message, PERIOD};
 use worker::{Progress, Report, Spec};
 
 use crate::plan::Plan;
-use crate::report::{Interval, text};
+use crate::run::report::Interval;
+use crate::run::text;
 use crate::stats::{Stats, StatsError, Tally};
 
 /// A run whose every sample is refused (no server on the port) says so on stderr, once,

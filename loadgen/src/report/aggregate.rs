@@ -160,7 +160,7 @@ mod tests {
         // only /proc's 50 ms of ticks: the table's mean leaves those out, never mixes them in.
         let mut r = crate::report::verdict::tests::synthetic(4);
         for run in &mut r.runs {
-            let mut rep = crate::report::test_report(&crate::stats::Stats::new(false));
+            let mut rep = crate::run::report::test_report(&crate::stats::Stats::new(false));
             rep.ok = 1000;
             let mut server = rep.server.clone().unwrap_or_default();
             server.cpu.user_s = 0.05;

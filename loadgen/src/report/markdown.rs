@@ -42,7 +42,7 @@ pub fn num(v: f64, decimals: usize) -> String {
 }
 
 /// Microseconds as milliseconds with sensible precision.
-pub(super) fn ms(us: f64) -> String {
+pub(crate) fn ms(us: f64) -> String {
     let m = us / 1000.0;
     match m {
         m if m < 10.0 => format!("{m:.2}"),
@@ -71,7 +71,7 @@ pub(super) fn mean(c: Option<Cell>, f: impl Fn(f64) -> String) -> String {
 /// A run's figure, if it has it.
 pub(super) type Figure = fn(&RunRecord) -> Option<f64>;
 
-pub(super) fn lat(r: &RunRecord, pick: fn(&crate::report::Latency) -> u64) -> Option<f64> {
+pub(super) fn lat(r: &RunRecord, pick: fn(&crate::run::report::Latency) -> u64) -> Option<f64> {
     let rep = r.report.as_ref()?;
     (rep.ok > 0).then(|| pick(&rep.latency_us) as f64)
 }

@@ -398,7 +398,8 @@ fn cap_paragraph(x: &Mixed, s: &mut String) {
         return;
     };
     let d = |v: Option<f64>| ms_or_dash(v);
-    let e2e = |p: &str, f: fn(&crate::report::Latency) -> u64| cap_median(x, p, move |r| lat(r, f));
+    let e2e =
+        |p: &str, f: fn(&crate::run::report::Latency) -> u64| cap_median(x, p, move |r| lat(r, f));
     let svc =
         |p: &str, f: fn(&crate::bench::data::ServiceTimes) -> u64| cap_median(x, p, service(f));
     let little_ms = CAP_CONNS as f64 / rps_u * 1000.0;
@@ -514,7 +515,7 @@ impl Format for Charts {
                     bars: vec![],
                 }),
             ));
-            let line = |f: fn(&crate::report::Latency) -> u64| -> Vec<(f64, f64)> {
+            let line = |f: fn(&crate::run::report::Latency) -> u64| -> Vec<(f64, f64)> {
                 x.sweep
                     .points
                     .iter()
@@ -555,14 +556,14 @@ impl Format for Charts {
 mod tests {
     use super::*;
     use crate::bench::data::{RunStatus, ServiceTimes};
-    use crate::report::RunReport;
+    use crate::run::report::RunReport;
     use crate::stats::Stats;
 
     /// A loadgen report whose p50/p95/p99 are `p50` ms and 1.1 and 1.2 times that.
     fn report(p50: f64) -> RunReport {
         let mut stats = Stats::new(false);
         stats.ok(1000, 1000);
-        let mut r = crate::report::test_report(&stats);
+        let mut r = crate::run::report::test_report(&stats);
         r.latency_us.p50 = (p50 * 1000.0) as u64;
         r.latency_us.p95 = (p50 * 1100.0) as u64;
         r.latency_us.p99 = (p50 * 1200.0) as u64;

@@ -495,10 +495,10 @@ mod tests {
         r
     }
 
-    fn test_report() -> crate::report::RunReport {
+    fn test_report() -> crate::run::report::RunReport {
         let mut stats = crate::stats::Stats::new(false);
         stats.ok(1000, 1000);
-        crate::report::test_report(&stats)
+        crate::run::report::test_report(&stats)
     }
 
     fn results() -> BenchResults {

@@ -415,10 +415,10 @@ mod tests {
     use crate::report::verdict::MIN_BLOCKS;
 
     /// A loadgen report of 1000 ok messages.
-    fn report() -> crate::report::RunReport {
+    fn report() -> crate::run::report::RunReport {
         let mut stats = crate::stats::Stats::new(false);
         stats.ok(1000, 1000);
-        let mut r = crate::report::test_report(&stats);
+        let mut r = crate::run::report::test_report(&stats);
         r.ok = 1000;
         r
     }

@@ -30,7 +30,7 @@ use super::server::ServerGroup;
 use super::suite::{Point, Suite};
 use crate::opts::Opts;
 use crate::probe::{self, CpuUsage, Environment, ServerUsage};
-use crate::report::{Meta, RunReport, Settings};
+use crate::run::report::{Meta, RunReport, Settings};
 use driver::{Driver, Load, SliceOutcome, Slicing};
 
 /// How one point runs.

@@ -227,7 +227,7 @@ fn the_open_loop_sends_on_schedule_and_counts_from_due_times() {
         .as_ref()
         .expect("an open loop's send lateness");
     assert!(!late.is_empty() && late.len() <= 200, "{}", late.len());
-    let report = crate::report::test_report(&o.stats);
+    let report = crate::run::report::test_report(&o.stats);
     assert!(
         report
             .send_lateness_us

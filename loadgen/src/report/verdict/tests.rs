@@ -233,7 +233,7 @@ fn paired_blocks_rank_through_shared_noise() {
 
 /// A run's report with `samples` samples of which `errors` failed.
 fn with_samples(r: &mut RunRecord, samples: u64, errors: u64) {
-    let mut rep = crate::report::test_report(&crate::stats::Stats::new(false));
+    let mut rep = crate::run::report::test_report(&crate::stats::Stats::new(false));
     rep.samples = samples;
     rep.ok = samples - errors;
     rep.errors = errors;
@@ -538,7 +538,7 @@ fn fixed_rate_p99_leaves_out_runs_whose_sender_was_late() {
         } else {
             5
         };
-        rep.send_lateness_us = Some(crate::report::SendLateness {
+        rep.send_lateness_us = Some(crate::run::report::SendLateness {
             count: 1000,
             p50: 2,
             p99: late,

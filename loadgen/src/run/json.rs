@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
-use super::{FORMAT, RunReport};
+use super::report::{FORMAT, RunReport};
 
 /// A result file that cannot be written or read.
 #[derive(Debug, Error)]
@@ -105,7 +105,7 @@ mod tests {
         let mut open = Stats::new(true);
         open.ok(100, 90);
         open.sent_late(7);
-        let report = crate::report::test_report(&open);
+        let report = crate::run::report::test_report(&open);
         let value = serde_json::to_value(&report).unwrap();
         let late = &value["send_lateness_us"];
         assert_eq!(
@@ -117,7 +117,7 @@ mod tests {
         assert_eq!(back, report);
         assert_eq!(back.stats().unwrap().lateness, open.lateness);
 
-        let closed = crate::report::test_report(&Stats::new(false));
+        let closed = crate::run::report::test_report(&Stats::new(false));
         let value = serde_json::to_value(&closed).unwrap();
         assert!(value.get("send_lateness_us").is_none());
         assert!(value.get("send_lateness_histogram").is_none());

@@ -13,7 +13,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::{Latency, RunReport, SendLateness, Settings};
+use super::report::{Latency, RunReport, SendLateness, Settings};
 use crate::stats::{ErrorKind, Tally};
 
 /// `hh:mm:ss` of whole seconds, as JMeter's `JOrphanUtils.formatDuration`.
@@ -384,7 +384,7 @@ pub fn render(r: &RunReport) -> String {
 }
 
 /// The per-connection line: samples per user, starved users, Jain's index, longest wait.
-pub fn fairness_line(f: &super::Fairness) -> String {
+pub fn fairness_line(f: &super::report::Fairness) -> String {
     format!(
         "per connection: {} users, ok samples per user min {} / p1 {} / median {} / max {}, {} with none, Jain's index {:.3}, longest wait for an echo {:.1} ms",
         f.users,
@@ -421,7 +421,7 @@ mod tests {
         for us in [2, 3, 4, 250] {
             open.sent_late(us);
         }
-        let text = render(&crate::report::test_report(&open));
+        let text = render(&crate::run::report::test_report(&open));
         let line = text.lines().find(|l| l.starts_with("send lateness us"));
         assert_eq!(
             line,
@@ -432,7 +432,7 @@ mod tests {
         );
         let mut closed = crate::stats::Stats::new(false);
         closed.ok(100, 100);
-        let text = render(&crate::report::test_report(&closed));
+        let text = render(&crate::run::report::test_report(&closed));
         assert!(!text.contains("send lateness"));
     }
 

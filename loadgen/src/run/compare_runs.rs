@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::markdown::{ms, num, table};
-use super::{RunReport, json};
+use super::json;
+use super::report::RunReport;
+use crate::report::markdown::{ms, num, table};
 
 /// `loadgen compare`: reads the reports and prints the table.
 pub fn compare_files(files: &[PathBuf], out: &mut dyn Write) -> Result<(), crate::Error> {
