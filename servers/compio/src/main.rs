@@ -36,7 +36,7 @@ use std::time::Duration;
 use common::echo::inside_frame;
 use common::frame::{FrameBuf, HEADER_LEN};
 use common::limit::AsyncGate;
-use common::{Config, ConnGuard, Echo, Mode, Workload, readbuf};
+use common::{Config, ConnGuard, EchoSettings, Mode, Workload, readbuf};
 use compio::BufResult;
 use compio::buf::{IoBuf, IoBufMut, SetLen};
 use compio::driver::ProactorBuilder;
@@ -113,7 +113,7 @@ fn runtime() -> io::Result<Runtime> {
 
 async fn accept_loop(
     listener: TcpListener,
-    echo: Echo,
+    echo: EchoSettings,
     gate: Option<Arc<AsyncGate>>,
 ) -> anyhow::Result<()> {
     loop {
@@ -137,7 +137,7 @@ async fn accept_loop(
 /// does: the place freed by a close goes straight to the next connection instead of back
 /// through the gate and the accept loop, which would reach it only after the tasks queued
 /// meanwhile. With an empty backlog the pass goes back to the gate.
-async fn serve_in_place<P>(mut stream: TcpStream, echo: Echo, pass: Option<P>, listener: RawFd) {
+async fn serve_in_place<P>(mut stream: TcpStream, echo: EchoSettings, pass: Option<P>, listener: RawFd) {
     loop {
         serve_conn(stream, echo, ConnGuard::open()).await;
         // Non-blocking (the listener is set so in `serve`; the ring's accept still waits
@@ -152,7 +152,7 @@ async fn serve_in_place<P>(mut stream: TcpStream, echo: Echo, pass: Option<P>, l
     }
 }
 
-async fn serve_conn(stream: TcpStream, echo: Echo, _guard: ConnGuard) {
+async fn serve_conn(stream: TcpStream, echo: EchoSettings, _guard: ConnGuard) {
     let result = match echo.mode {
         Mode::Raw => raw(stream, echo.buffer_size, echo.idle_timeout).await,
         Mode::Framed { max_frame } => {

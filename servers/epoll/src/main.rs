@@ -50,7 +50,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use common::alarm::Alarm;
-use common::{Config, Echo};
+use common::{Config, EchoSettings};
 use conn::{Conn, Next};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
@@ -110,7 +110,7 @@ struct EventLoop {
     max_conns: Option<usize>,
     conns: Slab<Conn>,
     next_id: u64,
-    echo: Echo,
+    echo: EchoSettings,
     /// The loop's one read buffer (raw mode).
     buf: Vec<u8>,
     /// Connections to serve next turn without waiting for an event.
@@ -132,7 +132,7 @@ struct EventLoop {
 impl EventLoop {
     fn new(
         listener: std::net::TcpListener,
-        echo: Echo,
+        echo: EchoSettings,
         max_conns: Option<usize>,
         cap_shared: bool,
     ) -> anyhow::Result<Self> {

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::limit::AsyncGate;
-use common::{Config, ConnGuard, Echo};
+use common::{Config, ConnGuard, EchoSettings};
 use glommio::net::TcpListener;
 use glommio::{CpuSet, LocalExecutorPoolBuilder, PoolPlacement};
 
@@ -149,7 +149,7 @@ fn glommio_error<T>(e: glommio::GlommioError<T>) -> anyhow::Error {
     anyhow::anyhow!("glommio: {e}")
 }
 
-async fn accept_loop(listener: TcpListener, echo: Echo, gate: Option<Arc<AsyncGate>>) {
+async fn accept_loop(listener: TcpListener, echo: EchoSettings, gate: Option<Arc<AsyncGate>>) {
     loop {
         // Under --max-conns, wait for a free place before accepting.
         let pass = match &gate {

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use common::frame::FrameBuf;
 use common::service::Reply;
-use common::{ConnGuard, Echo, Mode};
+use common::{ConnGuard, EchoSettings, Mode};
 use io_uring::types::Timespec;
 
 /// One accepted connection.
@@ -82,7 +82,7 @@ pub enum Stage {
 }
 
 impl Conn {
-    pub fn new(fd: OwnedFd, id: u64, echo: Echo, now: Instant) -> Conn {
+    pub fn new(fd: OwnedFd, id: u64, echo: EchoSettings, now: Instant) -> Conn {
         let state = match echo.mode {
             Mode::Raw => State::Raw(Raw::default()),
             Mode::Framed { max_frame } => State::Framed(Box::new(Framed {

@@ -74,7 +74,7 @@ use anyhow::Context;
 use common::echo::inside_frame;
 use common::frame::HEADER_LEN;
 use common::work::spin;
-use common::{Config, Echo, Mode};
+use common::{Config, EchoSettings, Mode};
 use conn::{Conn, Raw, Stage, State};
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
 use pool::Pool;
@@ -247,7 +247,7 @@ struct EventLoop {
     listener: TcpListener,
     conns: Slab<Conn>,
     next_id: u64,
-    echo: Echo,
+    echo: EchoSettings,
     max_conns: Option<usize>,
     cap_shared: bool,
     /// An accept (multishot, or single-shot under --max-conns) is in flight.
@@ -268,7 +268,7 @@ struct EventLoop {
 impl EventLoop {
     fn new(
         listener: TcpListener,
-        echo: Echo,
+        echo: EchoSettings,
         max_conns: Option<usize>,
         cap_shared: bool,
         sq: u32,
