@@ -19,9 +19,15 @@
 //! line that tools and tests wait for (in a worker, it tells the parent instead). Both are
 //! [`lifecycle`]'s.
 //!
+//! The plumbing the models share is here too, each piece once: the listener per thread
+//! of the loop models ([`per_thread`]), the gated accept loop of the futures-based runtimes
+//! ([`accept`]; tokio's is [`tokio_serve`]), the idle checks of the hand-written loops
+//! ([`idle`]), and the echo loops themselves ([`echo`]).
+//!
 //! This file only declares the modules and re-exports what every server names; the
 //! modules import from each other, never from here.
 
+pub mod accept;
 #[cfg(feature = "mio")]
 pub mod alarm;
 pub mod alloc;
@@ -29,12 +35,14 @@ pub mod args;
 pub mod conn;
 pub mod echo;
 pub mod frame;
+pub mod idle;
 pub mod lifecycle;
 pub mod limit;
 pub mod listeners;
 pub mod log;
 pub mod models;
 pub mod net;
+pub mod per_thread;
 pub mod pin;
 pub mod prefork;
 pub mod readbuf;

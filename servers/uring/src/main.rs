@@ -61,8 +61,6 @@
 mod conn;
 mod pool;
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::io;
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -73,6 +71,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use common::echo::inside_frame;
 use common::frame::HEADER_LEN;
+use common::idle::IdleChecks;
 use common::work::spin;
 use common::{Config, EchoSettings, Mode};
 use conn::{Conn, Raw, Stage, State};
@@ -109,46 +108,14 @@ fn main() -> ExitCode {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
-    let listeners = if config.threads == 1 {
-        vec![common::net::bind(config.addr, config.reuse_port)?]
-    } else {
-        common::net::bind_reuse_port(config.addr, config.threads)?
-    };
-    let addr = listeners[0].local_addr()?;
+    let (echo, max_conns) = (config.echo, config.max_conns);
+    let cap_shared = config.threads > 1;
     let (sq, cq) = ring_sizes(config.threads);
-    // Each loop says whether its ring could be made before the server says it is ready.
-    let (made, ring_made) = std::sync::mpsc::channel();
-    let loops: Vec<_> = listeners
-        .into_iter()
-        .enumerate()
-        .map(|(i, listener)| {
-            let (echo, max_conns) = (config.echo, config.max_conns);
-            let cap_shared = config.threads > 1;
-            let made = made.clone();
-            std::thread::Builder::new()
-                .name(format!("ring-{i}"))
-                // The ring is made on the thread that submits to it (SINGLE_ISSUER).
-                .spawn(move || {
-                    let event_loop = EventLoop::new(listener, echo, max_conns, cap_shared, sq, cq);
-                    let _ = made.send(event_loop.as_ref().map(drop).map_err(|e| format!("{e:#}")));
-                    event_loop?.run()
-                })
-        })
-        .collect::<io::Result<_>>()?;
-    for _ in 0..loops.len() {
-        match ring_made.recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => anyhow::bail!(e),
-            Err(_) => anyhow::bail!("a ring's loop ended before it started"),
-        }
-    }
-    common::ready(addr, config.threads);
-    for handle in loops {
-        handle
-            .join()
-            .map_err(|_| anyhow::anyhow!("a ring's loop panicked"))??;
-    }
-    Ok(())
+    // The ring is made on the thread that submits to it (SINGLE_ISSUER).
+    common::per_thread::serve(&config, "ring", move |listener| {
+        let event_loop = EventLoop::new(listener, echo, max_conns, cap_shared, sq, cq)?;
+        Ok(move || event_loop.run())
+    })
 }
 
 /// A non-blocking recv(2) into `buf`, outside the ring: what the socket holds now.
@@ -257,8 +224,8 @@ struct EventLoop {
     accept_retry: Option<Instant>,
     /// Connections whose recv found the pool empty, re-armed when buffers come back.
     starved: Vec<usize>,
-    /// Idle checks (`--idle-timeout`): (due, slab key, connection id), as in echo-epoll.
-    idle_checks: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    /// Idle checks (`--idle-timeout`), as in echo-epoll.
+    idle_checks: IdleChecks,
     /// This turn's completions: (user_data, result, flags).
     completions: Vec<(u64, i32, u32)>,
     /// The loop's clock, read once per wake-up.
@@ -297,7 +264,7 @@ impl EventLoop {
             accept_armed: false,
             accept_retry: None,
             starved: Vec::new(),
-            idle_checks: BinaryHeap::new(),
+            idle_checks: IdleChecks::new(echo.idle_timeout),
             completions: Vec::with_capacity(1024),
             now: Instant::now(),
         })
@@ -341,13 +308,10 @@ impl EventLoop {
     /// The turn's one system call: submits what was queued and waits for at least one
     /// completion, or for the next idle check or accept retry.
     fn submit_and_wait(&mut self) -> anyhow::Result<()> {
-        let due = [
-            self.idle_checks.peek().map(|Reverse((due, _, _))| *due),
-            self.accept_retry,
-        ]
-        .into_iter()
-        .flatten()
-        .min();
+        let due = [self.idle_checks.next_due(), self.accept_retry]
+            .into_iter()
+            .flatten()
+            .min();
         let result = match due {
             None => self.ring.submit_and_wait(1),
             Some(due) => {
@@ -427,10 +391,7 @@ impl EventLoop {
             let key = self
                 .conns
                 .insert(Conn::new(fd, self.next_id, self.echo, self.now));
-            if let Some(idle) = self.echo.idle_timeout {
-                self.idle_checks
-                    .push(Reverse((self.now + idle, key, self.next_id)));
-            }
+            self.idle_checks.watch(key, self.next_id, self.now);
             self.start_recv(key)?;
         } else {
             let pause = common::net::accept_failed(&io::Error::from_raw_os_error(-res));
@@ -843,27 +804,20 @@ impl EventLoop {
     /// Closes the connections whose idle check is due and that have had no input for
     /// `--idle-timeout`; re-arms the others.
     fn close_idle(&mut self) -> io::Result<()> {
-        let Some(idle) = self.echo.idle_timeout else {
+        let Some(idle) = self.idle_checks.after() else {
             return Ok(());
         };
-        while let Some(&Reverse((due, key, id))) = self.idle_checks.peek() {
-            if due > self.now {
-                break;
-            }
-            self.idle_checks.pop();
-            let Some(conn) = self.conns.get_mut(key).filter(|c| c.id == id && !c.closing) else {
-                continue; // closed already
-            };
+        let (now, conns) = (self.now, &mut self.conns);
+        let due = self.idle_checks.due(now, |key, id| {
+            let conn = conns.get_mut(key).filter(|c| c.id == id && !c.closing)?;
             if !conn.waits_for_input() {
                 // Owed bytes or in a backend wait: idle time starts when waiting does.
-                conn.last_input = self.now;
+                conn.last_input = now;
             }
-            let due = conn.last_input + idle;
-            if due > self.now {
-                self.idle_checks.push(Reverse((due, key, id)));
-            } else {
-                self.close(key, Some(common::conn::idle_timeout(idle)))?;
-            }
+            Some(conn.last_input)
+        });
+        for key in due {
+            self.close(key, Some(common::conn::idle_timeout(idle)))?;
         }
         Ok(())
     }
