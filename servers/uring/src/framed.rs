@@ -20,7 +20,7 @@ use common::work::spin;
 use io_uring::{opcode, types};
 
 use crate::conn::{Conn, Outcome, Stage, State};
-use crate::ring::{RECV, Ring, SEND, TIMER, user_data};
+use crate::ring::{RECV, Ring, SEND, TIMER};
 
 /// Arms one single-shot recv into what the current stage still lacks: the header or the
 /// payload (nothing while the request is worked on or its reply is being sent).
@@ -39,12 +39,9 @@ pub fn start_recv(ring: &mut Ring, conn: &mut Conn, key: usize) -> io::Result<()
     };
     let len = target.len().min(u32::MAX as usize) as u32;
     let sqe = opcode::Recv::new(fd, target.as_mut_ptr(), len).build();
-    conn.recv_armed = true;
-    conn.recv_cancelled = false;
-    conn.inflight += 1;
     // SAFETY: the frame buffer lives in the boxed connection state until the recv
     // completes (freed only at inflight 0).
-    unsafe { ring.push(sqe.user_data(user_data(RECV, key))) }
+    unsafe { ring.submit(conn, RECV, key, sqe) }
 }
 
 /// A recv completed with `res`: header or payload bytes, or the connection's end. A
@@ -160,10 +157,8 @@ fn arm_timer(ring: &mut Ring, conn: &mut Conn, key: usize, w: Workload) -> io::R
     let due = w.part_due(f.wait_began, f.part);
     f.timeout = types::Timespec::from(due.saturating_duration_since(Instant::now()));
     let sqe = opcode::Timeout::new(&f.timeout).build();
-    conn.timer = true;
-    conn.inflight += 1;
     // SAFETY: the timespec lives in the boxed state until the timeout completes.
-    unsafe { ring.push(sqe.user_data(user_data(TIMER, key))) }
+    unsafe { ring.submit(conn, TIMER, key, sqe) }
 }
 
 /// The last half of the CPU work, then the reply, sent from the frame buffer.
@@ -194,10 +189,8 @@ fn send_reply(ring: &mut Ring, conn: &mut Conn, key: usize) -> io::Result<()> {
     let sqe = opcode::Send::new(types::Fd(conn.fd.as_raw_fd()), rest.as_ptr(), len)
         .flags(libc::MSG_NOSIGNAL)
         .build();
-    conn.sending = true;
-    conn.inflight += 1;
     // SAFETY: the frame buffer lives in the boxed state until the send completes.
-    unsafe { ring.push(sqe.user_data(user_data(SEND, key))) }
+    unsafe { ring.submit(conn, SEND, key, sqe) }
 }
 
 /// A non-blocking recv(2) into `buf`, outside the ring: what the socket holds now.

@@ -18,7 +18,7 @@ use slab::Slab;
 
 use crate::conn::{Conn, Outcome, Raw, State};
 use crate::pool::{self, Pool};
-use crate::ring::{RECV, Ring, SEND, user_data};
+use crate::ring::{RECV, Ring, SEND};
 
 /// What raw mode adds to a loop: the pool and the connections waiting for its buffers.
 pub struct RawPath {
@@ -69,11 +69,8 @@ impl RawPath {
             return Ok(());
         }
         let sqe = opcode::RecvMulti::new(types::Fd(conn.fd.as_raw_fd()), pool::GROUP).build();
-        conn.recv_armed = true;
-        conn.recv_cancelled = false;
-        conn.inflight += 1;
         // SAFETY: the pool's buffers outlive the ring.
-        unsafe { ring.push(sqe.user_data(user_data(RECV, key))) }
+        unsafe { ring.submit(conn, RECV, key, sqe) }
     }
 
     /// Re-arms the recvs that found the pool empty, now that buffers came back.
@@ -88,8 +85,8 @@ impl RawPath {
         Ok(())
     }
 
-    /// A recv completed (`last`: the multishot recv ended with it): queue the bytes it
-    /// brought, start sending them, and keep receiving within the backpressure bound.
+    /// A recv completed with `(res, flags)`: queue the bytes it brought, start sending
+    /// them, and keep receiving within the backpressure bound.
     pub fn on_recv(
         &mut self,
         ring: &mut Ring,
@@ -157,10 +154,8 @@ impl RawPath {
         let sqe = opcode::Send::new(types::Fd(conn.fd.as_raw_fd()), ptr, len)
             .flags(libc::MSG_NOSIGNAL)
             .build();
-        conn.sending = true;
-        conn.inflight += 1;
         // SAFETY: the buffer is the connection's until this send completes.
-        unsafe { ring.push(sqe.user_data(user_data(SEND, key))) }
+        unsafe { ring.submit(conn, SEND, key, sqe) }
     }
 
     /// A send of `sent` bytes completed: give back the buffer it emptied, send the next

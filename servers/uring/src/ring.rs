@@ -1,6 +1,6 @@
 //! The loop's io_uring: its setup (sizes that fit RLIMIT_MEMLOCK, the single-issuer
-//! flags with their fallbacks), how a submission names what it is for, and the one
-//! submit-and-wait per turn.
+//! flags with their fallbacks), how a submission names what it is for and is counted in
+//! flight on its connection, and the one submit-and-wait per turn.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::Context;
 use io_uring::{IoUring, Submitter, squeue, types};
 
+use crate::conn::Conn;
 use crate::pool::MAX_BUFFERS;
 
 /// SQ entries asked for per ring, and CQ entries (the kernel rounds both to powers of 2).
@@ -94,6 +95,29 @@ impl Ring {
             }
             self.uring.submit()?;
         }
+    }
+
+    /// Submits `sqe` as operation `op` (RECV, SEND or TIMER) of the connection `conn` in
+    /// slab slot `key`, and counts it among the connection's operations in flight.
+    ///
+    /// # Safety
+    /// As for [`Ring::push`].
+    pub unsafe fn submit(
+        &mut self,
+        conn: &mut Conn,
+        op: u64,
+        key: usize,
+        sqe: squeue::Entry,
+    ) -> io::Result<()> {
+        match op {
+            RECV => (conn.recv_armed, conn.recv_cancelled) = (true, false),
+            SEND => conn.sending = true,
+            TIMER => conn.timer = true,
+            _ => {}
+        }
+        conn.inflight += 1;
+        // SAFETY: the caller keeps what `sqe` points to alive.
+        unsafe { self.push(sqe.user_data(user_data(op, key))) }
     }
 
     /// Asks the kernel to cancel operation `op` of slab slot `key`.
