@@ -1,5 +1,5 @@
 //! The accept loop of the futures-based runtimes (async-std, smol, compio, glommio),
-//! written once; tokio's, with tokio's own semaphore, is [`crate::tokio_serve`].
+//! written once; tokio's, with tokio's own semaphore, is `crate::tokio_serve`.
 //!
 //! Under `--max-conns` a place is taken from the gate *before* accept(), so connections
 //! over the cap wait in the kernel's backlog, not in the server; the place goes with the

@@ -20,9 +20,9 @@
 //! [`lifecycle`]'s.
 //!
 //! The plumbing the models share is here too, each piece once: the listener per thread
-//! of the loop models ([`per_thread`]), the gated accept loop of the futures-based runtimes
-//! ([`accept`]; tokio's is [`tokio_serve`]), the idle checks of the hand-written loops
-//! ([`idle`]), and the echo loops themselves ([`echo`]).
+//! of the loop models ([`per_thread`]), the gated accept loop of the futures-based
+//! runtimes ([`accept`]; tokio's is `tokio_serve`, feature `tokio`), the idle checks of
+//! the hand-written loops ([`idle`]), and the echo loops themselves ([`echo`]).
 //!
 //! This file only declares the modules and re-exports what every server names; the
 //! modules import from each other, never from here.

@@ -1,10 +1,10 @@
 //! A server process from start to exit: [`run`] parses and checks the flags
 //! ([`ServerArgs`] into [`Config`]), names the program in log lines, forks the workers
-//! under `--processes` ([`crate::prefork`]), pins the process when `--pin` is given, installs
-//! the SIGINT/SIGTERM handler and calls the model's `serve`; [`ready`] prints the
-//! readiness line that tools and tests wait for (in a worker, it tells the parent
-//! instead). At the signal the listeners are shut down ([`stop_listening`]) and the process
-//! exits.
+//! under `--processes` ([`crate::prefork`]), pins the process when `--pin` is given,
+//! installs the SIGINT/SIGTERM handler and calls the model's `serve`; [`ready`] prints
+//! the readiness line that tools and tests wait for (in a worker, it tells the parent
+//! instead). At the signal the listeners are shut down ([`stop_listening`]) and the
+//! process exits.
 
 use std::io::Write;
 use std::net::SocketAddr;

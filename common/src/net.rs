@@ -1,6 +1,6 @@
 //! The servers' listening sockets (bound fresh, or inherited in a prefork worker) and what
-//! to do when accept() fails. The sockets' options and the shutdown at SIGTERM are
-//! [`crate::listeners`]'.
+//! to do when accept() fails. The sockets' options and their shutdown at SIGTERM live in
+//! [`crate::listeners`].
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
