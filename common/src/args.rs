@@ -9,7 +9,6 @@ use anyhow::{Context, bail};
 use clap::Parser;
 
 use crate::pin::CpuList;
-use crate::prefork::{Accept, MAX_PROCESSES};
 use crate::units::{parse_duration, parse_size};
 use crate::work::Workload;
 
@@ -153,9 +152,31 @@ pub enum Mode {
     Framed { max_frame: u64 },
 }
 
+/// How the workers share the listening socket (`--accept`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Accept {
+    /// One listener inherited by every worker (the default).
+    Shared,
+    /// One listener, waited on with an exclusive wake-up (EPOLLEXCLUSIVE or equivalent).
+    Exclusive,
+    /// One SO_REUSEPORT listener per worker.
+    Reuseport,
+}
+
+impl Accept {
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Accept::Shared => "shared",
+            Accept::Exclusive => "exclusive",
+            Accept::Reuseport => "reuseport",
+        }
+    }
+}
+
 /// How every connection is echoed: the part of [`Config`] a connection needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Echo {
+pub struct EchoSettings {
     /// Raw or framed.
     pub mode: Mode,
     /// Raw mode: bytes read per read call, and the bound on unsent bytes.
@@ -176,7 +197,7 @@ pub struct Config {
     /// Worker threads of the model (at least 1).
     pub threads: usize,
     /// How connections are echoed.
-    pub echo: Echo,
+    pub echo: EchoSettings,
     /// Most connections served at once (`--max-conns`); the rest wait in the backlog.
     pub max_conns: Option<usize>,
     /// Where to write service-time percentiles on exit (`--stats-file`).
@@ -193,6 +214,8 @@ pub struct Config {
     pub accept: Accept,
 }
 
+/// Most worker processes (`--processes`).
+pub const MAX_PROCESSES: usize = 1024;
 /// Most worker threads accepted: more is a typo, not a configuration.
 pub const MAX_THREADS: usize = 1024;
 /// Largest read buffer accepted.
@@ -297,7 +320,7 @@ impl ServerArgs {
         Ok(Config {
             addr: self.addr,
             threads: self.threads,
-            echo: Echo {
+            echo: EchoSettings {
                 mode,
                 buffer_size: self.buffer_size as usize,
                 workload,
@@ -330,7 +353,7 @@ mod tests {
         assert_eq!(c.threads, 1);
         assert_eq!(
             c.echo,
-            Echo {
+            EchoSettings {
                 mode: Mode::Raw,
                 buffer_size: 65536,
                 workload: None,

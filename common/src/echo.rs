@@ -23,18 +23,19 @@ use std::time::Duration;
 
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::args::{Echo, Mode};
+use crate::args::{EchoSettings, Mode};
+use crate::conn::ConnGuard;
 use crate::frame::FrameBuf;
 use crate::readbuf::ReadBuf;
+use crate::service;
 use crate::work::Workload;
-use crate::{ConnGuard, service};
 
 /// Echoes a blocking stream until the client closes it; counts an error that ends it.
 /// `sleep` is the model's blocking sleep (for the backend wait). The guard marks the
 /// connection open until this returns.
 pub fn blocking<S: Read + Write>(
     mut stream: S,
-    echo: Echo,
+    echo: EchoSettings,
     sleep: impl Fn(Duration),
     _guard: ConnGuard,
 ) {
@@ -135,7 +136,7 @@ fn framed_blocking(
 /// owned by the task across `.await` points.
 pub async fn stream<S, F>(
     mut stream: S,
-    echo: Echo,
+    echo: EchoSettings,
     sleep: impl Fn(Duration) -> F,
     _guard: ConnGuard,
 ) where
@@ -263,13 +264,13 @@ mod tests {
     use super::*;
     use crate::frame::header;
 
-    const RAW: Echo = Echo {
+    const RAW: EchoSettings = EchoSettings {
         mode: Mode::Raw,
         buffer_size: 4096,
         workload: None,
         idle_timeout: None,
     };
-    const FRAMED: Echo = Echo {
+    const FRAMED: EchoSettings = EchoSettings {
         mode: Mode::Framed { max_frame: 1 << 20 },
         buffer_size: 4096,
         workload: None,

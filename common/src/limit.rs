@@ -3,13 +3,18 @@
 //! not in the server. The pass is given back when the connection ends.
 //!
 //! [`Gate`] is for models whose accept loop may block its OS thread (the thread model);
-//! async models use [`AsyncGate`], which works with any executor. Models with their own
-//! primitive (tokio's semaphore, may's, the epoll loop's connection count) use that.
+//! async models use [`AsyncGate`], which works with any executor (the accept loop of
+//! `crate::accept`). Models with their own primitive (tokio's semaphore, may's, the epoll
+//! loop's connection count) use that.
 
 use std::sync::{Arc, Condvar, Mutex};
 
 /// An async counting semaphore (async-lock's): `gate.acquire_arc().await` is a pass.
 pub type AsyncGate = async_lock::Semaphore;
+
+/// One connection's place under an [`AsyncGate`] shared through an `Arc`; dropping it
+/// frees the place.
+pub type AsyncPass = async_lock::SemaphoreGuardArc;
 
 /// A blocking counting semaphore.
 #[derive(Debug)]

@@ -1,87 +1,28 @@
-//! Listening sockets and what to do when accept() fails.
+//! The servers' listening sockets (bound fresh, or inherited in a prefork worker) and what
+//! to do when accept() fails. The sockets' options and their shutdown at SIGTERM live in
+//! [`crate::listeners`].
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{AsRawFd, RawFd};
-use std::sync::Mutex;
+use std::os::fd::RawFd;
 use std::time::Duration;
 
-use anyhow::Context;
-use socket2::{Domain, Protocol, Socket, Type};
-
+use crate::listeners::{bind_fresh_on_one_port, remember, stopping};
 use crate::log::RateLimited;
 
-/// Listen backlog asked for; the kernel caps it at net.core.somaxconn.
-pub const BACKLOG: i32 = 4096;
-
 /// Binds one blocking listener with SO_REUSEADDR (so a restart does not wait out
-/// TIME_WAIT), TCP_NODELAY, and SO_REUSEPORT when asked.
-///
-/// Linux copies TCP_NODELAY from a listener to every socket it accepts, so setting it
-/// here gives every model's connections the same option without a syscall per accept.
+/// TIME_WAIT), TCP_NODELAY, and SO_REUSEPORT when asked, and remembers it for the signal
+/// path's shutdown (`crate::listeners`, where the options are explained).
 ///
 /// In a prefork worker (`--processes`) nothing is bound: this is the listener the worker
 /// inherited from the parent, which bound it with these options.
 pub fn bind(addr: SocketAddr, reuse_port: bool) -> anyhow::Result<TcpListener> {
     let listener = match crate::prefork::inherited(true) {
         Some(inherited) => inherited?,
-        None => bind_fresh(addr, reuse_port)?,
+        None => crate::listeners::bind_fresh(addr, reuse_port)?,
     };
     remember(&listener);
     Ok(listener)
-}
-
-/// The listening descriptors this process serves on, shut down by [`stop_listening`].
-static LISTENING: Mutex<Vec<RawFd>> = Mutex::new(Vec::new());
-
-fn remember(listener: &TcpListener) {
-    let mut fds = LISTENING.lock().unwrap_or_else(|e| e.into_inner());
-    fds.push(listener.as_raw_fd());
-}
-
-/// Forgets the listeners remembered so far (a prefork worker or parent, once the
-/// listeners bound before the fork are dropped).
-pub(crate) fn forget_listeners() {
-    LISTENING.lock().unwrap_or_else(|e| e.into_inner()).clear();
-}
-
-/// Stops every listener of this process at once (the signal path calls it before exit):
-/// `shutdown(SHUT_RDWR)` on a listening socket takes it out of the LISTEN state, so the
-/// kernel refuses new connections (RST), drops the ones in its accept queue, and fails the
-/// accepts pending on it.
-///
-/// Closing the descriptor is not enough for the completion-based models (uring, compio,
-/// glommio): an accept pending in an io_uring holds a reference to the socket, which stays
-/// listening, and completes handshakes, until the kernel tears the ring down, after the
-/// process has exited (connections completed up to 7 ms after exit, the client getting
-/// EOF without an echo). Shutting the socket down does not wait for the ring. With a
-/// listener shared by prefork workers it stops the port for all of them, which is what
-/// SIGTERM asks of each. A descriptor number reused since (the listener dropped early) at
-/// worst gets its connection shut down at exit.
-pub fn stop_listening() {
-    let fds = LISTENING.lock().unwrap_or_else(|e| e.into_inner());
-    for &fd in fds.iter() {
-        // SAFETY: shutdown() takes any descriptor; on one that is not a socket it fails.
-        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
-    }
-}
-
-/// [`bind`] without the prefork worker's inherited listener.
-pub(crate) fn bind_fresh(addr: SocketAddr, reuse_port: bool) -> anyhow::Result<TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
-        .context("cannot create a TCP socket")?;
-    socket.set_reuse_address(true)?;
-    socket.set_tcp_nodelay(true)?;
-    if reuse_port {
-        socket.set_reuse_port(true)?;
-    }
-    socket
-        .bind(&addr.into())
-        .with_context(|| format!("cannot bind {addr}"))?;
-    socket
-        .listen(BACKLOG)
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    Ok(socket.into())
 }
 
 /// Binds `n` listeners on one address with SO_REUSEPORT, for models that give each
@@ -92,20 +33,17 @@ pub(crate) fn bind_fresh(addr: SocketAddr, reuse_port: bool) -> anyhow::Result<T
 /// it (`--accept shared|exclusive`: every thread waits on the one queue) or new
 /// SO_REUSEPORT listeners on its port (`--accept reuseport`).
 pub fn bind_reuse_port(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<TcpListener>> {
-    if let Some(first) = crate::prefork::inherited(true) {
-        let mut listeners = vec![first?];
-        for _ in 1..n {
-            listeners.push(crate::prefork::inherited(false).expect("in a worker")?);
+    let listeners = match crate::prefork::inherited(true) {
+        Some(first) => {
+            let mut listeners = vec![first?];
+            for _ in 1..n {
+                listeners.push(crate::prefork::inherited(false).expect("in a worker")?);
+            }
+            listeners
         }
-        listeners.iter().for_each(remember);
-        return Ok(listeners);
-    }
-    let first = bind(addr, true)?;
-    let actual = first.local_addr()?;
-    let mut listeners = vec![first];
-    for _ in 1..n {
-        listeners.push(bind(actual, true)?);
-    }
+        None => bind_fresh_on_one_port(addr, n)?,
+    };
+    listeners.iter().for_each(remember);
     Ok(listeners)
 }
 
@@ -175,10 +113,10 @@ pub const STOPPING_PAUSE: Duration = Duration::from_secs(1);
 ///   [`ACCEPT_PAUSE`], since nothing changes until a connection closes;
 /// - an error that belongs to one pending connection (ECONNABORTED, EPROTO, EPERM) or an
 ///   interrupted call: retry at once, the next accept() is for another connection;
-/// - any error once SIGTERM has shut the listeners down ([`stop_listening`]): not logged,
+/// - any error once SIGTERM has shut the listeners down ([`stopping`]): not logged,
 ///   [`STOPPING_PAUSE`], as the process is exiting.
 pub fn accept_failed(err: &io::Error) -> Duration {
-    if crate::stopping() {
+    if stopping() {
         // The signal path shut the listener down and is about to exit: not a failure to
         // log, and no reason to try again soon.
         return STOPPING_PAUSE;

@@ -1,5 +1,5 @@
 //! Prefork (`--processes P`, `--accept MODE`): gunicorn's and nginx's model, for every
-//! server without code of its own. [`crate::run`] calls [`start`] before anything else
+//! server without code of its own. [`crate::lifecycle::run`] calls [`start`] before anything else
 //! happens in the process (no signal thread, no runtime, no pinning thread), so the
 //! process is single-threaded and `fork` is safe. The parent binds, forks P workers and
 //! supervises them; each worker carries on into the model's `serve` as a one-process server
@@ -38,29 +38,8 @@ use anyhow::{Context, bail};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::args::Config;
+pub use crate::args::{Accept, MAX_PROCESSES};
 use crate::log;
-
-/// How the workers share the listening socket (`--accept`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Accept {
-    /// One listener inherited by every worker (the default).
-    Shared,
-    /// One listener, waited on with an exclusive wake-up (EPOLLEXCLUSIVE or equivalent).
-    Exclusive,
-    /// One SO_REUSEPORT listener per worker.
-    Reuseport,
-}
-
-impl Accept {
-    /// Its name on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Accept::Shared => "shared",
-            Accept::Exclusive => "exclusive",
-            Accept::Reuseport => "reuseport",
-        }
-    }
-}
 
 /// What a model can do for `--accept exclusive`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,8 +77,6 @@ pub fn exclusive_support(model: &str) -> Exclusive {
     }
 }
 
-/// Most worker processes (`--processes`).
-pub const MAX_PROCESSES: usize = 1024;
 /// Descriptors the parent keeps for itself besides one pipe per worker (and, while
 /// forking in reuseport mode, one listener per worker).
 const SPARE_FDS: u64 = 16;
@@ -185,7 +162,7 @@ pub(crate) fn inherited(first: bool) -> Option<anyhow::Result<TcpListener>> {
         w.listener
             .local_addr()
             .map_err(anyhow::Error::from)
-            .and_then(|addr| crate::net::bind_fresh(addr, true))
+            .and_then(|addr| crate::listeners::bind_fresh(addr, true))
     })
 }
 
@@ -289,9 +266,12 @@ fn fork_workers(config: &Config) -> anyhow::Result<Forked> {
         crate::work::calibrate();
     }
     let mut listeners = match config.accept {
-        Accept::Reuseport => crate::net::bind_reuse_port(config.addr, p)?,
+        Accept::Reuseport => crate::listeners::bind_fresh_on_one_port(config.addr, p)?,
         Accept::Shared | Accept::Exclusive => {
-            vec![crate::net::bind(config.addr, config.reuse_port)?]
+            vec![crate::listeners::bind_fresh(
+                config.addr,
+                config.reuse_port,
+            )?]
         }
     };
     let addr = listeners[0].local_addr()?;
@@ -326,9 +306,9 @@ fn fork_workers(config: &Config) -> anyhow::Result<Forked> {
                 } else {
                     listeners.swap_remove(0)
                 };
+                // Its serving code remembers the listeners it takes from here on (the
+                // parent's binds are never remembered: it serves on none of them).
                 drop(listeners);
-                // Its serving code registers the listeners it takes from here on.
-                crate::net::forget_listeners();
                 // SAFETY: prctl with PR_SET_PDEATHSIG and a signal number.
                 unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
                 // SAFETY: getppid has no preconditions.
@@ -360,7 +340,6 @@ fn fork_workers(config: &Config) -> anyhow::Result<Forked> {
     // The workers hold the listeners now; the parent accepts nothing (and keeps no
     // listening socket alive after its workers have shut theirs down at SIGTERM).
     drop(listeners);
-    crate::net::forget_listeners();
     let (signals, write) = UnixStream::pair()?;
     signals.set_nonblocking(true)?;
     write.set_nonblocking(true)?;

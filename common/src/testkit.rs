@@ -3,7 +3,8 @@
 //!
 //! Used by the conformance suite and by loadgen's tests, so that both start servers the
 //! same way. Binaries are (re)built once per test process with the test's own profile,
-//! so a test never runs a stale server.
+//! so a test never runs a stale server. The model and baseline names are
+//! [`crate::models`]'s, re-exported here for the tests that take them from the kit.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
@@ -13,38 +14,7 @@ use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Every model, in the order of DESIGN.md's table.
-pub const MODELS: [&str; 10] = [
-    "thread",
-    "epoll",
-    "tokio",
-    "tokio-callback",
-    "async-std",
-    "smol",
-    "glommio",
-    "may",
-    "uring",
-    "compio",
-];
-
-/// The studies' Python servers (`baselines/python/echo-<name>`), in the order of
-/// DESIGN.md's baselines: not models of the workspace, but started the same way.
-pub const BASELINES: [&str; 9] = [
-    "py-asyncio",
-    "py-asyncio-proto",
-    "py-asyncio-sock",
-    "py-asyncio-buffered",
-    "py-uvloop",
-    "py-uvloop-proto",
-    "py-selectors",
-    "py-thread",
-    "py-gevent",
-];
-
-/// Whether `model` names one of the [`BASELINES`].
-pub fn is_baseline(model: &str) -> bool {
-    BASELINES.contains(&model)
-}
+pub use crate::models::{BASELINES, MODELS, is_baseline};
 
 /// The folder of the Python baselines in this checkout.
 pub fn baselines_dir() -> PathBuf {

@@ -12,7 +12,10 @@ use std::task::{Context, Poll, Waker};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::{Config, ConnGuard};
+use crate::args::Config;
+use crate::conn::ConnGuard;
+use crate::lifecycle::ready;
+use crate::net::{accept_failed, bind};
 
 /// Serves `config` on tokio: the current-thread runtime for `--threads 1` (one thread, like
 /// asyncio's loop), the multi-thread runtime with N workers otherwise. Each accepted
@@ -35,10 +38,10 @@ where
             .build()?
     };
     runtime.block_on(async {
-        let listener = crate::net::bind(config.addr, config.reuse_port)?;
+        let listener = bind(config.addr, config.reuse_port)?;
         listener.set_nonblocking(true)?;
         let listener = Arc::new(TcpListener::from_std(listener)?);
-        crate::ready(listener.local_addr()?, config.threads);
+        ready(listener.local_addr()?, config.threads);
         let gate = config.max_conns.map(|n| Arc::new(Semaphore::new(n)));
         loop {
             // Under --max-conns, wait for a free place before accepting.
@@ -56,7 +59,7 @@ where
                         tokio::spawn(serve_in_place(stream, pass, listener, conn));
                     }
                 },
-                Err(e) => tokio::time::sleep(crate::net::accept_failed(&e)).await,
+                Err(e) => tokio::time::sleep(accept_failed(&e)).await,
             }
         }
     })

@@ -9,7 +9,7 @@ use std::io::{self, Read, Write};
 use std::time::Duration;
 
 use common::frame::{FrameBuf, HEADER_LEN, header};
-use common::{ConnGuard, Echo, Mode};
+use common::{ConnGuard, EchoSettings, Mode};
 use libfuzzer_sys::fuzz_target;
 
 /// A client that sends `input` in pieces of `chunk` bytes and records the replies.
@@ -83,7 +83,7 @@ fuzz_target!(|data: &[u8]| {
     if max > 1 << 20 {
         return;
     }
-    let echo = Echo {
+    let echo = EchoSettings {
         mode: Mode::Framed { max_frame: max },
         buffer_size: 4096,
         workload: None,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::testkit::{BASELINES, MODELS, is_baseline};
+use common::models::{BASELINES, MODELS, is_baseline};
 use thiserror::Error;
 
 use super::data::{BenchConfig, Design, SliceSettings, Variant};

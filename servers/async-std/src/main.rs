@@ -9,14 +9,16 @@
 //! - Its executor is global: the number of worker threads is read once from the
 //!   `ASYNC_STD_THREAD_COUNT` environment variable, so `--threads` is passed that way.
 //! - Each task owns its read buffer across `.await`; `write_all` gives backpressure
-//!   (the loop is `common::echo::stream`, shared with the other futures-io models).
+//!   (the loop is `common::echo::stream`, shared with the other futures-io models, and
+//!   the gated accept loop is `common::accept`'s).
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use async_std::net::TcpListener;
+use common::Config;
+use common::accept::accept_loop;
 use common::limit::AsyncGate;
-use common::{Config, ConnGuard};
 
 common::count_allocations!();
 
@@ -36,23 +38,14 @@ fn serve(config: Config) -> anyhow::Result<()> {
         let listener = TcpListener::from(listener);
         common::ready(listener.local_addr()?, config.threads);
         let gate = config.max_conns.map(|n| Arc::new(AsyncGate::new(n)));
-        loop {
-            // Under --max-conns, wait for a free place before accepting.
-            let pass = match &gate {
-                Some(gate) => Some(gate.acquire_arc().await),
-                None => None,
-            };
-            match listener.accept().await {
-                Ok((stream, _peer)) => {
-                    let guard = ConnGuard::open();
-                    async_std::task::spawn(async move {
-                        let _pass = pass;
-                        common::echo::stream(stream, config.echo, async_std::task::sleep, guard)
-                            .await
-                    });
-                }
-                Err(e) => async_std::task::sleep(common::net::accept_failed(&e)).await,
-            }
-        }
+        let echo = config.echo;
+        let accept = || listener.accept();
+        let spawn = |(stream, _peer), guard, pass| {
+            async_std::task::spawn(async move {
+                let _pass = pass;
+                common::echo::stream(stream, echo, async_std::task::sleep, guard).await
+            });
+        };
+        match accept_loop(gate, accept, spawn, async_std::task::sleep).await {}
     }))
 }

@@ -15,16 +15,18 @@
 //!   line on stderr and a runtime without them. compio submits what the tasks queued
 //!   and waits in one io_uring_enter per poll of its driver.
 //! - `--threads N` runs N single-threaded runtimes (compio is thread-per-core), each with
-//!   its own SO_REUSEPORT listener; tasks never migrate.
+//!   its own SO_REUSEPORT listener (`common::per_thread`); tasks never migrate.
 //! - Backpressure: `write_all(..).await` suspends the task until the client reads; the
 //!   next read is only submitted after it.
 //! - The backend wait and `--idle-timeout` use compio's timers; `--max-conns` is the
-//!   async gate of `common::limit`, taken before accept(); a connection's task, when it
-//!   ends, accepts the next waiting connection itself (non-blocking) and serves it on the
-//!   same place, as echo-tokio does, so a freed place goes straight to the backlog.
+//!   gate of `common::accept`'s accept loop, taken before accept(); a connection's task,
+//!   when it ends, accepts the next waiting connection itself (non-blocking) and serves
+//!   it on the same place, as echo-tokio does, so a freed place goes straight to the
+//!   backlog.
 //! - Raw mode's buffer starts at one page and doubles when a read fills it, up to
 //!   `--buffer-size` (`common::readbuf::grown`), as the other stream models' do.
 
+use std::convert::Infallible;
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, RawFd};
@@ -33,10 +35,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use common::accept::accept_loop;
 use common::echo::inside_frame;
 use common::frame::{FrameBuf, HEADER_LEN};
 use common::limit::AsyncGate;
-use common::{Config, ConnGuard, Echo, Mode, Workload, readbuf};
+use common::{Config, ConnGuard, EchoSettings, Mode, Workload, readbuf};
 use compio::BufResult;
 use compio::buf::{IoBuf, IoBufMut, SetLen};
 use compio::driver::ProactorBuilder;
@@ -51,41 +54,22 @@ fn main() -> ExitCode {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
-    let listeners = if config.threads == 1 {
-        vec![common::net::bind(config.addr, config.reuse_port)?]
-    } else {
-        common::net::bind_reuse_port(config.addr, config.threads)?
-    };
-    let addr = listeners[0].local_addr()?;
-    // Non-blocking, so that common::net::accept_now() never waits (the ring's accept still does: the
-    // kernel polls for it). Set before the runtimes start, as prefork workers share it.
-    for l in &listeners {
-        l.set_nonblocking(true)?;
-    }
     // One cap for the whole server, shared by the runtimes.
     let gate = config.max_conns.map(|n| Arc::new(AsyncGate::new(n)));
-    let runtimes: Vec<_> = listeners
-        .into_iter()
-        .enumerate()
-        .map(|(i, listener)| {
-            let (echo, gate) = (config.echo, gate.clone());
-            std::thread::Builder::new()
-                .name(format!("compio-{i}"))
-                .spawn(move || -> anyhow::Result<()> {
-                    runtime()?.block_on(async move {
-                        let listener = TcpListener::from_std(listener)?;
-                        accept_loop(listener, echo, gate).await
-                    })
-                })
+    let echo = config.echo;
+    common::per_thread::serve(&config, "compio", move |listener| {
+        // Non-blocking, so that common::net::accept_now() never waits (the ring's accept
+        // still does: the kernel polls for it). Set before the runtime starts.
+        listener.set_nonblocking(true)?;
+        let runtime = runtime()?;
+        let gate = gate.clone();
+        Ok(move || {
+            runtime.block_on(async move {
+                let listener = TcpListener::from_std(listener)?;
+                match serve_listener(listener, echo, gate).await {}
+            })
         })
-        .collect::<io::Result<_>>()?;
-    common::ready(addr, config.threads);
-    for handle in runtimes {
-        handle
-            .join()
-            .map_err(|_| anyhow::anyhow!("a runtime panicked"))??;
-    }
-    Ok(())
+    })
 }
 
 /// A runtime on io_uring with the single-thread setup flags, or without them (one line
@@ -111,25 +95,18 @@ fn runtime() -> io::Result<Runtime> {
     }
 }
 
-async fn accept_loop(
+/// The gated accept loop of `common::accept`, on compio's accept, tasks and timer.
+async fn serve_listener(
     listener: TcpListener,
-    echo: Echo,
+    echo: EchoSettings,
     gate: Option<Arc<AsyncGate>>,
-) -> anyhow::Result<()> {
-    loop {
-        // Under --max-conns, wait for a free place before accepting.
-        let pass = match &gate {
-            Some(gate) => Some(gate.acquire_arc().await),
-            None => None,
-        };
-        match listener.accept().await {
-            Ok((stream, _peer)) => {
-                let fd = listener.as_raw_fd();
-                compio::runtime::spawn(serve_in_place(stream, echo, pass, fd)).detach();
-            }
-            Err(e) => compio::time::sleep(common::net::accept_failed(&e)).await,
-        }
-    }
+) -> Infallible {
+    let fd = listener.as_raw_fd();
+    let accept = || listener.accept();
+    let spawn = |(stream, _peer), guard, pass| {
+        compio::runtime::spawn(serve_in_place(stream, guard, echo, pass, fd)).detach();
+    };
+    accept_loop(gate, accept, spawn, compio::time::sleep).await
 }
 
 /// Serves `stream`, then, under `--max-conns` (with a pass), the connections already
@@ -137,22 +114,28 @@ async fn accept_loop(
 /// does: the place freed by a close goes straight to the next connection instead of back
 /// through the gate and the accept loop, which would reach it only after the tasks queued
 /// meanwhile. With an empty backlog the pass goes back to the gate.
-async fn serve_in_place<P>(mut stream: TcpStream, echo: Echo, pass: Option<P>, listener: RawFd) {
+async fn serve_in_place<P>(
+    mut stream: TcpStream,
+    mut guard: ConnGuard,
+    echo: EchoSettings,
+    pass: Option<P>,
+    listener: RawFd,
+) {
     loop {
-        serve_conn(stream, echo, ConnGuard::open()).await;
+        serve_conn(stream, echo, guard).await;
         // Non-blocking (the listener is set so in `serve`; the ring's accept still waits
         // on it): nobody waiting, or an error, which the accept loop meets next.
         let next = pass
             .as_ref()
             .and_then(|_| common::net::accept_now(listener));
         match next.map(TcpStream::from_std) {
-            Some(Ok(next)) => stream = next,
+            Some(Ok(next)) => (stream, guard) = (next, ConnGuard::open()),
             _ => return,
         }
     }
 }
 
-async fn serve_conn(stream: TcpStream, echo: Echo, _guard: ConnGuard) {
+async fn serve_conn(stream: TcpStream, echo: EchoSettings, _guard: ConnGuard) {
     let result = match echo.mode {
         Mode::Raw => raw(stream, echo.buffer_size, echo.idle_timeout).await,
         Mode::Framed { max_frame } => {

@@ -199,7 +199,7 @@ fn bounds_memory_for_a_client_that_does_not_read(model: &str) {
     eprintln!(
         "{model}: RSS {baseline} KiB before, peak growth {growth} KiB while the client did not read"
     );
-    let bound = if common::testkit::is_baseline(model) {
+    let bound = if common::models::is_baseline(model) {
         PY_BACKPRESSURE_RSS_BOUND_KIB
     } else {
         BACKPRESSURE_RSS_BOUND_KIB
@@ -524,7 +524,7 @@ fn framed_echoes_frames_exactly(model: &str) {
 /// unmaps it when freed. The baselines (no counting allocator) are held to RSS: it stays
 /// flat over the last 20 frames.
 fn framed_does_not_allocate_per_frame(model: &str) {
-    if common::testkit::is_baseline(model) {
+    if common::models::is_baseline(model) {
         return framed_rss_stays_flat(model);
     }
     const FRAMES: u64 = 23;
@@ -1344,10 +1344,10 @@ fn covers_every_baseline_script() {
         .filter_map(|name| name.strip_prefix("echo-").map(String::from))
         .collect();
     scripts.sort();
-    let mut known = common::testkit::BASELINES.map(String::from).to_vec();
+    let mut known = common::models::BASELINES.map(String::from).to_vec();
     known.sort();
     assert_eq!(scripts, known);
-    for b in common::testkit::BASELINES {
+    for b in common::models::BASELINES {
         let mode = std::fs::metadata(server_program(b)).unwrap();
         assert!(
             std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o111 != 0,
@@ -1368,7 +1368,7 @@ fn covers_every_server_folder() {
         .filter(|name| name != "conformance")
         .collect();
     folders.sort();
-    let mut models = common::testkit::MODELS.map(String::from).to_vec();
+    let mut models = common::models::MODELS.map(String::from).to_vec();
     models.sort();
     assert_eq!(folders, models);
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::echo::inside_frame;
 use common::frame::{FrameBuf, HEADER_LEN};
 use common::work::spin;
-use common::{ConnGuard, Echo, Mode, Workload};
+use common::{ConnGuard, EchoSettings, Mode, Workload};
 use mio::net::TcpStream;
 
 /// One connection: the socket and what it still owes its client.
@@ -72,7 +72,7 @@ pub enum Next {
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, id: u64, echo: Echo, now: Instant) -> Conn {
+    pub fn new(stream: TcpStream, id: u64, echo: EchoSettings, now: Instant) -> Conn {
         let state = match echo.mode {
             Mode::Raw => State::Raw { unsent: Vec::new() },
             Mode::Framed { max_frame } => State::Framed(Framing {

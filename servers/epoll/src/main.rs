@@ -34,23 +34,25 @@
 //!   its request has waited longer than any of them.
 //! - After a reply the connection is read at once: a client that sent its FIN with the
 //!   request (loadgen's `--half-close`) is closed, and its place freed, in the same step.
-//! - `--threads N` runs N independent loops, each with its own SO_REUSEPORT listener.
-//! - `--idle-timeout`: one check per connection in a second timer heap; input only
-//!   stamps the connection with the loop's clock, and a due check that finds a newer
-//!   stamp re-arms itself, so busy connections cost no heap work per message.
+//! - `--threads N` runs N independent loops, each with its own SO_REUSEPORT listener
+//!   (`common::per_thread`).
+//! - `--idle-timeout`: one check per connection in a second timer heap
+//!   (`common::idle::IdleChecks`, shared with echo-uring); input only stamps the
+//!   connection with the loop's clock, and a due check that finds a newer stamp re-arms
+//!   itself, so busy connections cost no heap work per message.
 
 mod conn;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use common::alarm::Alarm;
-use common::{Config, Echo};
+use common::idle::IdleChecks;
+use common::{Config, EchoSettings};
 use conn::{Conn, Next};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
@@ -71,30 +73,12 @@ fn main() -> ExitCode {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
-    let listeners = if config.threads == 1 {
-        vec![common::net::bind(config.addr, config.reuse_port)?]
-    } else {
-        common::net::bind_reuse_port(config.addr, config.threads)?
-    };
-    let addr: SocketAddr = listeners[0].local_addr()?;
-    let loops: Vec<_> = listeners
-        .into_iter()
-        .enumerate()
-        .map(|(i, listener)| {
-            let (echo, max_conns) = (config.echo, config.max_conns);
-            let cap_shared = config.threads > 1;
-            std::thread::Builder::new()
-                .name(format!("loop-{i}"))
-                .spawn(move || EventLoop::new(listener, echo, max_conns, cap_shared)?.run())
-        })
-        .collect::<io::Result<_>>()?;
-    common::ready(addr, config.threads);
-    for handle in loops {
-        handle
-            .join()
-            .map_err(|_| anyhow::anyhow!("an event loop panicked"))??;
-    }
-    Ok(())
+    let (echo, max_conns) = (config.echo, config.max_conns);
+    let cap_shared = config.threads > 1;
+    common::per_thread::serve(&config, "loop", move |listener| {
+        let event_loop = EventLoop::new(listener, echo, max_conns, cap_shared)?;
+        Ok(move || event_loop.run())
+    })
 }
 
 struct EventLoop {
@@ -110,7 +94,7 @@ struct EventLoop {
     max_conns: Option<usize>,
     conns: Slab<Conn>,
     next_id: u64,
-    echo: Echo,
+    echo: EchoSettings,
     /// The loop's one read buffer (raw mode).
     buf: Vec<u8>,
     /// Connections to serve next turn without waiting for an event.
@@ -121,10 +105,9 @@ struct EventLoop {
     alarm: Alarm,
     /// Backend-wait timers: (due, slab key, connection id).
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
-    /// Idle checks (`--idle-timeout`), one per connection: (due, slab key, connection
-    /// id). Data arriving does not touch the heap; a check that finds newer input
-    /// re-arms itself for the new due time.
-    idle_checks: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    /// Idle checks (`--idle-timeout`), one per connection. Data arriving does not touch
+    /// them; a check that finds newer input re-arms itself for the new due time.
+    idle_checks: IdleChecks,
     /// The loop's clock: read once per epoll_wait wake-up.
     now: Instant,
 }
@@ -132,7 +115,7 @@ struct EventLoop {
 impl EventLoop {
     fn new(
         listener: std::net::TcpListener,
-        echo: Echo,
+        echo: EchoSettings,
         max_conns: Option<usize>,
         cap_shared: bool,
     ) -> anyhow::Result<Self> {
@@ -157,7 +140,7 @@ impl EventLoop {
             fresh: Vec::new(),
             alarm,
             timers: BinaryHeap::new(),
-            idle_checks: BinaryHeap::new(),
+            idle_checks: IdleChecks::new(echo.idle_timeout),
             now: Instant::now(),
         })
     }
@@ -249,28 +232,21 @@ impl EventLoop {
     /// Closes the connections whose idle check is due and that have had no input for
     /// `--idle-timeout`; re-arms the others.
     fn close_idle(&mut self) -> io::Result<()> {
-        let Some(idle) = self.echo.idle_timeout else {
+        let Some(idle) = self.idle_checks.after() else {
             return Ok(());
         };
-        while let Some(&Reverse((due, key, id))) = self.idle_checks.peek() {
-            if due > self.now {
-                break;
-            }
-            self.idle_checks.pop();
-            let Some(conn) = self.conns.get_mut(key).filter(|c| c.id == id) else {
-                continue; // closed already
-            };
+        let (now, conns) = (self.now, &mut self.conns);
+        let due = self.idle_checks.due(now, |key, id| {
+            let conn = conns.get_mut(key).filter(|c| c.id == id)?;
             if !conn.waits_for_input() {
                 // Busy writing or in a backend wait: idle time starts when waiting does.
-                conn.last_input = self.now;
+                conn.last_input = now;
             }
-            let due = conn.last_input + idle;
-            if due > self.now {
-                self.idle_checks.push(Reverse((due, key, id)));
-            } else {
-                common::conn::error(&common::conn::idle_timeout(idle));
-                self.close(key)?;
-            }
+            Some(conn.last_input)
+        });
+        for key in due {
+            common::conn::error(&common::conn::idle_timeout(idle));
+            self.close(key)?;
         }
         Ok(())
     }
@@ -279,7 +255,7 @@ impl EventLoop {
     fn next_due(&self) -> Option<Instant> {
         [
             self.timers.peek().map(|Reverse((due, _, _))| *due),
-            self.idle_checks.peek().map(|Reverse((due, _, _))| *due),
+            self.idle_checks.next_due(),
             self.accept_retry,
         ]
         .into_iter()
@@ -320,10 +296,7 @@ impl EventLoop {
                     let key = entry.key();
                     entry.insert(Conn::new(stream, self.next_id, self.echo, self.now));
                     self.fresh.push(key);
-                    if let Some(idle) = self.echo.idle_timeout {
-                        let due = self.now + idle;
-                        self.idle_checks.push(Reverse((due, key, self.next_id)));
-                    }
+                    self.idle_checks.watch(key, self.next_id, self.now);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) => {

@@ -12,7 +12,8 @@
 //!   poll when the socket is not ready, so the read buffer is a normal `Vec` owned by
 //!   the task; no buffer has to be handed to the kernel for the duration of an operation.
 //! - Tasks are `!Send` and never migrate; the echo loop is `common::echo::stream`, the
-//!   backend wait glommio's timer (an io_uring timeout).
+//!   gated accept loop `common::accept`'s, the backend wait glommio's timer (an io_uring
+//!   timeout).
 //! - glommio locks memory for its rings: the default 8 MiB RLIMIT_MEMLOCK is enough for
 //!   the small `io_memory` set below.
 //! - glommio's own settings, for measuring them (`loadgen bench --variant`), come from the
@@ -21,13 +22,15 @@
 //!   (entries per ring; glommio's default 128) and `ECHO_GLOMMIO_PREEMPT` (how often a
 //!   task queue yields; default 100ms). A bad value is one line and exit 1 before binding.
 
+use std::convert::Infallible;
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::accept::accept_loop;
 use common::limit::AsyncGate;
-use common::{Config, ConnGuard, Echo};
+use common::{Config, EchoSettings};
 use glommio::net::TcpListener;
 use glommio::{CpuSet, LocalExecutorPoolBuilder, PoolPlacement};
 
@@ -133,7 +136,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
                 // SAFETY: `fd` is a bound, listening socket whose ownership moved here
                 // (into_raw_fd above); each executor takes a different one.
                 let listener = unsafe { TcpListener::from_raw_fd(fd) };
-                accept_loop(listener, echo, gate).await
+                serve_listener(listener, echo, gate).await
             }
         })
         .map_err(glommio_error)?;
@@ -149,27 +152,21 @@ fn glommio_error<T>(e: glommio::GlommioError<T>) -> anyhow::Error {
     anyhow::anyhow!("glommio: {e}")
 }
 
-async fn accept_loop(listener: TcpListener, echo: Echo, gate: Option<Arc<AsyncGate>>) {
-    loop {
-        // Under --max-conns, wait for a free place before accepting.
-        let pass = match &gate {
-            Some(gate) => Some(gate.acquire_arc().await),
-            None => None,
-        };
-        match listener.accept().await {
-            Ok(stream) => {
-                let guard = ConnGuard::open();
-                let echo = common::echo::stream(stream, echo, glommio::timer::sleep, guard);
-                glommio::spawn_local(async move {
-                    let _pass = pass;
-                    echo.await
-                })
-                .detach();
-            }
-            Err(e) => {
-                let e = std::io::Error::from(e);
-                glommio::timer::sleep(common::net::accept_failed(&e)).await;
-            }
-        }
-    }
+/// The gated accept loop of `common::accept`, on glommio's accept, tasks and timer. A
+/// connection's task is local to the executor (glommio's tasks never migrate).
+async fn serve_listener(
+    listener: TcpListener,
+    echo: EchoSettings,
+    gate: Option<Arc<AsyncGate>>,
+) -> Infallible {
+    let accept = || async { listener.accept().await.map_err(std::io::Error::from) };
+    let spawn = |stream, guard, pass| {
+        let echo = common::echo::stream(stream, echo, glommio::timer::sleep, guard);
+        glommio::spawn_local(async move {
+            let _pass = pass;
+            echo.await
+        })
+        .detach();
+    };
+    accept_loop(gate, accept, spawn, glommio::timer::sleep).await
 }

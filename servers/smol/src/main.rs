@@ -8,13 +8,15 @@
 //!   a thread blocked in `block_on` also drives the reactor when nothing else does, so
 //!   with one thread the whole server is a single-threaded loop.
 //! - Each task owns its read buffer across `.await`; `write_all` gives backpressure
-//!   (the loop is `common::echo::stream`, shared with the other futures-io models).
+//!   (the loop is `common::echo::stream`, shared with the other futures-io models, and
+//!   the gated accept loop is `common::accept`'s).
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use common::Config;
+use common::accept::accept_loop;
 use common::limit::AsyncGate;
-use common::{Config, ConnGuard};
 use smol::net::TcpListener;
 use smol::{Async, Executor, Timer};
 
@@ -37,30 +39,19 @@ fn serve(config: Config) -> anyhow::Result<()> {
     }
     let spawner = Arc::clone(&executor);
     let gate = config.max_conns.map(|n| Arc::new(AsyncGate::new(n)));
-    let accept = executor.run(async move {
-        loop {
-            // Under --max-conns, wait for a free place before accepting.
-            let pass = match &gate {
-                Some(gate) => Some(gate.acquire_arc().await),
-                None => None,
-            };
-            match listener.accept().await {
-                Ok((stream, _peer)) => {
-                    let guard = ConnGuard::open();
-                    let sleep = |d| Timer::after(d);
-                    let echo = common::echo::stream(stream, config.echo, sleep, guard);
-                    spawner
-                        .spawn(async move {
-                            let _pass = pass;
-                            echo.await
-                        })
-                        .detach();
-                }
-                Err(e) => {
-                    Timer::after(common::net::accept_failed(&e)).await;
-                }
-            }
-        }
-    });
+    let echo = config.echo;
+    let accept = || listener.accept();
+    let spawn = |(stream, _peer), guard, pass| {
+        let sleep = |d| Timer::after(d);
+        let echo = common::echo::stream(stream, echo, sleep, guard);
+        spawner
+            .spawn(async move {
+                let _pass = pass;
+                echo.await
+            })
+            .detach();
+    };
+    let accept =
+        executor.run(async move { match accept_loop(gate, accept, spawn, Timer::after).await {} });
     smol::block_on(accept)
 }

@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use common::limit::Gate;
-use common::{Config, ConnGuard, Echo};
+use common::{Config, ConnGuard, EchoSettings};
 
 /// Stack per connection thread: the echo loop needs a few KiB; the buffer is on the heap.
 const STACK_SIZE: usize = 64 << 10;
@@ -51,7 +51,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn accept_loop(listener: &TcpListener, echo: Echo, gate: Option<Arc<Gate>>) {
+fn accept_loop(listener: &TcpListener, echo: EchoSettings, gate: Option<Arc<Gate>>) {
     loop {
         // Under --max-conns, wait for a free place before accepting.
         let pass = gate.as_ref().map(Gate::enter);

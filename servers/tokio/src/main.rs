@@ -26,7 +26,7 @@ use std::time::Duration;
 use common::echo::inside_frame;
 use common::frame::FrameBuf;
 use common::readbuf::ReadBuf;
-use common::{Config, ConnGuard, Echo, Mode, Workload};
+use common::{Config, ConnGuard, EchoSettings, Mode, Workload};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -43,7 +43,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
     })
 }
 
-async fn serve_conn(stream: TcpStream, echo: Echo, _guard: ConnGuard) {
+async fn serve_conn(stream: TcpStream, echo: EchoSettings, _guard: ConnGuard) {
     let result = match echo.mode {
         Mode::Raw => raw(stream, echo.buffer_size, echo.idle_timeout).await,
         Mode::Framed { max_frame } => {

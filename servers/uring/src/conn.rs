@@ -1,15 +1,28 @@
 //! One connection of the completion loop: its socket, the operations it has in flight,
-//! and what it still owes its client. The loop (main.rs) turns completions into the
-//! next submissions; this file holds the state those decisions read.
+//! and what it still owes its client. The loop (main.rs) and its raw and framed paths
+//! (raw.rs, framed.rs) turn completions into the next submissions; this file holds the
+//! state those decisions read, and what a path's step asks of the loop ([`Outcome`]).
 
 use std::collections::VecDeque;
+use std::io;
 use std::os::fd::OwnedFd;
 use std::time::Instant;
 
 use common::frame::FrameBuf;
 use common::service::Reply;
-use common::{ConnGuard, Echo, Mode};
+use common::{ConnGuard, EchoSettings, Mode};
 use io_uring::types::Timespec;
+
+/// What the loop does with a connection after a path has handled one of its completions.
+#[must_use]
+pub enum Outcome {
+    /// Nothing: the path has submitted what comes next.
+    Open,
+    /// Close it, logging the error that ended it, if any.
+    Close(Option<io::Error>),
+    /// It is closing and one of its operations has completed: free it once none is left.
+    Release,
+}
 
 /// One accepted connection.
 pub struct Conn {
@@ -82,7 +95,7 @@ pub enum Stage {
 }
 
 impl Conn {
-    pub fn new(fd: OwnedFd, id: u64, echo: Echo, now: Instant) -> Conn {
+    pub fn new(fd: OwnedFd, id: u64, echo: EchoSettings, now: Instant) -> Conn {
         let state = match echo.mode {
             Mode::Raw => State::Raw(Raw::default()),
             Mode::Framed { max_frame } => State::Framed(Box::new(Framed {

@@ -50,7 +50,7 @@ fn run(opts: Opts) -> anyhow::Result<bool> {
     let started = Instant::now();
     let mut report = Report::new(opts.size);
     let models: Vec<String> = if opts.models.is_empty() {
-        common::testkit::MODELS.map(String::from).to_vec()
+        common::models::MODELS.map(String::from).to_vec()
     } else {
         opts.models
     };

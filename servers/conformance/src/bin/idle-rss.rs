@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use common::testkit::{MODELS, Server};
+use common::models::MODELS;
+use common::testkit::Server;
 use serde::Serialize;
 
 /// Measure server RSS per idle connection for every model.

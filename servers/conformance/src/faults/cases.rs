@@ -848,7 +848,7 @@ fn unwritable_stderr(model: &str, _sz: Sizes, r: &mut CaseResult) {
 fn no_connection_after_exit(model: &str, sz: Sizes, r: &mut CaseResult) {
     use common::prefork::{Exclusive, exclusive_support};
     let mut runs: Vec<Vec<&str>> = vec![vec![]];
-    if !common::testkit::is_baseline(model) {
+    if !common::models::is_baseline(model) {
         runs.push(vec!["--processes", "2", "--accept", "shared"]);
         runs.push(vec!["--processes", "2", "--accept", "reuseport"]);
         if !matches!(exclusive_support(model), Exclusive::Unsupported(_)) {
