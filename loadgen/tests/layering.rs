@@ -7,8 +7,8 @@
 //! parent, `text::render` for its child `text`. A path ends at the deepest module that is a
 //! file of its own, so `crate::report::verdict::paired` points at `report/verdict/mod.rs`
 //! however `paired` got there: inside a crate a file names the file it takes from. `mod x;`
-//! declarations are not arrows. Comments, strings and `#[cfg(test)]` modules count like
-//! everything else, except that a file's arrows to itself are dropped.
+//! declarations are not arrows, nor are paths in comments and strings; `#[cfg(test)]`
+//! modules count like everything else. A file's arrows to itself are dropped.
 //!
 //! Run with `cargo test -p loadgen --test layering`; a circle is printed with its files and
 //! the shortest way round it, each arrow with its line. `LAYERING_ARROWS=1` (with
