@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::testkit::binary;
-use loadgen::bench::block_order;
 use loadgen::bench::data::{BenchResults, RunStatus};
 use loadgen::bench::interleave::round_order;
+use loadgen::bench::schedule::block_order;
 
 const MODELS: [&str; 2] = ["epoll", "tokio"];
 

@@ -11,7 +11,7 @@ use thiserror::Error;
 
 use super::data::{BenchConfig, Design, SliceSettings, Variant};
 use super::suite::{SUITES, by_name};
-use crate::opts::BenchArgs;
+use crate::opts::{BenchArgs, LoadArgs};
 
 /// Most connections one loadgen process (and one server process) may hold: the open-file
 /// limit here is 20000, less a margin for the process's own descriptors.
@@ -48,22 +48,17 @@ fn procs_needed(conns: u64) -> u32 {
         .unwrap_or(MAX_SERVER_PROCS)
 }
 
-/// loadgen flags that spread `conns` connections over enough loadgen processes
-/// (`--procs`) and loopback source addresses (`--source-addrs`); none while one process
-/// and one address suffice.
-pub fn client_spread(conns: u64) -> Vec<String> {
-    let mut v = Vec::new();
+/// Spreads `conns` connections over enough loadgen processes (`--procs`) and loopback
+/// source addresses (`--source-addrs`) in `args`; leaves them alone while one process and
+/// one address suffice.
+pub fn client_spread(conns: u64, args: &mut LoadArgs) {
     if conns > MAX_CONNS {
-        v.extend([
-            "--procs".into(),
-            conns.div_ceil(MAX_CONNS - 900).to_string(),
-        ]);
+        args.procs = conns.div_ceil(MAX_CONNS - 900) as usize;
     }
     if conns > CONNS_PER_SOURCE {
         let last = conns.div_ceil(CONNS_PER_SOURCE);
-        v.extend(["--source-addrs".into(), format!("127.0.0.1-127.0.0.{last}")]);
+        args.source_addrs = Some(format!("127.0.0.1-127.0.0.{last}"));
     }
-    v
 }
 
 /// Bench settings that cannot be used.
@@ -808,15 +803,14 @@ mod tests {
         assert_eq!(server_procs_for(60_000, 4), 4);
         assert_eq!(procs_needed(19_900), 1);
         assert_eq!(procs_needed(60_000), 4);
-        assert!(client_spread(12_000).is_empty());
-        assert_eq!(
-            client_spread(60_000),
-            ["--procs", "4", "--source-addrs", "127.0.0.1-127.0.0.5"]
-        );
-        assert_eq!(
-            client_spread(19_900),
-            ["--source-addrs", "127.0.0.1-127.0.0.2"]
-        );
+        let spread = |conns| {
+            let mut a = LoadArgs::default();
+            client_spread(conns, &mut a);
+            (a.procs, a.source_addrs)
+        };
+        assert_eq!(spread(12_000), (1, None));
+        assert_eq!(spread(60_000), (4, Some("127.0.0.1-127.0.0.5".into())));
+        assert_eq!(spread(19_900), (1, Some("127.0.0.1-127.0.0.2".into())));
     }
 
     #[test]
