@@ -26,7 +26,7 @@ use crate::threshold;
 #[derive(Debug)]
 pub enum Outcome {
     /// A load run, a merge or an imported JMeter run: its report, everything measured.
-    Run(RunReport),
+    Run(Box<RunReport>),
     /// `bench`, `report`, `compare` or `stream`: what it writes is all it makes.
     Done,
 }
@@ -42,10 +42,14 @@ impl Outcome {
         }
     }
 
+    fn run(report: RunReport) -> Outcome {
+        Outcome::Run(Box::new(report))
+    }
+
     /// The run's report, for a load run, a merge or an import.
     pub fn into_report(self) -> Option<RunReport> {
         match self {
-            Outcome::Run(r) => Some(r),
+            Outcome::Run(r) => Some(*r),
             Outcome::Done => None,
         }
     }
@@ -72,9 +76,9 @@ pub fn run(opts: Opts) -> Result<Outcome, Error> {
 /// Does what the options say, printing to `out`; `live` adds a progress line to a load run.
 pub fn run_to(opts: Opts, out: &mut dyn Write, live: bool) -> Result<Outcome, Error> {
     match opts.command {
-        None => load_run(&opts.load, out, live).map(Outcome::Run),
-        Some(Command::Merge(m)) => merge_runs(&m, out).map(Outcome::Run),
-        Some(Command::ImportJtl(a)) => import_jtl(&a, out).map(Outcome::Run),
+        None => load_run(&opts.load, out, live).map(Outcome::run),
+        Some(Command::Merge(m)) => merge_runs(&m, out).map(Outcome::run),
+        Some(Command::ImportJtl(a)) => import_jtl(&a, out).map(Outcome::run),
         Some(Command::Bench(b)) => bench_run(&b, out).map(|()| Outcome::Done),
         Some(Command::Report(r)) => report_dir(&r, out).map(|()| Outcome::Done),
         Some(Command::Compare(c)) => compare(&c, out).map(|()| Outcome::Done),
