@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::pin::CpuList;
 
-use super::config;
+use super::capacity;
 use super::data::{self, BenchConfig, RunRecord, RunStatus};
 use super::env::now_ms;
 use super::perf;
@@ -79,7 +79,7 @@ impl Run<'_> {
             }
         }
         let env = variant.map_or(&[][..], |v| &v.env[..]);
-        let procs = config::server_procs_for(self.point.conns, self.config.server_procs);
+        let procs = capacity::server_procs_for(self.point.conns, self.config.server_procs);
         record.server_procs = procs;
         let mut server = match ServerGroup::start(&bin, procs, &server_args, env, self.cpus) {
             Ok(s) => s,
@@ -123,7 +123,7 @@ impl Run<'_> {
         // The point's settings, spread over processes and source addresses as its
         // connections need, aimed at this server and measuring it; no `summary +` lines.
         let mut args = self.point.load_args();
-        config::client_spread(self.point.conns, &mut args);
+        capacity::client_spread(self.point.conns, &mut args);
         args.port = server.port();
         args.server_pid.clone_from(&pids);
         args.summary_interval = Duration::from_secs(3600);

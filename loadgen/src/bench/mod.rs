@@ -10,17 +10,20 @@
 //!
 //! Modules, each importing only those below it: this file (the bench, step after step) over
 //! [`schedule`] (the plan's steps and orders), [`fresh`] (one fresh-server run) and
-//! [`interleave`] (an interleaved point's group); [`config`] (flags checked) over
-//! [`suite`] (what load: one module per suite, [`point`] its typed settings); [`server`]
+//! [`interleave`] (an interleaved point's group); [`config`] (flags checked, with [`paths`])
+//! over [`suite`] (what load: one module per suite, [`point`] its typed settings);
+//! [`capacity`] (connections per process, spread over processes and addresses); [`server`]
 //! (processes started, stopped, stopped on Ctrl-C), [`perf`] (system calls), [`env`] (the
 //! machine), [`data`] (raw.json). The bench stands on the run layer (`crate::run`, the
 //! engine, the plan) and never on the summary above it (`crate::report`).
 
+pub mod capacity;
 pub mod config;
 pub mod data;
 pub mod env;
 pub mod fresh;
 pub mod interleave;
+pub mod paths;
 pub mod perf;
 pub mod point;
 pub mod schedule;
@@ -161,7 +164,7 @@ pub fn run(
                             point.point,
                             results.config.reference,
                             point.conns,
-                            config::MAX_CONNS
+                            capacity::MAX_CONNS
                         );
                         writeln!(out, "loadgen bench: {note}")?;
                         results.notes.push(note);

@@ -146,11 +146,11 @@ pub fn clock(secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::suite::Spread;
+    use crate::bench::suite::spread::Spread;
 
     #[test]
     fn the_plan_leaves_out_what_a_model_refuses_with_a_note() {
-        let mut config = crate::bench::suite::config(1.0);
+        let mut config = crate::bench::suite::spec::config(1.0);
         config.variants = vec![crate::bench::data::Variant {
             name: "epoll-b".into(),
             model: "epoll".into(),

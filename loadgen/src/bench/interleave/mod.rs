@@ -22,7 +22,8 @@ use std::time::Duration;
 
 use common::pin::CpuList;
 
-use super::config::{self, MAX_CONNS};
+use super::capacity::{self, MAX_CONNS};
+use super::config;
 use super::data::{BenchConfig, Design, RunRecord, RunStatus, SliceFigures, Syscalls};
 use super::perf;
 use super::point::Point;
@@ -57,7 +58,7 @@ pub fn design_for(
     if config.design != Design::Interleaved || !sliceable {
         return PointDesign::Blocks(None);
     }
-    if config::server_procs_for(point.conns, config.server_procs) > 1 {
+    if capacity::server_procs_for(point.conns, config.server_procs) > 1 {
         return PointDesign::Blocks(Some(format!(
             "{} connections need {} server processes each",
             point.conns, config.server_procs

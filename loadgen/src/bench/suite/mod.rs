@@ -6,8 +6,8 @@
 
 pub mod frames;
 pub mod mixed;
-mod pingpong;
-mod plans;
+pub mod pingpong;
+pub mod plans;
 pub mod spec;
 pub mod spread;
 
