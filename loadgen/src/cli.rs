@@ -20,7 +20,7 @@ use crate::report::{compare_bench, compare_ratios, render};
 use crate::run::report::RunReport;
 use crate::run::{compare_runs, json, load, text, thresholds};
 use crate::stream;
-use crate::threshold;
+use crate::threshold::{self, Threshold};
 
 /// What a command produced.
 #[derive(Debug)]
@@ -102,12 +102,7 @@ fn merge_runs(m: &MergeArgs, out: &mut dyn Write) -> Result<RunReport, Error> {
         .collect::<Result<Vec<_>, _>>()?;
     let mut report = merge::merge(&reports)?;
     writeln!(out, "{}", text::header(&report.settings))?;
-    write!(out, "{}", text::render(&report))?;
-    thresholds::apply(&fail_if, &mut report, out)?;
-    out.flush()?;
-    if let Some(path) = &m.json {
-        json::write(&report, path)?;
-    }
+    finish(&mut report, &fail_if, m.json.as_deref(), out)?;
     Ok(report)
 }
 
@@ -160,13 +155,25 @@ fn import_jtl(args: &ImportJtlArgs, out: &mut dyn Write) -> Result<RunReport, Er
             .into());
         }
     }
-    write!(out, "{}", text::render(&report))?;
-    thresholds::apply(&fail_if, &mut report, out)?;
-    out.flush()?;
-    if let Some(path) = &args.json {
-        json::write(&report, path)?;
-    }
+    finish(&mut report, &fail_if, args.json.as_deref(), out)?;
     Ok(report)
+}
+
+/// What a merge and an import do after their first lines: the report, a line per crossed
+/// threshold, then the JSON.
+fn finish(
+    report: &mut RunReport,
+    fail_if: &[Threshold],
+    json_path: Option<&Path>,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    write!(out, "{}", text::render(report))?;
+    thresholds::apply(fail_if, report, out)?;
+    out.flush()?;
+    if let Some(path) = json_path {
+        json::write(report, path)?;
+    }
+    Ok(())
 }
 
 /// `loadgen bench`: the suites run; raw.json records this process's command line.

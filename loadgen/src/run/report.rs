@@ -532,14 +532,13 @@ mod tests {
     use crate::stats::PerUser;
 
     #[test]
-    fn fairness_of_merged_users_and_back() {
+    fn fairness_of_users_and_back() {
+        // Four users, one of them starved (no sample, a 5 s wait).
         let mut a = PerUser::new();
-        for (n, wait) in [(10, 500), (0, 5_000_000), (12, 700)] {
-            a.user(n, wait);
-        }
-        let mut b = PerUser::new();
-        b.user(11, 900);
-        a.add(&b).unwrap();
+        a.user(10, 500);
+        a.user(0, 5_000_000);
+        a.user(12, 700);
+        a.user(11, 900);
         let f = Fairness::of(&a, 33).unwrap();
         assert_eq!((f.users, f.starved, f.min, f.max), (4, 1, 0, 12));
         assert!((f.jain - 33.0 * 33.0 / (4.0 * 365.0)).abs() < 1e-12);

@@ -65,30 +65,12 @@ mod tests {
     }
 
     fn report(ok: u64, errors: u64, p99_us: u64, ok_per_s: f64) -> RunReport {
-        use crate::probe::{CpuUsage, Environment};
-        use crate::run::report::{Meta, Settings};
-        use crate::stats::Stats;
-        use clap::Parser;
-        let opts = crate::opts::Opts::parse_from(["loadgen", "--loops", "1"]);
-        let plan = crate::plan::Plan::from_args(&opts.load).unwrap();
-        let mut stats = Stats::new(false);
+        let mut stats = crate::stats::Stats::new(false);
         for _ in 0..ok {
             stats.ok(100, 100);
         }
         stats.tally.errors.refused = errors;
-        let meta = Meta {
-            settings: Settings::of(&plan),
-            environment: Environment::default(),
-            parts: 1,
-            started_unix_ms: 0,
-            elapsed_s: 1.0,
-            planned_samples: None,
-            users: (1, 1),
-            intervals: vec![],
-            loadgen_cpu: CpuUsage::default(),
-            server: None,
-        };
-        let mut r = RunReport::build(meta, &stats);
+        let mut r = crate::run::report::test_report(&stats);
         r.latency_us.p99 = p99_us;
         r.ok_per_s = ok_per_s;
         r
