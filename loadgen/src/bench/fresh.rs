@@ -11,7 +11,8 @@ use std::time::Duration;
 use common::pin::CpuList;
 
 use super::capacity;
-use super::data::{self, BenchConfig, RunRecord, RunStatus};
+use super::data::BenchConfig;
+use super::data::record::{RunRecord, RunStatus, ServiceTimes, Workers};
 use super::env::now_ms;
 use super::perf;
 use super::point::Point;
@@ -162,9 +163,9 @@ impl Run<'_> {
         // A prefork server's workers each left their part of the stats file beside it.
         let processes = self.point.processes;
         if let Some(f) = service_file.as_deref().filter(|_| processes > 1) {
-            record.workers = data::Workers::take(f, processes);
+            record.workers = Workers::take(f, processes);
         }
-        record.service = service_file.and_then(|f| data::ServiceTimes::take(&f));
+        record.service = service_file.and_then(|f| ServiceTimes::take(&f));
         record
     }
 }

@@ -36,7 +36,8 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use crate::opts::BenchArgs;
-use data::{BenchResults, DataError, RunRecord, RunStatus};
+use data::record::{RunRecord, RunStatus};
+use data::{BenchResults, DataError};
 use env::{now_ms, split_cpus};
 use interleave::PointDesign;
 use schedule::{Slot, Step, block_order, clock, runnable};

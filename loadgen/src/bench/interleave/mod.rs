@@ -24,7 +24,8 @@ use common::pin::CpuList;
 
 use super::capacity::{self, MAX_CONNS};
 use super::config;
-use super::data::{BenchConfig, Design, RunRecord, RunStatus, SliceFigures, Syscalls};
+use super::data::record::{RunRecord, RunStatus, SliceFigures, Syscalls};
+use super::data::{BenchConfig, Design};
 use super::perf;
 use super::point::Point;
 use super::schedule::block_order;

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 use common::pin::CpuList;
 
 use super::spec::Suite;
-use crate::bench::data::{BenchConfig, RunRecord, RunStatus};
+use crate::bench::data::BenchConfig;
+use crate::bench::data::record::{RunRecord, RunStatus};
 use crate::bench::point::{LoadFlag, Point, secs};
 use crate::bench::server::{register, unregister};
 use crate::stream::run as stream;

@@ -2,7 +2,8 @@
 //! ([`SUITES`]). It sits below the suites, so that each imports it and the list of suites
 //! ([`super::by_name`]) imports them.
 
-use crate::bench::data::{BenchConfig, RunRecord};
+use crate::bench::data::BenchConfig;
+use crate::bench::data::record::RunRecord;
 use crate::bench::point::Point;
 
 /// Every suite, in the order they run when named (the default `--suite` list leaves out
