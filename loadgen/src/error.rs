@@ -1,7 +1,7 @@
-//! Why loadgen could not do what it was asked, and the exit codes: [`Error`] gathers the
-//! errors of every subcommand, each module's own type, and says which are bad input (exit 2)
-//! and which a run that could not be carried out (exit 1). Failed samples are never errors:
-//! they are counted in the report.
+//! Why loadgen could not do what it was asked, and the exit codes: [`Error`](enum@Error)
+//! gathers the errors of every subcommand, each module's own type, and says which are bad
+//! input (exit 2) and which a run that could not be carried out (exit 1). Failed samples
+//! are never errors: they are counted in the report.
 
 use std::io;
 

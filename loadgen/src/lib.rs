@@ -29,13 +29,14 @@
 //! assert_eq!(outcome.into_report().expect("a load run's report").samples, 1000);
 //! ```
 //!
-//! Modules, each importing only those below it: [`cli`] (the one dispatch: [`run`], a
+//! Modules, each importing only those below it: [`cli`] (the one dispatch: [`run()`], a
 //! `match` over the subcommands) over [`error`] (every subcommand's error, exit codes);
-//! [`report`] (`loadgen report`: the bench's summary) over [`bench`] (`loadgen bench`:
-//! suites over every model) over the run layer: [`run`](mod@run) (one run: its load, report,
-//! text, JSON, `--fail-if` checks) over [`engine`] (workers and users), [`procs`] and
-//! [`merge`] (runs added up), [`plan`] (checked settings, with [`addrs`]), [`opts`] (flags),
-//! [`stats`] (counts, histograms), [`probe`] (/proc) and [`threshold`] (`--fail-if` read).
+//! [`report`] (`loadgen report`: the bench's summary) over [`bench`](mod@bench)
+//! (`loadgen bench`: suites over every model) over the run layer: [`run`](mod@run) (one
+//! run: its load, report, text, JSON, `--fail-if` checks) over [`engine`] (workers and
+//! users), [`procs`] and [`merge`] (runs added up), [`plan`] (checked settings, with
+//! [`addrs`]), [`opts`] (flags), [`stats`] (counts, histograms), [`probe`] (/proc) and
+//! [`threshold`] (`--fail-if` read).
 //! This file only declares the modules and re-exports what outside users need.
 
 pub mod addrs;

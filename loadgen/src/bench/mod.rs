@@ -13,7 +13,7 @@
 //! [`interleave`] (an interleaved point's group); [`config`] (flags checked, with [`paths`])
 //! over [`suite`] (what load: one module per suite, [`point`] its typed settings);
 //! [`capacity`] (connections per process, spread over processes and addresses); [`server`]
-//! (processes started, stopped, stopped on Ctrl-C), [`perf`] (system calls), [`env`] (the
+//! (processes started, stopped, stopped on Ctrl-C), [`perf`] (system calls), [`env`](mod@env) (the
 //! machine), [`data`] (raw.json). The bench stands on the run layer (`crate::run`, the
 //! engine, the plan) and never on the summary above it (`crate::report`).
 

@@ -1,6 +1,6 @@
 //! Where the bench finds its programs and puts its results by default: the servers' builds
 //! beside loadgen's own, the Python baselines in the checkout, and
-//! results/<date>-<host>/bench.
+//! `results/<date>-<host>/bench`.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -34,7 +34,7 @@ pub fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// results/<date>-<host>/bench, the date in UTC (the run folder may hold other
+/// `results/<date>-<host>/bench`, the date in UTC (the run folder may hold other
 /// measurements of the same day, such as `make idle-rss`).
 pub fn default_out() -> PathBuf {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
