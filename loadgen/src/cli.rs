@@ -42,7 +42,8 @@ impl Outcome {
         }
     }
 
-    fn run(report: RunReport) -> Outcome {
+    /// A run's outcome, its report boxed (a report is over a kilobyte, `Done` nothing).
+    fn of_report(report: RunReport) -> Outcome {
         Outcome::Run(Box::new(report))
     }
 
@@ -76,9 +77,9 @@ pub fn run(opts: Opts) -> Result<Outcome, Error> {
 /// Does what the options say, printing to `out`; `live` adds a progress line to a load run.
 pub fn run_to(opts: Opts, out: &mut dyn Write, live: bool) -> Result<Outcome, Error> {
     match opts.command {
-        None => load_run(&opts.load, out, live).map(Outcome::run),
-        Some(Command::Merge(m)) => merge_runs(&m, out).map(Outcome::run),
-        Some(Command::ImportJtl(a)) => import_jtl(&a, out).map(Outcome::run),
+        None => load_run(&opts.load, out, live).map(Outcome::of_report),
+        Some(Command::Merge(m)) => merge_runs(&m, out).map(Outcome::of_report),
+        Some(Command::ImportJtl(a)) => import_jtl(&a, out).map(Outcome::of_report),
         Some(Command::Bench(b)) => bench_run(&b, out).map(|()| Outcome::Done),
         Some(Command::Report(r)) => report_dir(&r, out).map(|()| Outcome::Done),
         Some(Command::Compare(c)) => compare(&c, out).map(|()| Outcome::Done),
