@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 
-use crate::plan::{PlanError, range_err};
+use crate::plan::error::{PlanError, range_err};
 
 /// True for 127.0.0.0/8 and ::1 (and IPv4-mapped loopback).
 pub fn is_loopback(ip: IpAddr) -> bool {

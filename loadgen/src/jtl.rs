@@ -16,15 +16,13 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 
 use thiserror::Error;
 
-use crate::opts::ImportJtlArgs;
 use crate::probe::{CpuUsage, Environment};
 use crate::run::report::{Meta, RunReport, Settings};
-use crate::run::{json, text};
 use crate::stats::{ErrorKind, Recorder};
 
 /// A results file that cannot be imported.
@@ -196,64 +194,6 @@ pub fn classify(code: &str, message: &str) -> ErrorKind {
     } else {
         ErrorKind::Other
     }
-}
-
-/// `loadgen import-jtl`: reads the file, prints the report as a loadgen run prints its own
-/// (with JMeter's `summary =` line first, when the console output is given, checked against
-/// the file), and writes the JSON.
-pub fn import_cmd(args: &ImportJtlArgs, out: &mut dyn Write) -> Result<RunReport, crate::Error> {
-    let fail_if = crate::threshold::parse_all(&args.fail_if)?;
-    let opts = ImportOptions {
-        threads: args.threads,
-        loops: args.loops,
-        rampup_s: args.rampup.as_secs_f64(),
-        target: args.target.clone(),
-        generator: args.generator.clone(),
-    };
-    let mut report = import(&args.file, &opts)?;
-    let s = &report.settings;
-    let plan = match s.loops {
-        Some(l) => format!("{} threads x {l} loops", s.threads),
-        None => format!("{} threads", s.threads),
-    };
-    writeln!(
-        out,
-        "{} run imported from {}: {plan}, {}-byte messages to {}",
-        s.generator,
-        args.file.display(),
-        s.message_size,
-        s.target
-    )?;
-    if let Some(path) = &args.summary {
-        let name = path.display().to_string();
-        let console = std::fs::read_to_string(path).map_err(|source| JtlError::Read {
-            path: name.clone(),
-            source,
-        })?;
-        let line = console
-            .lines()
-            .rev()
-            .find(|l| text::parse_summary_line(l).is_some_and(|s| s.kind == '='))
-            .ok_or(JtlError::NoSummary(name))?;
-        writeln!(out, "jmeter's own: {}", line.trim())?;
-        let summary = final_summary(&console).expect("the line parsed above");
-        if (summary.samples, summary.errors) != (report.samples, report.errors) {
-            return Err(JtlError::Disagree {
-                summary: summary.samples,
-                summary_errors: summary.errors,
-                jtl: report.samples,
-                jtl_errors: report.errors,
-            }
-            .into());
-        }
-    }
-    write!(out, "{}", text::render(&report))?;
-    crate::threshold::apply(&fail_if, &mut report, out)?;
-    out.flush()?;
-    if let Some(path) = &args.json {
-        json::write(&report, path)?;
-    }
-    Ok(report)
 }
 
 /// Reads a JTL file into a report.
@@ -536,7 +476,7 @@ timeStamp,elapsed,label,responseCode,responseMessage,threadName,dataType,success
     #[test]
     fn subcommand_flags() {
         use clap::Parser;
-        let o = crate::Opts::parse_from([
+        let o = crate::opts::Opts::parse_from([
             "loadgen",
             "import-jtl",
             "a.jtl",
@@ -552,15 +492,15 @@ timeStamp,elapsed,label,responseCode,responseMessage,threadName,dataType,success
             "a.json",
         ]);
         match o.command {
-            Some(crate::Command::ImportJtl(a)) => {
+            Some(crate::opts::Command::ImportJtl(a)) => {
                 assert_eq!((a.threads, a.loops), (Some(10), Some(100)));
                 assert_eq!(a.generator, "jmeter");
                 assert_eq!(a.rampup.as_secs(), 1);
             }
             other => panic!("{other:?}"),
         }
-        let o = crate::Opts::parse_from(["loadgen", "compare", "a.json", "b.json"]);
-        assert!(matches!(o.command, Some(crate::Command::Compare(c)) if c.files.len() == 2));
+        let o = crate::opts::Opts::parse_from(["loadgen", "compare", "a.json", "b.json"]);
+        assert!(matches!(o.command, Some(crate::opts::Command::Compare(c)) if c.files.len() == 2));
     }
 
     #[test]

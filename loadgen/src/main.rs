@@ -1,4 +1,4 @@
-//! The `loadgen` binary: parse the flags, run, map the outcome to an exit code.
+//! The `loadgen` binary: parse the flags, run, print the error chain, exit with the code.
 //! Everything else is in the library (`loadgen::run`).
 
 use std::process::ExitCode;
@@ -21,9 +21,11 @@ fn main() -> ExitCode {
             return ExitCode::from(loadgen::EXIT_USAGE);
         }
     };
-    match loadgen::execute(opts).map_err(|e| (e.exit_code(), anyhow::Error::from(e))) {
-        Ok(code) => ExitCode::from(code),
-        Err((code, e)) => {
+    match loadgen::run(opts) {
+        Ok(outcome) => ExitCode::from(outcome.exit_code()),
+        Err(e) => {
+            let code = e.exit_code();
+            let e = anyhow::Error::from(e);
             loadgen::out::warn(format_args!("loadgen: error: {e:#}"));
             ExitCode::from(code)
         }

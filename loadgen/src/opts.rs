@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use common::pin::CpuList;
 use common::units::{parse_duration, parse_size};
 
 /// Load generator for echolab's echo servers: JMeter-style thread groups (N users x L loops,
@@ -45,7 +46,7 @@ pub enum Command {
     /// Measure the loopback limit one way: one connection, one thread writing as fast as
     /// the socket takes it to loadgen's own discard sink (or to a discard server on
     /// --port), for --bytes or --duration; prints MB/s. Nothing is echoed or checked.
-    Stream(crate::stream::StreamArgs),
+    Stream(StreamArgs),
     /// Read a JMeter results file (JTL, CSV) into loadgen's report: the same figures, the
     /// same JSON, so `loadgen compare` can put a JMeter run beside loadgen runs.
     ImportJtl(ImportJtlArgs),
@@ -319,6 +320,44 @@ pub struct ReportArgs {
     pub max_error_pct: Option<f64>,
 }
 
+/// `loadgen stream [--bytes 4GiB] [--duration 10s] [--chunk 1MiB] ...`.
+#[derive(Debug, Clone, Args)]
+pub struct StreamArgs {
+    /// Stop after writing this many bytes (or at --duration, whichever comes first).
+    #[arg(long, default_value = "4GiB", value_parser = size_arg, value_name = "SIZE")]
+    pub bytes: u64,
+
+    /// Stop after this long (or at --bytes, whichever comes first).
+    #[arg(long, default_value = "10s", value_parser = duration_arg, value_name = "DUR")]
+    pub duration: Duration,
+
+    /// Bytes per write() (and per read() of loadgen's own sink): 128KiB is iperf3's default.
+    #[arg(long, default_value = "1MiB", value_parser = size_arg, value_name = "SIZE")]
+    pub chunk: u64,
+
+    /// Send to a discard server already listening on this loopback port (one that reads and
+    /// drops, such as `nc -l 127.0.0.1 9000 >/dev/null`) instead of to loadgen's own sink.
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+
+    /// Host of --port: a loopback name or address (127.0.0.0/8, ::1).
+    #[arg(long, default_value = "127.0.0.1", requires = "port")]
+    pub host: String,
+
+    /// Pin the writing thread to these CPUs (1, 2-3).
+    #[arg(long, value_name = "CPUS")]
+    pub pin: Option<CpuList>,
+
+    /// Pin loadgen's own sink thread to these CPUs: put it on another CPU than the writer,
+    /// as a bench does with a server and loadgen.
+    #[arg(long, value_name = "CPUS", conflicts_with = "port")]
+    pub sink_cpu: Option<CpuList>,
+
+    /// Also write the result as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
 /// `loadgen merge A.json B.json ... [--json OUT]`.
 #[derive(Debug, Clone, Args)]
 pub struct MergeArgs {
@@ -446,6 +485,14 @@ pub struct LoadArgs {
     /// Internal (set by --procs for its children): run only part I of P of the users.
     #[arg(long, hide = true, value_name = "I/P")]
     pub part: Option<String>,
+}
+
+impl Default for LoadArgs {
+    /// Every flag at the default its `#[arg]` above gives it (written once, there): what
+    /// `loadgen` with no flags runs.
+    fn default() -> Self {
+        Opts::parse_from(["loadgen"]).load
+    }
 }
 
 pub(crate) fn size_arg(s: &str) -> Result<u64, String> {

@@ -12,16 +12,14 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use clap::Args;
 use common::pin::CpuList;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::addrs::resolve;
-use crate::opts::{duration_arg, size_arg};
+use crate::opts::StreamArgs;
 use crate::plan::MAX_TIME;
 use crate::probe::Environment;
 
@@ -29,44 +27,6 @@ use crate::probe::Environment;
 pub const FORMAT: u32 = 1;
 /// Largest --chunk.
 pub const MAX_CHUNK: u64 = 256 << 20;
-
-/// `loadgen stream [--bytes 4GiB] [--duration 10s] [--chunk 1MiB] ...`.
-#[derive(Debug, Clone, Args)]
-pub struct StreamArgs {
-    /// Stop after writing this many bytes (or at --duration, whichever comes first).
-    #[arg(long, default_value = "4GiB", value_parser = size_arg, value_name = "SIZE")]
-    pub bytes: u64,
-
-    /// Stop after this long (or at --bytes, whichever comes first).
-    #[arg(long, default_value = "10s", value_parser = duration_arg, value_name = "DUR")]
-    pub duration: Duration,
-
-    /// Bytes per write() (and per read() of loadgen's own sink): 128KiB is iperf3's default.
-    #[arg(long, default_value = "1MiB", value_parser = size_arg, value_name = "SIZE")]
-    pub chunk: u64,
-
-    /// Send to a discard server already listening on this loopback port (one that reads and
-    /// drops, such as `nc -l 127.0.0.1 9000 >/dev/null`) instead of to loadgen's own sink.
-    #[arg(long, value_name = "PORT")]
-    pub port: Option<u16>,
-
-    /// Host of --port: a loopback name or address (127.0.0.0/8, ::1).
-    #[arg(long, default_value = "127.0.0.1", requires = "port")]
-    pub host: String,
-
-    /// Pin the writing thread to these CPUs (1, 2-3).
-    #[arg(long, value_name = "CPUS")]
-    pub pin: Option<CpuList>,
-
-    /// Pin loadgen's own sink thread to these CPUs: put it on another CPU than the writer,
-    /// as a bench does with a server and loadgen.
-    #[arg(long, value_name = "CPUS", conflicts_with = "port")]
-    pub sink_cpu: Option<CpuList>,
-
-    /// Also write the result as JSON to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
-}
 
 /// A stream that could not be measured.
 #[derive(Debug, Error)]

@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::testkit::binary;
-use loadgen::bench::block_order;
-use loadgen::bench::data::{BenchResults, RunStatus};
+use loadgen::bench::data::BenchResults;
+use loadgen::bench::data::record::{RunRecord, RunStatus};
 use loadgen::bench::interleave::round_order;
+use loadgen::bench::schedule::block_order;
 
 const MODELS: [&str; 2] = ["epoll", "tokio"];
 
@@ -426,7 +427,7 @@ fn interleaved_rounds_visit_every_server_in_the_seeded_order_with_a_twin() {
 }
 
 /// Runs of one block started one after the other, in their positions' order.
-fn r_started_in_order(chunk: &[loadgen::bench::data::RunRecord]) -> bool {
+fn r_started_in_order(chunk: &[RunRecord]) -> bool {
     chunk
         .windows(2)
         .all(|w| w[0].started_unix_ms <= w[1].started_unix_ms && w[0].started_unix_ms.is_some())

@@ -379,7 +379,8 @@ fn merged_files_equal_the_combined_run() {
     let mut out = Vec::new();
     let merged = loadgen::run_to(clap::Parser::parse_from(argv), &mut out, false)
         .unwrap()
-        .report;
+        .into_report()
+        .expect("a merge's report");
     let ra = loadgen::run::json::read(&a).unwrap();
     let rb = loadgen::run::json::read(&b).unwrap();
     assert_eq!(merged.samples, combined.samples);

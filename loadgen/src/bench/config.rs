@@ -3,68 +3,20 @@
 //! folder that does not exist yet. Anything wrong is one clear error before a server starts.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::models::{BASELINES, MODELS, is_baseline};
 use thiserror::Error;
 
+// MAX_CONNS is re-exported for the summary, which names it as this file's.
+pub use super::capacity::MAX_CONNS;
+use super::capacity::{MAX_SERVER_PROCS, procs_needed, procs_suffice};
 use super::data::{BenchConfig, Design, SliceSettings, Variant};
-use super::suite::{SUITES, by_name};
+use super::paths::{default_baselines_dir, default_bin_dir, default_out, is_executable};
+use super::suite::by_name;
+use super::suite::spec::SUITES;
 use crate::opts::BenchArgs;
-
-/// Most connections one loadgen process (and one server process) may hold: the open-file
-/// limit here is 20000, less a margin for the process's own descriptors.
-pub const MAX_CONNS: u64 = 19_900;
-
-/// Connections given to one loopback source address towards one server port. About 28k
-/// ports are free for it, but Linux hands out the even ones first and, once those (about
-/// 14k) are taken, scans them all on every connect(): measured here, 20 us per connect below
-/// 14k connections and 1.2-1.6 ms above. Staying under the even half keeps connect cheap.
-pub const CONNS_PER_SOURCE: u64 = 12_000;
-
-/// Most server processes `--server-procs` may ask for.
-pub const MAX_SERVER_PROCS: u32 = 16;
-
-/// SO_REUSEPORT spreads connections by a hash, not evenly: plan for the busiest process to
-/// get this much more than its share.
-const SPREAD_MARGIN: f64 = 1.03;
-
-/// Server processes for a point of `conns` connections: one while one process can hold
-/// them, all `procs` beyond (the check has made sure that they suffice).
-pub fn server_procs_for(conns: u64, procs: u32) -> u32 {
-    if conns <= MAX_CONNS { 1 } else { procs }
-}
-
-/// Whether `procs` server processes can hold `conns` connections, with the hash's margin.
-fn procs_suffice(conns: u64, procs: u32) -> bool {
-    conns <= MAX_CONNS || (conns as f64 * SPREAD_MARGIN / f64::from(procs)) <= MAX_CONNS as f64
-}
-
-/// The fewest server processes that hold `conns` connections.
-fn procs_needed(conns: u64) -> u32 {
-    (1..=MAX_SERVER_PROCS)
-        .find(|&p| procs_suffice(conns, p))
-        .unwrap_or(MAX_SERVER_PROCS)
-}
-
-/// loadgen flags that spread `conns` connections over enough loadgen processes
-/// (`--procs`) and loopback source addresses (`--source-addrs`); none while one process
-/// and one address suffice.
-pub fn client_spread(conns: u64) -> Vec<String> {
-    let mut v = Vec::new();
-    if conns > MAX_CONNS {
-        v.extend([
-            "--procs".into(),
-            conns.div_ceil(MAX_CONNS - 900).to_string(),
-        ]);
-    }
-    if conns > CONNS_PER_SOURCE {
-        let last = conns.div_ceil(CONNS_PER_SOURCE);
-        v.extend(["--source-addrs".into(), format!("127.0.0.1-127.0.0.{last}")]);
-    }
-    v
-}
 
 /// Bench settings that cannot be used.
 #[derive(Debug, Error)]
@@ -464,65 +416,10 @@ fn list(s: &str) -> impl Iterator<Item = &str> {
     s.split(',').map(str::trim).filter(|x| !x.is_empty())
 }
 
-/// loadgen's own folder: target/release when it is the release build.
-fn default_bin_dir() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(Path::to_path_buf))
-        .unwrap_or_else(|| PathBuf::from("target/release"))
-}
-
-/// The baselines' folder: `baselines/python` in the first folder above loadgen's own
-/// (target/release/loadgen -> the checkout) that has one, else under the current directory.
-fn default_baselines_dir() -> PathBuf {
-    let beside = |dir: &Path| dir.join("baselines/python");
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| {
-            exe.ancestors()
-                .skip(1)
-                .map(beside)
-                .find(|d| d.join("echolab_contract.py").is_file())
-        })
-        .unwrap_or_else(|| beside(Path::new(".")))
-}
-
-/// A plain file with an execute bit.
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// results/<date>-<host>/bench, the date in UTC (the run folder may hold other
-/// measurements of the same day, such as `make idle-rss`).
-fn default_out() -> PathBuf {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let host = host.trim().split('.').next().unwrap_or("host").to_string();
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    PathBuf::from(format!(
-        "results/{}-{host}/bench",
-        civil_date(secs / 86_400)
-    ))
-}
-
-/// YYYY-MM-DD of a day count since 1970-01-01 (Howard Hinnant's civil_from_days).
-fn civil_date(days: u64) -> String {
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
     use crate::opts::{Command, Opts};
     use clap::Parser;
@@ -800,29 +697,5 @@ mod tests {
         assert_eq!(per.get("plans"), Some(&3));
         assert_eq!(per.get("frames"), Some(&4));
         assert_eq!(parse_blocks("12").unwrap(), (12, BTreeMap::new()));
-    }
-
-    #[test]
-    fn big_points_get_more_processes_and_addresses() {
-        assert_eq!(server_procs_for(19_900, 4), 1);
-        assert_eq!(server_procs_for(60_000, 4), 4);
-        assert_eq!(procs_needed(19_900), 1);
-        assert_eq!(procs_needed(60_000), 4);
-        assert!(client_spread(12_000).is_empty());
-        assert_eq!(
-            client_spread(60_000),
-            ["--procs", "4", "--source-addrs", "127.0.0.1-127.0.0.5"]
-        );
-        assert_eq!(
-            client_spread(19_900),
-            ["--source-addrs", "127.0.0.1-127.0.0.2"]
-        );
-    }
-
-    #[test]
-    fn dates() {
-        assert_eq!(civil_date(0), "1970-01-01");
-        assert_eq!(civil_date(19_723), "2024-01-01");
-        assert_eq!(civil_date(20_513), "2026-03-01");
     }
 }

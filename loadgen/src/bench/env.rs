@@ -1,8 +1,12 @@
 //! The environment of a bench, beyond what every loadgen run records: CPU model, rustc, the
-//! versions of the runtime crates the servers were built with, perf and the pinning.
+//! versions of the runtime crates the servers were built with, perf and the pinning; and the
+//! machine's CPUs split between the servers and loadgen ([`split_cpus`]), and its clock.
 
 use std::collections::BTreeMap;
 use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::pin::CpuList;
 
 use super::data::BenchEnvironment;
 use crate::probe::Environment;
@@ -77,6 +81,35 @@ fn crate_versions(lock: &str) -> BTreeMap<String, String> {
         }
     }
     found
+}
+
+/// The wall clock in milliseconds since the Unix epoch, as raw.json records times.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// (server CPUs, loadgen CPUs): the first allowed CPU and the rest, when there are two or more.
+/// Taken from the affinity this process had at the first call, before the bench pinned
+/// itself, so that suites' baselines get the same split later.
+pub fn split_cpus() -> (Option<CpuList>, Option<CpuList>) {
+    static FIRST: std::sync::OnceLock<Option<CpuList>> = std::sync::OnceLock::new();
+    let Some(allowed) = FIRST.get_or_init(|| CpuList::allowed().ok()) else {
+        return (None, None);
+    };
+    match allowed.cpus() {
+        [first, rest @ ..] if !rest.is_empty() => {
+            let join = |c: &[usize]| {
+                c.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            (join(&[*first]).parse().ok(), join(rest).parse().ok())
+        }
+        _ => (None, None),
+    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::data::Syscalls;
+use super::data::record::Syscalls;
 use super::server::{register, signal, unregister};
 
 /// The system calls whose counts are kept: those that carry an echo server's work. Each

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 pub use message::{Message, PERIOD};
+pub use worker::REFUSED_WATCH_END;
 use worker::{Progress, Report, Spec};
 
 use crate::plan::Plan;
@@ -29,8 +30,6 @@ use crate::stats::{Stats, StatsError, Tally};
 /// on. The main thread looks every [`REFUSED_CHECK`], and stops looking after
 /// [`REFUSED_WATCH_END`] or at the first sample that was not refused.
 pub const REFUSED_WATCH: Duration = Duration::from_secs(1);
-/// When the watch ends even without a sample (connects that hang, a long ramp-up).
-pub const REFUSED_WATCH_END: Duration = Duration::from_secs(2);
 /// How often the main thread looks, while it watches.
 pub const REFUSED_CHECK: Duration = Duration::from_millis(100);
 /// Samples, all refused, after which the warning need not wait for [`REFUSED_WATCH`].

@@ -31,6 +31,10 @@ use crate::plan::{Plan, Stop};
 use crate::stats::{Recorder, Stats, Tally};
 use crate::wait::Waiter;
 
+/// When the main thread's watch for a run whose every sample is refused ends even without a
+/// sample (connects that hang, a long ramp-up); the workers stop publishing counts for it then.
+pub const REFUSED_WATCH_END: Duration = Duration::from_secs(2);
+
 /// Bytes read per `recv` at most: one buffer per worker, shared by its users.
 const READ_BUFFER: usize = 256 << 10;
 
@@ -149,7 +153,7 @@ fn event_loop(spec: Spec, tx: &Sender<Report>, progress: &Progress) -> io::Resul
     let mut k = 0u64;
     let mut next_tick = t0 + plan.summary_interval;
     let mut ended = false;
-    let watch_end = t0 + super::REFUSED_WATCH_END;
+    let watch_end = t0 + REFUSED_WATCH_END;
 
     while ctx.finished < users.len() as u64 {
         let mut wake = next_sweep.min(next_tick);

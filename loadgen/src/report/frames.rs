@@ -278,7 +278,7 @@ mod tests {
             for p in Frames.points(&config) {
                 for (m, mb) in [("epoll", 1000.0), ("tokio", 500.0)] {
                     let mut x = RunRecord::blank("frames", &p.point, KIND, 1, round, m);
-                    x.args.clone_from(&p.args);
+                    x.args = p.args();
                     x.mb_per_s = Some(mb);
                     x.messages_per_s = Some(mb * 1e6 / (mib_of(&p.point) * 1048576.0));
                     x.rss_start_kib = Some(2048);

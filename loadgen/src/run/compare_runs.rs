@@ -4,15 +4,14 @@
 //! generators on the same server with the same plan.
 
 use std::fmt::Write as _;
-use std::io::Write;
 use std::path::PathBuf;
 
-use super::json;
+use super::json::{self, JsonError};
 use super::report::RunReport;
 use crate::report::markdown::{ms, num, table};
 
-/// `loadgen compare`: reads the reports and prints the table.
-pub fn compare_files(files: &[PathBuf], out: &mut dyn Write) -> Result<(), crate::Error> {
+/// `loadgen compare` with report files: reads them and returns the table.
+pub fn compare_files(files: &[PathBuf]) -> Result<String, JsonError> {
     let mut runs = Vec::new();
     for f in files {
         let name = f
@@ -21,9 +20,7 @@ pub fn compare_files(files: &[PathBuf], out: &mut dyn Write) -> Result<(), crate
             .unwrap_or_else(|| f.display().to_string());
         runs.push((name, json::read(f)?));
     }
-    write!(out, "{}", markdown(&runs))?;
-    out.flush()?;
-    Ok(())
+    Ok(markdown(&runs))
 }
 
 /// The table, then a note on how the figures compare; `runs` are (name, report).

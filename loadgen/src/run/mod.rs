@@ -1,11 +1,15 @@
 //! One run's report: [`report`] holds the data ([`report::RunReport`], with every setting,
 //! figure and HDR histogram), [`text`] renders it as JMeter summariser lines and the rest,
-//! [`json`] writes and reads it, [`compare_runs`] sets runs side by side (`loadgen compare`
-//! with report files). The bench's summary (`crate::report`) is a layer above this one.
+//! [`json`] writes and reads it, [`thresholds`] checks it against `--fail-if`,
+//! [`compare_runs`] sets runs side by side (`loadgen compare` with report files), and
+//! [`load`] runs a load and makes its report. The bench (`crate::bench`) and its summary
+//! (`crate::report`) are layers above this one.
 
 pub mod compare_runs;
 pub mod json;
+pub mod load;
 pub mod report;
 pub mod text;
+pub mod thresholds;
 
 pub use report::RunReport;

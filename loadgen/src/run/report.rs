@@ -509,8 +509,8 @@ impl RunReport {
 #[cfg(test)]
 pub(crate) fn test_report(stats: &crate::stats::Stats) -> RunReport {
     use clap::Parser;
-    let opts = crate::Opts::parse_from(["loadgen", "--duration", "1s"]);
-    let plan = crate::Plan::from_args(&opts.load).expect("a plan");
+    let opts = crate::opts::Opts::parse_from(["loadgen", "--duration", "1s"]);
+    let plan = crate::plan::Plan::from_args(&opts.load).expect("a plan");
     let meta = Meta {
         settings: Settings::of(&plan),
         environment: crate::probe::Environment::default(),
@@ -524,4 +524,26 @@ pub(crate) fn test_report(stats: &crate::stats::Stats) -> RunReport {
         server: None,
     };
     RunReport::build(meta, stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::PerUser;
+
+    #[test]
+    fn fairness_of_users_and_back() {
+        // Four users, one of them starved (no sample, a 5 s wait).
+        let mut a = PerUser::new();
+        a.user(10, 500);
+        a.user(0, 5_000_000);
+        a.user(12, 700);
+        a.user(11, 900);
+        let f = Fairness::of(&a, 33).unwrap();
+        assert_eq!((f.users, f.starved, f.min, f.max), (4, 1, 0, 12));
+        assert!((f.jain - 33.0 * 33.0 / (4.0 * 365.0)).abs() < 1e-12);
+        let back = f.per_user().unwrap();
+        assert_eq!(back.samples.len(), 4);
+        assert_eq!((back.sum_sq, back.max_wait_us), (a.sum_sq, a.max_wait_us));
+    }
 }

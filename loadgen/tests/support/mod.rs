@@ -19,7 +19,7 @@ pub fn run_at(addr: SocketAddr, args: &[&str]) -> (RunReport, String) {
     let mut out = Vec::new();
     let outcome = loadgen::run_to(Opts::parse_from(argv), &mut out, false).expect("run");
     (
-        outcome.report,
+        outcome.into_report().expect("a load run's report"),
         String::from_utf8(out).expect("utf-8 report"),
     )
 }

@@ -207,7 +207,7 @@ impl Driver {
         cut: &Slicing,
         edge: Edge,
     ) -> SliceOutcome {
-        let started_unix_ms = super::super::now_ms();
+        let started_unix_ms = crate::bench::env::now_ms();
         let begin = Instant::now();
         // Connections lost in an earlier slice come back first (inside the warm-up).
         let range = self.servers[server].1.clone();

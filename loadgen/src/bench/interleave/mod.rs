@@ -20,15 +20,17 @@ pub mod driver;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::Parser;
 use common::pin::CpuList;
 
-use super::config::{self, MAX_CONNS};
-use super::data::{BenchConfig, Design, RunRecord, RunStatus, SliceFigures, Syscalls};
+use super::capacity::{self, MAX_CONNS};
+use super::config;
+use super::data::record::{RunRecord, RunStatus, SliceFigures, Syscalls};
+use super::data::{BenchConfig, Design};
 use super::perf;
+use super::point::Point;
+use super::schedule::block_order;
 use super::server::ServerGroup;
-use super::suite::{Point, Suite};
-use crate::opts::Opts;
+use super::suite::spec::Suite;
 use crate::probe::{self, CpuUsage, Environment, ServerUsage};
 use crate::run::report::{Meta, RunReport, Settings};
 use driver::{Driver, Load, SliceOutcome, Slicing};
@@ -57,7 +59,7 @@ pub fn design_for(
     if config.design != Design::Interleaved || !sliceable {
         return PointDesign::Blocks(None);
     }
-    if config::server_procs_for(point.conns, config.server_procs) > 1 {
+    if capacity::server_procs_for(point.conns, config.server_procs) > 1 {
         return PointDesign::Blocks(Some(format!(
             "{} connections need {} server processes each",
             point.conns, config.server_procs
@@ -100,7 +102,7 @@ pub fn round_order(
     n: usize,
 ) -> Vec<usize> {
     let key = format!("{point}/interleaved/group-{group}");
-    super::block_order(seed, suite, &key, round, n)
+    block_order(seed, suite, &key, round, n)
 }
 
 /// One group of one interleaved point.
@@ -142,20 +144,14 @@ struct Up {
     dead: Option<String>,
 }
 
-/// What the group's flags say about the load.
+/// What the group's settings say about the load: the message size, and open or closed.
 fn load_of(point: &Point) -> (usize, Load) {
-    let flag = |name: &str| {
-        let i = point.args.iter().position(|a| a == name)?;
-        point.args.get(i + 1)
-    };
-    let size = flag("--message-size")
-        .and_then(|v| common::units::parse_size(v).ok())
-        .map_or(64, |v| v as usize);
-    let load = match flag("--rate").and_then(|v| v.parse::<f64>().ok()) {
+    let args = point.load_args();
+    let load = match args.rate {
         Some(rate) if rate > 0.0 => Load::Open { rate },
         _ => Load::Closed,
     };
-    (size, load)
+    (args.message_size as usize, load)
 }
 
 impl Group<'_> {
@@ -290,20 +286,15 @@ impl Group<'_> {
             probe::sample_all(&pids).map(|s| s.rss_pages * crate::sys::page_size() / 1024);
         let port = server.port();
         // What a one-server loadgen run of this point would record as its settings.
-        let mut argv = vec!["loadgen".to_string()];
-        argv.extend(self.point.args.iter().cloned());
-        argv.extend(["--port".into(), port.to_string()]);
-        let pid_list = pids
-            .iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        argv.extend(["--server-pid".into(), pid_list]);
-        let settings = Opts::try_parse_from(&argv)
-            .map_err(|e| e.to_string())
-            .and_then(|o| crate::plan::Plan::from_args(&o.load).map_err(|e| e.to_string()))
+        let mut args = self.point.load_args();
+        args.port = port;
+        args.server_pid.clone_from(&pids);
+        let settings = crate::plan::Plan::from_args(&args)
             .map(|p| Settings::of(&p))
-            .map_err(|e| RunStatus::LoadFailed(e.lines().next().unwrap_or("bad flags").into()))?;
+            .map_err(|e| {
+                let e = e.to_string();
+                RunStatus::LoadFailed(e.lines().next().unwrap_or("bad flags").into())
+            })?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let limit = Duration::from_secs(5) + Duration::from_millis(self.point.conns);
         let (index, open) = driver.add_server(addr, self.point.conns as usize, limit);
@@ -348,7 +339,7 @@ impl Group<'_> {
             model,
         );
         r.position = Some(position);
-        r.args.clone_from(&self.point.args);
+        r.args = self.point.args();
         r
     }
 

@@ -20,8 +20,10 @@ use std::time::{Duration, Instant};
 
 use common::pin::CpuList;
 
-use super::{Point, Suite, secs};
-use crate::bench::data::{BenchConfig, RunRecord, RunStatus};
+use super::spec::Suite;
+use crate::bench::data::BenchConfig;
+use crate::bench::data::record::{RunRecord, RunStatus};
+use crate::bench::point::{LoadFlag, Point, secs};
 use crate::bench::server::{register, unregister};
 use crate::stream::run as stream;
 
@@ -57,8 +59,8 @@ fn frames_at(base: u64, scale: f64) -> u64 {
 
 /// Per-echo limit: 5 s plus a second per 10 MB of frame, so that a slow model on a busy
 /// machine is measured, not failed, while a hung server still fails in seconds.
-fn timeout_for(bytes: u64) -> String {
-    secs((5.0 + bytes as f64 / 10e6).ceil())
+fn timeout_for(bytes: u64) -> f64 {
+    (5.0 + bytes as f64 / 10e6).ceil()
 }
 
 impl Suite for Frames {
@@ -79,25 +81,22 @@ impl Suite for Frames {
                     point: name.into(),
                     kind: KIND,
                     conns: CONNS,
-                    args: vec![
-                        "--threads".into(),
-                        CONNS.to_string(),
-                        "--loops".into(),
-                        frames.to_string(),
-                        "--framed".into(),
-                        "--message-size".into(),
-                        name.into(),
-                        "--timeout".into(),
-                        timeout_for(bytes),
+                    load: vec![
+                        LoadFlag::Threads(CONNS),
+                        LoadFlag::Loops(frames),
+                        LoadFlag::Framed,
+                        LoadFlag::MessageSize(bytes),
+                        LoadFlag::Timeout(timeout_for(bytes)),
                     ],
                     server_args: vec![],
+                    processes: 1,
                 })
             })
             .collect()
     }
 
     fn baselines(&self, c: &BenchConfig, block: u32) -> Vec<RunRecord> {
-        let (server, client) = crate::bench::split_cpus();
+        let (server, client) = crate::bench::env::split_cpus();
         let first = |l: Option<CpuList>| l.and_then(|l| l.cpus().first().copied());
         let cpus = (first(server), first(client));
         let mut out = Vec::new();
@@ -330,7 +329,7 @@ fn stream_baseline(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::suite::config;
+    use crate::bench::suite::spec::config;
 
     #[test]
     fn every_size_with_frames_scaled() {
@@ -338,8 +337,9 @@ mod tests {
         let names: Vec<_> = p.iter().map(|p| p.point.as_str()).collect();
         assert_eq!(names, ["1MiB", "16MiB", "100MiB"]);
         let arg = |p: &Point, flag: &str| {
-            let i = p.args.iter().position(|a| a == flag).unwrap();
-            p.args[i + 1].clone()
+            let args = p.args();
+            let i = args.iter().position(|a| a == flag).unwrap();
+            args[i + 1].clone()
         };
         assert_eq!(arg(&p[2], "--loops"), "100");
         assert_eq!(arg(&p[2], "--message-size"), "100MiB");
@@ -347,7 +347,7 @@ mod tests {
         assert_eq!(arg(&p[0], "--timeout"), "6s");
         assert!(
             p.iter()
-                .all(|p| p.args.contains(&"--framed".into()) && p.conns == 1)
+                .all(|p| p.args().contains(&"--framed".into()) && p.conns == 1)
         );
         assert!(Frames.framed());
 

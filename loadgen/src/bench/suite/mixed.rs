@@ -22,8 +22,9 @@
 //! least 200 ms) that is not counted. At the default 10 s that is 1 s + 5 s, about 7 s per
 //! run with the server's start and stop: 14 points x 8 models, about 13 minutes a round.
 
-use super::{Point, Suite, secs};
+use super::spec::Suite;
 use crate::bench::data::BenchConfig;
+use crate::bench::point::{LoadFlag, Point};
 
 /// CPU work per request.
 pub const CPU_MS: f64 = 5.0;
@@ -89,30 +90,27 @@ impl Suite for Mixed {
         ]
         .into();
         let point = |name: String, kind: &'static str, conns: u64, extra: &[String]| {
-            let mut args: Vec<String> = vec![
-                "--framed".into(),
-                "--message-size".into(),
-                MESSAGE.to_string(),
-                "--threads".into(),
-                conns.to_string(),
-                "--duration".into(),
-                secs(measured),
-                "--warmup".into(),
-                secs(warmup),
+            let mut load = vec![
+                LoadFlag::Framed,
+                LoadFlag::MessageSize(MESSAGE),
+                LoadFlag::Threads(conns),
+                LoadFlag::Duration(measured),
+                LoadFlag::Warmup(warmup),
             ];
             if kind == "cap" {
                 // The cap counts connections: with one kept per user, 12 users would
                 // hold their places all run and 38 would wait in the backlog until it
                 // ends. A connection per request makes it a cap on requests in service;
                 // the request's FIN lets the server close right after its reply.
-                args.extend(["--no-reuse".into(), "--half-close".into()]);
+                load.extend([LoadFlag::NoReuse, LoadFlag::HalfClose]);
             }
             Point {
                 point: name,
                 kind,
                 conns,
-                args,
+                load,
                 server_args: [&workload[..], extra].concat(),
+                processes: 1,
             }
         };
         let sweep = c.mixed_conns.as_deref().unwrap_or(&SWEEP);
@@ -137,7 +135,7 @@ mod tests {
 
     #[test]
     fn sweeps_odd_counts_then_compares_the_cap() {
-        let p = Mixed.points(&crate::bench::suite::config(1.0));
+        let p = Mixed.points(&crate::bench::suite::spec::config(1.0));
         let names: Vec<_> = p.iter().map(|p| p.point.as_str()).collect();
         assert_eq!(
             names,
@@ -160,15 +158,16 @@ mod tests {
         assert_eq!(p[13].server_args[6..], ["--max-conns", "12"]);
         // The test config runs 2 s: 1 s measured after a 200 ms warm-up.
         let flag = |p: &Point, f: &str| {
-            let i = p.args.iter().position(|a| a == f).unwrap();
-            p.args[i + 1].clone()
+            let args = p.args();
+            let i = args.iter().position(|a| a == f).unwrap();
+            args[i + 1].clone()
         };
         assert_eq!(flag(&p[3], "--threads"), "7");
         assert_eq!(flag(&p[3], "--duration"), "1s");
         assert_eq!(flag(&p[3], "--warmup"), "0.2s");
-        assert!(p[0].args.contains(&"--framed".to_string()));
+        assert_eq!(p[0].args()[..3], ["--framed", "--message-size", "64"]);
         let one_shot = |p: &Point| {
-            p.args
+            p.args()
                 .ends_with(&["--no-reuse".into(), "--half-close".into()])
         };
         assert!(!one_shot(&p[11]) && one_shot(&p[12]) && one_shot(&p[13]));

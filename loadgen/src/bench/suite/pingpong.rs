@@ -5,8 +5,9 @@
 //! figure counts: the connections are opened in it (tens of thousands take seconds), so the
 //! figures are the steady state, as in the study.
 
-use super::{Point, Suite, secs};
+use super::spec::Suite;
 use crate::bench::data::BenchConfig;
+use crate::bench::point::{LoadFlag, Point};
 
 /// Connections of the fixed-rate run.
 const RATE_CONNS: u64 = 100;
@@ -14,8 +15,8 @@ const RATE_CONNS: u64 = 100;
 /// Warm-up before a run's figures count: 0.3 s, plus 60 us per connection (connect()
 /// costs about 20 us here, the server's accept as much again), at most five. Short,
 /// because what ranks models is the number of blocks, not the length of each run.
-fn warmup(conns: u64) -> String {
-    secs(((0.3 + conns as f64 * 60e-6) * 10.0).round().min(50.0) / 10.0)
+fn warmup(conns: u64) -> f64 {
+    ((0.3 + conns as f64 * 60e-6) * 10.0).round().min(50.0) / 10.0
 }
 
 /// The ping-pong sweep plus the fixed-rate run.
@@ -27,7 +28,7 @@ impl Suite for PingPong {
     }
 
     fn points(&self, c: &BenchConfig) -> Vec<Point> {
-        let duration = secs(c.duration_s);
+        let duration = c.duration_s;
         let mut points: Vec<Point> = c
             .conns
             .iter()
@@ -35,17 +36,14 @@ impl Suite for PingPong {
                 point: n.to_string(),
                 kind: "sweep",
                 conns: n,
-                args: vec![
-                    "--threads".into(),
-                    n.to_string(),
-                    "--duration".into(),
-                    duration.clone(),
-                    "--warmup".into(),
-                    warmup(n),
-                    "--message-size".into(),
-                    "64".into(),
+                load: vec![
+                    LoadFlag::Threads(n),
+                    LoadFlag::Duration(duration),
+                    LoadFlag::Warmup(warmup(n)),
+                    LoadFlag::MessageSize(64),
                 ],
                 server_args: vec![],
+                processes: 1,
             })
             .collect();
         let rate = c.rate_fixed.round().max(1.0);
@@ -53,19 +51,15 @@ impl Suite for PingPong {
             point: format!("rate-{rate}"),
             kind: "fixed-rate",
             conns: RATE_CONNS,
-            args: vec![
-                "--threads".into(),
-                RATE_CONNS.to_string(),
-                "--duration".into(),
-                duration,
-                "--warmup".into(),
-                warmup(RATE_CONNS),
-                "--message-size".into(),
-                "64".into(),
-                "--rate".into(),
-                rate.to_string(),
+            load: vec![
+                LoadFlag::Threads(RATE_CONNS),
+                LoadFlag::Duration(duration),
+                LoadFlag::Warmup(warmup(RATE_CONNS)),
+                LoadFlag::MessageSize(64),
+                LoadFlag::Rate(rate),
             ],
             server_args: vec![],
+            processes: 1,
         });
         points
     }
@@ -77,7 +71,7 @@ mod tests {
 
     #[test]
     fn one_point_per_count_then_the_fixed_rate() {
-        let p = PingPong.points(&crate::bench::suite::config(0.5));
+        let p = PingPong.points(&crate::bench::suite::spec::config(0.5));
         let names: Vec<_> = p.iter().map(|p| p.point.as_str()).collect();
         assert_eq!(
             names,
@@ -85,10 +79,23 @@ mod tests {
             "--scale leaves the rate alone"
         );
         assert_eq!(p[2].kind, "fixed-rate");
-        assert!(p[0].args.contains(&"2s".to_string()));
-        assert_eq!(warmup(10), "0.3s");
-        assert_eq!(warmup(1000), "0.4s");
-        assert_eq!(warmup(19_900), "1.5s");
-        assert_eq!(warmup(60_000), "3.9s");
+        assert_eq!(
+            p[0].args(),
+            [
+                "--threads",
+                "10",
+                "--duration",
+                "2s",
+                "--warmup",
+                "0.3s",
+                "--message-size",
+                "64"
+            ]
+        );
+        assert_eq!(p[2].args()[8..], ["--rate", "50000"]);
+        assert_eq!(warmup(10), 0.3);
+        assert_eq!(warmup(1000), 0.4);
+        assert_eq!(warmup(19_900), 1.5);
+        assert_eq!(warmup(60_000), 3.9);
     }
 }

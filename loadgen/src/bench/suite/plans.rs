@@ -3,8 +3,9 @@
 //! avg/min/max, error %, server CPU % and memory). `--scale` shrinks the loop counts (the
 //! thread counts, which are the point of the plans, stay).
 
-use super::{Point, Suite};
+use super::spec::Suite;
 use crate::bench::data::BenchConfig;
+use crate::bench::point::{LoadFlag, Point};
 
 /// (threads, loops) of the study's plans.
 const PLANS: [(u64, u64); 2] = [(1000, 2000), (100, 20000)];
@@ -26,15 +27,13 @@ impl Suite for Plans {
                     point: format!("{threads}x{loops}"),
                     kind: "plan",
                     conns: threads,
-                    args: vec![
-                        "--threads".into(),
-                        threads.to_string(),
-                        "--loops".into(),
-                        loops.to_string(),
-                        "--rampup".into(),
-                        "1s".into(),
+                    load: vec![
+                        LoadFlag::Threads(threads),
+                        LoadFlag::Loops(loops),
+                        LoadFlag::Rampup(1.0),
                     ],
                     server_args: vec![],
+                    processes: 1,
                 }
             })
             .collect()
@@ -47,11 +46,15 @@ mod tests {
 
     #[test]
     fn scale_shrinks_the_loops_only() {
-        let p = Plans.points(&crate::bench::suite::config(0.01));
+        let p = Plans.points(&crate::bench::suite::spec::config(0.01));
         let names: Vec<_> = p.iter().map(|p| p.point.as_str()).collect();
         assert_eq!(names, ["1000x20", "100x200"]);
         assert_eq!(p[0].conns, 1000);
-        let full = Plans.points(&crate::bench::suite::config(1.0));
+        let full = Plans.points(&crate::bench::suite::spec::config(1.0));
         assert_eq!(full[1].point, "100x20000");
+        assert_eq!(
+            full[0].args(),
+            ["--threads", "1000", "--loops", "2000", "--rampup", "1s"]
+        );
     }
 }

@@ -30,8 +30,9 @@
 use common::prefork::{Accept, Exclusive, exclusive_support};
 
 use super::mixed::{CPU_MS, SPLITS, WAIT_MS};
-use super::{Point, Suite, secs};
+use super::spec::Suite;
 use crate::bench::data::BenchConfig;
+use crate::bench::point::{LoadFlag, Point};
 
 /// Worker processes of the points.
 pub const PROCESSES: [u32; 2] = [2, 4];
@@ -111,18 +112,13 @@ impl Suite for Spread {
         let mut points = Vec::new();
         for p in PROCESSES {
             for accept in ACCEPTS {
-                let args: Vec<String> = vec![
-                    "--framed".into(),
-                    "--message-size".into(),
-                    MESSAGE.to_string(),
-                    "--threads".into(),
-                    CONNS.to_string(),
-                    "--rampup".into(),
-                    secs(RAMPUP_S),
-                    "--duration".into(),
-                    secs(measured),
-                    "--warmup".into(),
-                    secs(warmup),
+                let load = vec![
+                    LoadFlag::Framed,
+                    LoadFlag::MessageSize(MESSAGE),
+                    LoadFlag::Threads(CONNS),
+                    LoadFlag::Rampup(RAMPUP_S),
+                    LoadFlag::Duration(measured),
+                    LoadFlag::Warmup(warmup),
                 ];
                 let server_args: Vec<String> = vec![
                     "--processes".into(),
@@ -140,8 +136,9 @@ impl Suite for Spread {
                     point: point_name(p, accept),
                     kind: KIND,
                     conns: CONNS,
-                    args,
+                    load,
                     server_args,
+                    processes: p as usize,
                 });
             }
         }
@@ -155,7 +152,7 @@ mod tests {
 
     #[test]
     fn two_and_four_workers_in_every_accept_mode() {
-        let p = Spread.points(&crate::bench::suite::config(1.0));
+        let p = Spread.points(&crate::bench::suite::spec::config(1.0));
         let names: Vec<_> = p.iter().map(|p| p.point.as_str()).collect();
         assert_eq!(
             names,
@@ -186,22 +183,25 @@ mod tests {
         );
         // The test config runs 2 s: 1 s measured after the ramp-up and half a second.
         let flag = |p: &Point, f: &str| {
-            let i = p.args.iter().position(|a| a == f).unwrap();
-            p.args[i + 1].clone()
+            let args = p.args();
+            let i = args.iter().position(|a| a == f).unwrap();
+            args[i + 1].clone()
         };
         assert_eq!(flag(&p[0], "--threads"), "48");
         assert_eq!(flag(&p[0], "--rampup"), "1s");
         assert_eq!(flag(&p[0], "--duration"), "1s");
         assert_eq!(flag(&p[0], "--warmup"), "1.5s");
         // Kept connections: opened over the ramp-up, not one per request.
-        assert!(!p[0].args.contains(&"--no-reuse".to_string()));
+        assert!(!p[0].args().contains(&"--no-reuse".to_string()));
+        assert_eq!((p[0].processes, p[4].processes), (2, 4));
         assert!(Spread.framed() && Spread.service_times() && !Spread.takes_python_baselines());
-        // Every point's flags are ones loadgen takes.
+        // Every point's settings make a plan, and the flags recorded for it are ones
+        // loadgen takes.
         for point in &p {
+            crate::plan::Plan::from_args(&point.load_args()).unwrap();
             let mut argv = vec!["loadgen".to_string()];
-            argv.extend(point.args.iter().cloned());
-            let opts = <crate::Opts as clap::Parser>::try_parse_from(&argv).unwrap();
-            crate::Plan::from_args(&opts.load).unwrap();
+            argv.extend(point.args());
+            <crate::opts::Opts as clap::Parser>::try_parse_from(&argv).unwrap();
         }
     }
 
@@ -219,7 +219,7 @@ mod tests {
 
     #[test]
     fn exclusive_is_refused_only_where_the_servers_refuse_it() {
-        let points = Spread.points(&crate::bench::suite::config(1.0));
+        let points = Spread.points(&crate::bench::suite::spec::config(1.0));
         let refused = |model: &str| -> Vec<String> {
             points
                 .iter()
@@ -239,37 +239,5 @@ mod tests {
             assert!(refused(m).is_empty(), "{m}");
         }
         assert_eq!(refusal("tokio", Accept::Reuseport), None);
-    }
-
-    #[test]
-    fn the_plan_leaves_out_what_a_model_refuses_with_a_note() {
-        let mut config = crate::bench::suite::config(1.0);
-        config.variants = vec![crate::bench::data::Variant {
-            name: "epoll-b".into(),
-            model: "epoll".into(),
-            env: vec![],
-            server_args: vec!["--buffer-size=4KiB".into()],
-            bin: None,
-        }];
-        let points = Spread.points(&config);
-        let models: Vec<String> = ["epoll", "tokio", "smol"].map(String::from).into();
-        let (here, notes) = crate::bench::runnable(&Spread, &points[1], &models, &config);
-        assert_eq!(here, ["epoll"]);
-        let with_variant: Vec<String> = ["epoll-b", "tokio"].map(String::from).into();
-        let (here, _) = crate::bench::runnable(&Spread, &points[1], &with_variant, &config);
-        assert_eq!(here, ["epoll-b"], "a variant can do what its model can");
-        assert_eq!(notes.len(), 1, "{notes:?}");
-        assert!(
-            notes[0].starts_with(
-                "the spread suite's p2-exclusive does not run tokio, smol (--accept exclusive: \
-                 its runtime's epoll descriptor is private"
-            ),
-            "{}",
-            notes[0]
-        );
-        assert!(notes[0].ends_with("): not supported"), "{}", notes[0]);
-        let (here, notes) = crate::bench::runnable(&Spread, &points[0], &models, &config);
-        assert_eq!(here, models);
-        assert!(notes.is_empty());
     }
 }

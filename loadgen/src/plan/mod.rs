@@ -9,12 +9,15 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use thiserror::Error;
-
 use crate::addrs::{parse_source_addrs, resolve};
 use crate::opts::LoadArgs;
 use crate::sys;
-use crate::threshold::{self, Threshold, ThresholdError};
+use crate::threshold::{self, Threshold};
+
+pub mod error;
+
+pub use error::PlanError;
+use error::range_err;
 
 /// Most users in one plan: more is a typo, not a test.
 pub const MAX_USERS: u64 = 1_000_000;
@@ -32,31 +35,6 @@ pub const MAX_WORKERS: usize = 256;
 pub const MAX_PROCS: usize = 64;
 /// Descriptors a process keeps for itself besides one per user.
 const SPARE_FDS: u64 = 64;
-
-/// Why a plan cannot run. Each renders as one line.
-#[derive(Debug, Error, PartialEq)]
-pub enum PlanError {
-    #[error("{flag} {value}: expected {expected}")]
-    Range {
-        flag: &'static str,
-        value: String,
-        expected: String,
-    },
-    #[error("{0}")]
-    Conflict(String),
-    #[error("give --loops N or --duration DUR (e.g. --threads 100 --loops 20000)")]
-    NoStop,
-    #[error(
-        "{what} {addr} is not a loopback address: loadgen only sends load to 127.0.0.0/8 and ::1"
-    )]
-    NotLoopback { what: &'static str, addr: String },
-    #[error("cannot resolve --host {host}: {reason}")]
-    Resolve { host: String, reason: String },
-    #[error("{0}")]
-    Limit(String),
-    #[error(transparent)]
-    Threshold(#[from] ThresholdError),
-}
 
 /// When the users stop.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -111,18 +89,6 @@ pub struct Plan {
     pub json: Option<PathBuf>,
     /// `--fail-if`: checked against the finished run (by the parent with `--procs`).
     pub fail_if: Vec<Threshold>,
-}
-
-pub(crate) fn range_err(
-    flag: &'static str,
-    value: impl ToString,
-    expected: impl ToString,
-) -> PlanError {
-    PlanError::Range {
-        flag,
-        value: value.to_string(),
-        expected: expected.to_string(),
-    }
 }
 
 fn check_time(flag: &'static str, d: Duration, allow_zero: bool) -> Result<(), PlanError> {
