@@ -32,13 +32,14 @@
 //! Modules: [`opts`] (flags) -> [`plan`] (checked settings, with [`addrs`]) -> [`engine`] (workers and
 //! users) -> [`stats`] (counts, histograms) -> [`report`] (data, text, JSON); [`probe`]
 //! reads /proc; [`merge`] and [`procs`] add runs up; [`threshold`] is `--fail-if`.
-//! [`bench`] (`loadgen bench`) runs suites over every model and [`report::render`]
+//! [`bench`] (`loadgen bench`) runs suites over every model and [`report::summary`]
 //! (`loadgen report`) renders its results.
 
 pub mod addrs;
 pub mod bench;
 pub mod engine;
 pub mod jtl;
+pub mod md;
 pub mod merge;
 pub mod opts;
 pub mod out;
@@ -100,13 +101,13 @@ pub enum Error {
     #[error(transparent)]
     Bench(#[from] bench::BenchError),
     #[error(transparent)]
-    Report(#[from] report::render::ReportError),
+    Report(#[from] report::summary::ReportError),
     #[error(transparent)]
     Jtl(#[from] jtl::JtlError),
     #[error(transparent)]
     Stream(#[from] stream::StreamError),
     #[error(transparent)]
-    CompareBench(#[from] report::compare_bench::CompareError),
+    CompareBench(#[from] report::compare_benches::CompareError),
     #[error("`loadgen compare` takes report files, or exactly two bench folders: {0}")]
     CompareArgs(String),
     #[error(transparent)]
@@ -212,14 +213,14 @@ fn execute_to(opts: &Opts, out: &mut dyn Write) -> Result<u8, Error> {
                     )));
                 }
                 let paths: Vec<&std::path::Path> = c.files.iter().map(|f| f.as_path()).collect();
-                let md = report::compare_ratios::compare_ratio_dirs(&paths)?;
+                let md = report::compare_benches::ratios::compare_ratio_dirs(&paths)?;
                 write!(out, "{md}")?;
                 return Ok(0);
             }
             match (dirs, c.files.as_slice()) {
                 (0, files) => run::compare_runs::compare_files(files, out)?,
                 (2, [a, b]) => {
-                    let md = report::compare_bench::compare_dirs(
+                    let md = report::compare_benches::compare_dirs(
                         a,
                         b,
                         c.margin,
@@ -241,7 +242,7 @@ fn execute_to(opts: &Opts, out: &mut dyn Write) -> Result<u8, Error> {
             Ok(0)
         }
         Some(Command::Report(r)) => {
-            for path in report::render::render_dir(r)? {
+            for path in report::summary::render_dir(r)? {
                 writeln!(out, "wrote {}", path.display())?;
             }
             Ok(0)

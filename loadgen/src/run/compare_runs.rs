@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use super::json;
 use super::report::RunReport;
-use crate::report::markdown::{ms, num, table};
+use crate::md::{ms, num, table};
 
 /// `loadgen compare`: reads the reports and prints the table.
 pub fn compare_files(files: &[PathBuf], out: &mut dyn Write) -> Result<(), crate::Error> {

@@ -356,7 +356,7 @@ fn a_known_added_cost_is_found_in_the_cpu_per_message() {
         let _ = p.kill();
         let _ = p.wait();
     }
-    let med = |v: &Vec<f64>| crate::report::verdict::median(v);
+    let med = |v: &Vec<f64>| crate::report::stats::verdict::median(v);
     let added = med(&per_msg[1]) - med(&per_msg[0]);
     assert!(
         (180.0..230.0).contains(&added),

@@ -4,6 +4,8 @@
 
 /// Two-sided confidence of every interval.
 pub const CONFIDENCE: f64 = 0.95;
+/// Fewest paired blocks for a verdict other than inconclusive.
+pub const MIN_BLOCKS: usize = 5;
 
 /// A ratio over blocks.
 #[derive(Debug, Clone, Copy, PartialEq)]

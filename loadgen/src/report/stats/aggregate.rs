@@ -1,7 +1,7 @@
 //! Figures over blocks, for the bench's tables and charts: one [`Cell`] (mean with a 95%
 //! interval from Student's t) per model and point of a suite, from the runs that ended well.
 
-use super::verdict::CpuSource;
+use super::verdict::figures::CpuSource;
 use crate::bench::data::{BenchResults, RunRecord, RunStatus};
 
 /// A figure over blocks.
@@ -158,7 +158,7 @@ mod tests {
     fn a_point_takes_its_cpu_figures_from_one_source() {
         // 1000 ok messages a run; even blocks counted 8 ms in nanoseconds, odd ones have
         // only /proc's 50 ms of ticks: the table's mean leaves those out, never mixes them in.
-        let mut r = crate::report::verdict::tests::synthetic(4);
+        let mut r = crate::report::stats::fixtures::synthetic(4);
         for run in &mut r.runs {
             let mut rep = crate::run::report::test_report(&crate::stats::Stats::new(false));
             rep.ok = 1000;

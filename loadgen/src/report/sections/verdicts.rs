@@ -4,9 +4,12 @@
 
 use std::fmt::Write as _;
 
-use super::markdown::{num, table};
-use super::verdict::{self, PointVerdicts, Verdict};
+use super::{Bench, ChartFile, Section};
 use crate::bench::data::BenchResults;
+use crate::md::{num, table};
+use crate::report::figures::{label, median};
+use crate::report::stats::verdict::{self, PointVerdicts, Verdict};
+use crate::report::svg::forest;
 
 /// How a point is named in a heading: `pingpong 100 conns`, `frames 16MiB`.
 pub fn point_title(pv: &PointVerdicts) -> String {
@@ -57,7 +60,7 @@ pub fn point_table(pv: &PointVerdicts) -> String {
                 }
             };
             vec![
-                super::baselines::label(&r.model),
+                label(&r.model),
                 r.interval.map_or("-".into(), |iv| iv.cell()),
                 if r.verdict == Verdict::Reference {
                     format!("-/{}", r.blocks)
@@ -91,7 +94,7 @@ pub fn paired_blocks(pv: &PointVerdicts) -> usize {
 /// Median interval half-width over the non-reference models of a point with at least
 /// [`verdict::MIN_BLOCKS`] paired blocks, percent.
 pub fn median_half_width(pv: &PointVerdicts) -> Option<f64> {
-    let mut hw: Vec<f64> = pv
+    let hw: Vec<f64> = pv
         .rows
         .iter()
         .filter(|r| r.model != pv.reference)
@@ -101,34 +104,40 @@ pub fn median_half_width(pv: &PointVerdicts) -> Option<f64> {
                 .map(|iv| iv.half_width())
         })
         .collect();
-    if hw.is_empty() {
-        return None;
-    }
-    hw.sort_by(f64::total_cmp);
-    let n = hw.len();
-    Some(
-        if n % 2 == 1 {
-            hw[n / 2]
-        } else {
-            (hw[n / 2 - 1] + hw[n / 2]) / 2.0
-        } * 100.0,
-    )
+    median(hw).map(|m| m * 100.0)
 }
 
-/// The reference and margin a report uses: given ones, else the bench's.
-pub fn settings<'a>(
-    r: &'a BenchResults,
-    reference: Option<&'a str>,
-    margin: Option<f64>,
-) -> (&'a str, f64) {
-    (
-        reference.unwrap_or(&r.config.reference),
-        margin.unwrap_or(r.config.margin),
-    )
+/// The section.
+pub struct Verdicts;
+
+impl Section for Verdicts {
+    fn markdown(&self, b: &Bench) -> String {
+        let mut s = String::new();
+        section(b.results, b.reference, b.margin, &mut s);
+        s
+    }
+
+    /// One forest plot per point and ranking metric.
+    fn charts(&self, b: &Bench) -> Vec<ChartFile> {
+        if !b.results.config.is_blocked() {
+            return Vec::new();
+        }
+        verdict::all(b.results, b.reference, b.margin)
+            .iter()
+            .map(|pv| {
+                let title = format!("{}: {}", point_title(pv), pv.metric.label);
+                ChartFile {
+                    file: forest::file_name(pv),
+                    svg: forest::svg(pv, &title, b.margin),
+                    caption: None,
+                }
+            })
+            .collect()
+    }
 }
 
 /// The whole section.
-pub fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
+fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
     s.push_str("## Verdicts\n\n");
     if !r.config.is_blocked() {
         s.push_str(
@@ -179,7 +188,7 @@ pub fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
             pv.metric.label,
             point_table(pv),
             pv.metric.label,
-            super::forest::file_name(pv),
+            forest::file_name(pv),
         );
         notes(pv, s);
     }
@@ -215,22 +224,6 @@ pub fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
     }
 }
 
-/// The ratio of a model at a point for the main table: `×1.02 faster` style, `errors 45%`
-/// where errors take its verdict's place, None without one.
-pub fn brief(pv: &PointVerdicts, model: &str) -> Option<String> {
-    let row = pv.rows.iter().find(|r| r.model == model)?;
-    if row.verdict == Verdict::Errors {
-        return Some(row.verdict_cell(&pv.metric));
-    }
-    let iv = row.interval?;
-    Some(match row.verdict {
-        Verdict::Reference => "ref".into(),
-        // Inside the main table's own brackets: "×0.72 slower, client-bound".
-        _ => format!("×{:.2} {}", iv.ratio, row.verdict_cell(&pv.metric))
-            .replace(" (client-bound)", ", client-bound"),
-    })
-}
-
 /// What follows a point's table: client-bound models, where CPU figures came from and
 /// the outliers.
 fn notes(pv: &PointVerdicts, s: &mut String) {
@@ -238,7 +231,7 @@ fn notes(pv: &PointVerdicts, s: &mut String) {
         .rows
         .iter()
         .filter(|r| r.client_bound(&pv.metric))
-        .map(|r| super::baselines::label(&r.model))
+        .map(|r| label(&r.model))
         .collect();
     if !bound.is_empty() {
         let _ = writeln!(
@@ -321,7 +314,7 @@ fn errors_section(all: &[PointVerdicts], s: &mut String) {
             .iter()
             .map(|e| {
                 vec![
-                    super::baselines::label(&e.model),
+                    label(&e.model),
                     e.share
                         .map_or("-".into(), |p| format!("{}%", verdict::pct(p))),
                     match e.difference {
@@ -362,7 +355,7 @@ fn errors_section(all: &[PointVerdicts], s: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::verdict::tests::synthetic;
+    use crate::report::stats::fixtures::synthetic;
 
     #[test]
     fn section_has_a_table_per_point_with_exact_ratio_cells() {

@@ -1,17 +1,49 @@
-//! `loadgen report DIR`: reads DIR/raw.json and writes what each output [`Format`] renders
-//! from it (the SVG charts, then summary.md that embeds them); with `--readme FILE`, also
-//! puts a link and the main table into FILE between two marker lines.
+//! `loadgen report DIR`: reads DIR/raw.json, draws every section's charts and writes
+//! summary.md, its sections in the order below; with `--readme FILE`, also puts a link and
+//! the main table into FILE between two marker lines (`--baselines-readme`: the baselines'
+//! section). The only file that knows every section ([`TOP`], [`BODY`]).
 
+use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use super::aggregate::Grid;
-use super::chart::{self, Chart};
-use super::markdown;
-use crate::bench::data::{BenchResults, DataError, RunRecord};
+use super::sections::baselines::{self, Baselines, README_BEGIN, README_END};
+use super::sections::design::{self, HowMeasured};
+use super::sections::environment::Environment;
+use super::sections::failed_runs::FailedRuns;
+use super::sections::fixed_rate::FixedRate;
+use super::sections::frames::Frames;
+use super::sections::main_table::{self, MainTable};
+use super::sections::mixed::Mixed;
+use super::sections::pingpong::Pingpong;
+use super::sections::plans::Plans;
+use super::sections::spread::Spread;
+use super::sections::variants::Variants;
+use super::sections::verdicts::Verdicts;
+use super::sections::{Bench, ChartFile, Section};
+use crate::bench::data::{BenchResults, DataError};
 use crate::opts::ReportArgs;
+
+/// The sections above the charts that summary.md shows under the main table.
+const TOP: [&dyn Section; 1] = [&MainTable];
+
+/// The sections below those charts, in order: a new suite is one line here.
+const BODY: [&dyn Section; 12] = [
+    &HowMeasured,
+    &Verdicts,
+    &Baselines,
+    &Variants,
+    &Pingpong,
+    &FixedRate,
+    &Plans,
+    &Frames,
+    &Mixed,
+    &Spread,
+    &FailedRuns,
+    &Environment,
+];
 
 /// Marks the start of the generated part of a README.
 pub const BEGIN: &str = "<!-- latest-run:begin -->";
@@ -64,7 +96,8 @@ pub fn verdict_settings<'a>(
     reference: Option<&'a str>,
     margin: Option<f64>,
 ) -> Result<(&'a str, f64), ReportError> {
-    let (reference, margin) = super::ranking::settings(results, reference, margin);
+    let reference = reference.unwrap_or(&results.config.reference);
+    let margin = margin.unwrap_or(results.config.margin);
     let known = results.config.models.iter().any(|m| m == reference)
         || results.runs.iter().any(|r| r.model == reference);
     if !known {
@@ -79,156 +112,70 @@ pub fn verdict_settings<'a>(
     Ok((reference, margin))
 }
 
-/// One way of rendering a bench: (file name, contents) pairs to write into its folder.
-pub trait Format {
-    /// The files.
-    fn files(&self, results: &BenchResults) -> Vec<(String, String)>;
+/// Every section's charts, in the sections' order.
+pub fn charts(b: &Bench) -> Vec<ChartFile> {
+    TOP.iter().chain(&BODY).flat_map(|s| s.charts(b)).collect()
 }
 
-/// The SVG charts.
-pub struct Charts;
-
-/// summary.md, embedding the charts, with verdicts against `reference` at `margin`.
-pub struct Markdown<'a> {
-    /// Reference model of the verdicts.
-    pub reference: &'a str,
-    /// Margin of the verdicts.
-    pub margin: f64,
-}
-
-/// One forest plot per point and ranking metric.
-pub struct Forests<'a> {
-    /// Reference model of the verdicts.
-    pub reference: &'a str,
-    /// Margin of the verdicts.
-    pub margin: f64,
-}
-
-impl Format for Forests<'_> {
-    fn files(&self, r: &BenchResults) -> Vec<(String, String)> {
-        if !r.config.is_blocked() {
-            return Vec::new();
+/// The whole summary.md; `charts` are the SVGs beside it, those with a caption shown under
+/// the main table.
+pub fn markdown(b: &Bench, charts: &[ChartFile]) -> String {
+    let mut s = intro(b.results);
+    for section in TOP {
+        s.push_str(&section.markdown(b));
+    }
+    for c in charts {
+        if let Some(caption) = &c.caption {
+            let _ = writeln!(s, "![{caption}]({})\n", c.file);
         }
-        super::verdict::all(r, self.reference, self.margin)
-            .iter()
-            .map(|pv| {
-                let title = format!("{}: {}", super::ranking::point_title(pv), pv.metric.label);
-                (
-                    super::forest::file_name(pv),
-                    super::forest::svg(pv, &title, self.margin),
-                )
-            })
-            .collect()
     }
+    for section in BODY {
+        s.push_str(&section.markdown(b));
+    }
+    for note in &b.results.notes {
+        let _ = writeln!(s, "Note: {note}\n");
+    }
+    s
 }
 
-/// (file, caption, chart) for every chart the results allow.
-fn charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
-    let mut all = pingpong_charts(r);
-    all.extend(super::frames::charts(r));
-    all
+/// The opening: title, the command that made the bench, how its runs were made.
+fn intro(r: &BenchResults) -> String {
+    let mut s = String::from("# echolab bench\n\n");
+    let _ = writeln!(
+        s,
+        "Made with:\n\n```sh\n{}\n```\n",
+        shell_words(&r.config.command)
+    );
+    let _ = writeln!(
+        s,
+        "Rendered from raw.json by `loadgen report` ({} runs{}). {}perf's tracepoints add a little server CPU of their own.\n",
+        r.runs.len(),
+        if r.complete {
+            ""
+        } else {
+            "; the bench did not finish"
+        },
+        design::sentence(r),
+    );
+    s
 }
 
-/// The ping-pong sweep's charts.
-fn pingpong_charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
-    let g = Grid::new(r, "pingpong", "sweep");
-    if g.is_empty() {
-        return Vec::new();
-    }
-    let line = |f: &dyn Fn(&RunRecord) -> Option<f64>| -> Vec<(String, Vec<(f64, f64)>)> {
-        g.models
-            .iter()
-            .map(|m| {
-                let pts = g
-                    .points
-                    .iter()
-                    .filter_map(|p| Some((g.conns(p) as f64, g.cell(m, p, f)?.mean)))
-                    .collect();
-                (m.clone(), pts)
-            })
-            .collect()
-    };
-    // 95% intervals of the means over blocks, as error bars.
-    let bars = |f: &dyn Fn(&RunRecord) -> Option<f64>| -> Vec<Vec<(f64, f64, f64)>> {
-        g.models
-            .iter()
-            .map(|m| {
-                g.points
-                    .iter()
-                    .filter_map(|p| {
-                        let c = g.cell(m, p, f)?;
-                        let hw = c.ci95?;
-                        Some((g.conns(p) as f64, c.mean - hw, c.mean + hw))
-                    })
-                    .collect()
-            })
-            .collect()
-    };
-    let p95 = |r: &RunRecord| {
-        let rep = r.report.as_ref()?;
-        (rep.ok > 0).then(|| rep.latency_us.p95 as f64 / 1000.0)
-    };
-    vec![
-        (
-            "pingpong-throughput.svg".into(),
-            "messages/s vs connections".into(),
-            Chart {
-                title: "pingpong: messages/s (mean over blocks, 95% interval)".into(),
-                x_label: "connections (log scale)".into(),
-                y_label: "messages/s".into(),
-                log_x: true,
-                log_y: false,
-                series: line(&|r: &RunRecord| r.messages_per_s),
-                bars: bars(&|r: &RunRecord| r.messages_per_s),
-            },
-        ),
-        (
-            "pingpong-p95.svg".into(),
-            "p95 latency vs connections".into(),
-            Chart {
-                title: "pingpong: p95 latency, ms (mean over blocks, 95% interval)".into(),
-                x_label: "connections (log scale)".into(),
-                y_label: "p95 latency, ms (log scale)".into(),
-                log_x: true,
-                log_y: true,
-                series: line(&p95),
-                bars: bars(&p95),
-            },
-        ),
-        (
-            "pingpong-cpu-per-msg.svg".into(),
-            "server CPU us per message vs connections".into(),
-            Chart {
-                title: "pingpong: server CPU us per message (mean, 95% interval)".into(),
-                x_label: "connections (log scale)".into(),
-                y_label: "us of CPU per message".into(),
-                log_x: true,
-                log_y: false,
-                series: line(&g.cpu_us_per_message()),
-                bars: bars(&g.cpu_us_per_message()),
-            },
-        ),
-    ]
-}
-
-impl Format for Charts {
-    fn files(&self, r: &BenchResults) -> Vec<(String, String)> {
-        charts(r)
-            .into_iter()
-            .map(|(f, _, c)| (f, chart::svg(&c)))
-            .collect()
-    }
-}
-
-impl Format for Markdown<'_> {
-    fn files(&self, r: &BenchResults) -> Vec<(String, String)> {
-        let embedded: Vec<(String, String)> =
-            charts(r).into_iter().map(|(f, c, _)| (f, c)).collect();
-        vec![(
-            "summary.md".into(),
-            markdown::summary(r, &embedded, self.reference, self.margin),
-        )]
-    }
+/// A command line as one could paste it into a shell.
+fn shell_words(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| {
+            if !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./,=:+".contains(c))
+            {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn write(path: &Path, text: &str) -> Result<(), ReportError> {
@@ -248,20 +195,24 @@ pub fn render_dir(args: &ReportArgs) -> Result<Vec<PathBuf>, ReportError> {
         results.config.max_error_pct = pct;
     }
     let (reference, margin) = verdict_settings(&results, args.reference.as_deref(), args.margin)?;
-    if args.baselines_readme.is_some() && !super::baselines::any(&results) {
+    if args.baselines_readme.is_some() && !baselines::any(&results) {
         return Err(ReportError::NoBaselines);
     }
+    let bench = Bench {
+        results: &results,
+        reference,
+        margin,
+    };
+    let charts = charts(&bench);
     let mut written = Vec::new();
-    let markdown = Markdown { reference, margin };
-    let forests = Forests { reference, margin };
-    let formats: [&dyn Format; 4] = [&Charts, &super::mixed::Charts, &forests, &markdown];
-    for format in formats {
-        for (name, text) in format.files(&results) {
-            let path = args.dir.join(name);
-            write(&path, &text)?;
-            written.push(path);
-        }
+    for c in &charts {
+        let path = args.dir.join(&c.file);
+        write(&path, &c.svg)?;
+        written.push(path);
     }
+    let path = args.dir.join("summary.md");
+    write(&path, &markdown(&bench, &charts))?;
+    written.push(path);
     if let Some(readme) = &args.readme {
         let old = read_or_empty(readme)?;
         let link = relative(&args.dir, readme.parent().unwrap_or(Path::new("")));
@@ -269,20 +220,19 @@ pub fn render_dir(args: &ReportArgs) -> Result<Vec<PathBuf>, ReportError> {
             "{BEGIN}\nLatest run: [{link}]({link}/summary.md), rendered from its raw.json by `loadgen report` ({} runs{}).\n\n{}{END}",
             results.runs.len(),
             if results.complete { "" } else { ", incomplete" },
-            super::sections::headline(&results, reference, margin)
+            main_table::headline(&results, reference, margin)
         );
         write(readme, &splice(&old, &section))?;
         written.push(readme.clone());
     }
     if let Some(readme) = &args.baselines_readme {
-        use super::baselines::{README_BEGIN, README_END};
         let old = read_or_empty(readme)?;
         let link = relative(&args.dir, readme.parent().unwrap_or(Path::new("")));
         let section = format!(
             "{README_BEGIN}\nRun with the baselines: [{link}]({link}/summary.md), rendered from its raw.json by `loadgen report` ({} runs{}).\n\n{}{README_END}",
             results.runs.len(),
             if results.complete { "" } else { ", incomplete" },
-            super::baselines::body(&results, margin)
+            baselines::body(&results, margin)
         );
         write(
             readme,
@@ -360,5 +310,6 @@ mod tests {
             relative(Path::new("results/2026-x"), Path::new("results")),
             "2026-x"
         );
+        assert_eq!(shell_words(&["a b".into(), "c".into()]), "'a b' c");
     }
 }

@@ -7,11 +7,13 @@ use std::fmt::Write as _;
 
 use common::units::parse_size;
 
-use super::aggregate::{Cell, Grid};
-use super::chart::Chart;
-use super::markdown::{Figure, mean, num, pm, table};
+use super::{Bench, ChartFile, Section};
 use crate::bench::data::{BenchResults, RunRecord, RunStatus};
 use crate::bench::suite::frames::{IPERF3, KIND, LOOPBACK, STREAM};
+use crate::md::{num, table};
+use crate::report::figures::{Figure, mean, pm};
+use crate::report::stats::aggregate::{Cell, Grid};
+use crate::report::svg::chart::{self, Chart};
 
 /// The frame size of a point (`16MiB`), MiB.
 fn mib_of(point: &str) -> f64 {
@@ -73,8 +75,30 @@ fn by_size(g: &Grid, cell: impl Fn(&str, &str) -> String) -> String {
     table(&header, &rows)
 }
 
+/// The section and its chart.
+pub struct Frames;
+
+impl Section for Frames {
+    fn markdown(&self, b: &Bench) -> String {
+        let mut s = String::new();
+        section(b.results, &mut s);
+        s
+    }
+
+    fn charts(&self, b: &Bench) -> Vec<ChartFile> {
+        charts(b.results)
+            .into_iter()
+            .map(|(file, caption, c)| ChartFile {
+                file,
+                svg: chart::svg(&c),
+                caption: Some(caption),
+            })
+            .collect()
+    }
+}
+
 /// The `## frames` section (nothing when the bench ran no frames).
-pub(super) fn section(r: &BenchResults, s: &mut String) {
+fn section(r: &BenchResults, s: &mut String) {
     let g = Grid::new(r, "frames", KIND);
     if g.is_empty() {
         return;
@@ -195,7 +219,7 @@ pub(super) fn section(r: &BenchResults, s: &mut String) {
 }
 
 /// The chart: MB/s against frame size per model, with the loopback limits as flat lines.
-pub(super) fn charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
+fn charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
     let g = Grid::new(r, "frames", KIND);
     if g.is_empty() {
         return Vec::new();

@@ -4,9 +4,11 @@
 
 use std::fmt::Write as _;
 
-use super::markdown::{num, table};
-use super::verdict::{self, Verdict};
+use super::{Bench, Section};
 use crate::bench::data::{BenchResults, Design, RunRecord};
+use crate::md::{num, table};
+use crate::report::figures::median;
+use crate::report::stats::verdict::{self, Verdict};
 
 /// One sentence for the summary's opening: how the runs were made.
 pub fn sentence(r: &BenchResults) -> String {
@@ -37,13 +39,19 @@ pub fn sentence(r: &BenchResults) -> String {
     s
 }
 
-/// The median of some values, None when there are none.
-fn median(v: Vec<f64>) -> Option<f64> {
-    (!v.is_empty()).then(|| verdict::median(&v))
+/// The section.
+pub struct HowMeasured;
+
+impl Section for HowMeasured {
+    fn markdown(&self, b: &Bench) -> String {
+        let mut s = String::new();
+        section(b.results, b.reference, b.margin, &mut s);
+        s
+    }
 }
 
 /// The section: one row per point run in blocks or rounds.
-pub fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
+fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
     let points = verdict::blocked_points(r);
     if points.is_empty() || !r.config.is_blocked() {
         return;

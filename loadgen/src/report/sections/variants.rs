@@ -2,7 +2,7 @@
 //! (`loadgen bench --variant NAME=MODEL:KEY=VALUE:--flag=value`), each a model of its own in
 //! the same shuffled blocks as the model with its defaults. Per point and figure, a
 //! variant's paired per-block ratio to its model (the verdicts' t interval,
-//! [`super::verdict::at_point`] with the model as the reference), so a setting's effect is
+//! [`verdict::at_point`] with the model as the reference), so a setting's effect is
 //! told apart from the noise as models are.
 //!
 //! When glommio ran, `### glommio's cost` follows: its system calls per message, which
@@ -12,9 +12,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::markdown::{num, table};
-use super::verdict::{self, Better, Metric, PointVerdicts, Verdict};
+use super::{Bench, Section};
 use crate::bench::data::{BenchResults, RunRecord, RunStatus, Variant};
+use crate::md::{num, table};
+use crate::report::figures::median;
+use crate::report::stats::verdict::{self, Better, Metric, PointVerdicts, Verdict};
 
 /// System calls per message, counted by perf over the measured window.
 pub const SYSCALLS_MSG: Metric = Metric {
@@ -58,20 +60,11 @@ fn ok_runs<'a>(
 
 /// Median of a metric over a model's ok runs at a point.
 fn median_of(r: &BenchResults, suite: &str, point: &str, model: &str, m: &Metric) -> Option<f64> {
-    let mut v: Vec<f64> = ok_runs(r, suite, point, model)
-        .filter_map(|x| (m.value)(x))
-        .filter(|v| v.is_finite())
-        .collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
+    median(
+        ok_runs(r, suite, point, model)
+            .filter_map(|x| (m.value)(x))
+            .collect(),
+    )
 }
 
 /// A figure with as many decimals as it needs to show three digits or so.
@@ -107,8 +100,19 @@ fn by_model(r: &BenchResults) -> BTreeMap<&str, Vec<&Variant>> {
     out
 }
 
+/// The section, when the bench ran any variant.
+pub struct Variants;
+
+impl Section for Variants {
+    fn markdown(&self, b: &Bench) -> String {
+        let mut s = String::new();
+        section(b.results, b.margin, &mut s);
+        s
+    }
+}
+
 /// The whole section; nothing when the bench ran no variant.
-pub fn section(r: &BenchResults, margin: f64, s: &mut String) {
+fn section(r: &BenchResults, margin: f64, s: &mut String) {
     if r.config.variants.is_empty() {
         return;
     }
@@ -412,7 +416,7 @@ fn glommio(r: &BenchResults, margin: f64, s: &mut String) {
 mod tests {
     use super::*;
     use crate::bench::data::Syscalls;
-    use crate::report::verdict::MIN_BLOCKS;
+    use crate::report::stats::verdict::MIN_BLOCKS;
 
     /// A loadgen report of 1000 ok messages.
     fn report() -> crate::run::report::RunReport {

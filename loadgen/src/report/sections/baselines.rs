@@ -1,19 +1,21 @@
 //! The `## Baselines` section of summary.md: the studies' Python servers (baselines/python)
 //! as the unit the studies used. Per point of the ping-pong sweep, the plans and the
 //! frames, every server's figure as a ratio to py-asyncio's in the same block (the
-//! verdicts' paired ratios and Student-t intervals, [`super::verdict::at_point`] with
+//! verdicts' paired ratios and Student-t intervals, [`verdict::at_point`] with
 //! py-asyncio as the reference), beside the ratio a study published for the same pair
-//! ([`super::studies`]). Pairs a study published against another unit (the async-sig
+//! ([`studies`]). Pairs a study published against another unit (the async-sig
 //! thread's asyncio Protocol) follow in a table of their own.
 
 use std::fmt::Write as _;
 
 use common::testkit::is_baseline;
 
-use super::markdown::table;
-use super::studies::{self, Published};
-use super::verdict::{self, Metric, PointVerdicts};
+use super::{Bench, Section};
 use crate::bench::data::BenchResults;
+use crate::md::table;
+use crate::report::figures::label;
+use crate::report::stats::verdict::{self, Metric, PointVerdicts};
+use crate::report::studies::{self, Published};
 
 /// The studies' unit: asyncio streams, the default way to use asyncio.
 pub const UNIT: &str = "py-asyncio";
@@ -21,15 +23,6 @@ pub const UNIT: &str = "py-asyncio";
 pub const README_BEGIN: &str = "<!-- baselines:begin -->";
 /// Ends it.
 pub const README_END: &str = "<!-- baselines:end -->";
-
-/// A model's name in a table, marked when it is a baseline rather than a Rust model.
-pub fn label(model: &str) -> String {
-    if is_baseline(model) {
-        format!("{model} (baseline)")
-    } else {
-        model.to_string()
-    }
-}
 
 /// True when the bench ran any baseline.
 pub fn any(r: &BenchResults) -> bool {
@@ -195,8 +188,19 @@ pub fn body(r: &BenchResults, margin: f64) -> String {
     s
 }
 
+/// The section, when the bench ran any baseline.
+pub struct Baselines;
+
+impl Section for Baselines {
+    fn markdown(&self, b: &Bench) -> String {
+        let mut s = String::new();
+        section(b.results, b.margin, &mut s);
+        s
+    }
+}
+
 /// The whole section, when the bench ran any baseline.
-pub fn section(r: &BenchResults, margin: f64, s: &mut String) {
+fn section(r: &BenchResults, margin: f64, s: &mut String) {
     if any(r) {
         let _ = write!(s, "## Baselines: ratios to {UNIT}\n\n{}", body(r, margin));
     }

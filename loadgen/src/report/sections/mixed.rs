@@ -6,12 +6,13 @@
 
 use std::fmt::Write as _;
 
-use super::aggregate::Grid;
-use super::chart::{self, Chart};
-use super::markdown::{lat, mean, ms, num, pm, table};
-use super::render::Format;
+use super::{Bench, ChartFile, Section};
 use crate::bench::data::{BenchResults, RunRecord};
 use crate::bench::suite::mixed::{CAP, CAP_CONNS, CPU_MS, SPLITS, WAIT_MS, amdahl, capped_point};
+use crate::md::{ms, ms_or_dash, num, table};
+use crate::report::figures::{lat, mean, median, pm};
+use crate::report::stats::aggregate::Grid;
+use crate::report::svg::chart::{self, Chart};
 
 /// Targets for committed results: speedup within this share of 1/(1-p) from 13 connections.
 const SPEEDUP_TOLERANCE: f64 = 0.10;
@@ -26,7 +27,7 @@ const CAPPED_THROUGHPUT_TOLERANCE: f64 = 0.05;
 const PREEMPTIVE: &str = "thread";
 
 /// The figures of the suite, arranged.
-struct Mixed<'a> {
+struct MixedRuns<'a> {
     sweep: Grid<'a>,
     cap: Grid<'a>,
 }
@@ -51,29 +52,9 @@ fn unloaded_us() -> f64 {
     (CPU_MS + WAIT_MS) * 1000.0
 }
 
-/// The median of some values.
-pub(super) fn median(mut v: Vec<f64>) -> Option<f64> {
-    v.retain(|x| x.is_finite());
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
-}
-
-/// A figure in milliseconds from microseconds, or `-`.
-fn ms_or_dash(us: Option<f64>) -> String {
-    us.map_or("-".into(), ms)
-}
-
-impl<'a> Mixed<'a> {
-    fn new(r: &'a BenchResults) -> Mixed<'a> {
-        Mixed {
+impl<'a> MixedRuns<'a> {
+    fn new(r: &'a BenchResults) -> MixedRuns<'a> {
+        MixedRuns {
             sweep: Grid::new(r, "mixed", "sweep"),
             cap: Grid::new(r, "mixed", "cap"),
         }
@@ -160,9 +141,24 @@ fn service_span(r: &BenchResults) -> &'static str {
     }
 }
 
+/// The section and its charts.
+pub struct Mixed;
+
+impl Section for Mixed {
+    fn markdown(&self, b: &Bench) -> String {
+        let mut s = String::new();
+        section(b.results, &mut s);
+        s
+    }
+
+    fn charts(&self, b: &Bench) -> Vec<ChartFile> {
+        charts(b.results)
+    }
+}
+
 /// The section of summary.md (nothing when the bench ran no `mixed` point).
-pub(super) fn section(r: &BenchResults, s: &mut String) {
-    let x = Mixed::new(r);
+fn section(r: &BenchResults, s: &mut String) {
+    let x = MixedRuns::new(r);
     if x.sweep.is_empty() && x.cap.is_empty() {
         return;
     }
@@ -187,7 +183,7 @@ pub(super) fn section(r: &BenchResults, s: &mut String) {
     per_model(&x, s);
 }
 
-fn per_model(x: &Mixed, s: &mut String) {
+fn per_model(x: &MixedRuns, s: &mut String) {
     let header: Vec<String> = [
         "conns",
         "requests/s",
@@ -241,7 +237,7 @@ fn per_model(x: &Mixed, s: &mut String) {
 }
 
 /// Each model against the targets set for committed results.
-fn targets(x: &Mixed, s: &mut String) {
+fn targets(x: &MixedRuns, s: &mut String) {
     let (_, bound) = amdahl();
     let unloaded = unloaded_us();
     let capped = capped_point();
@@ -328,7 +324,7 @@ fn targets(x: &Mixed, s: &mut String) {
     );
 }
 
-fn cap_table(x: &Mixed, s: &mut String) {
+fn cap_table(x: &MixedRuns, s: &mut String) {
     let header: Vec<String> = [
         "model",
         "server",
@@ -380,7 +376,7 @@ fn cap_table(x: &Mixed, s: &mut String) {
 }
 
 /// The median over models of a cap point's figure.
-fn cap_median(x: &Mixed, p: &str, f: impl Fn(&RunRecord) -> Option<f64> + Copy) -> Option<f64> {
+fn cap_median(x: &MixedRuns, p: &str, f: impl Fn(&RunRecord) -> Option<f64> + Copy) -> Option<f64> {
     median(
         x.models()
             .iter()
@@ -389,7 +385,7 @@ fn cap_median(x: &Mixed, p: &str, f: impl Fn(&RunRecord) -> Option<f64> + Copy) 
     )
 }
 
-fn cap_paragraph(x: &Mixed, s: &mut String) {
+fn cap_paragraph(x: &MixedRuns, s: &mut String) {
     let (uncapped, capped) = (CAP_CONNS.to_string(), capped_point());
     let (Some(rps_u), Some(rps_c)) = (
         cap_median(x, &uncapped, requests_per_s),
@@ -423,7 +419,7 @@ fn cap_paragraph(x: &Mixed, s: &mut String) {
     );
 }
 
-fn thread_paragraph(x: &Mixed, s: &mut String) {
+fn thread_paragraph(x: &MixedRuns, s: &mut String) {
     let Some(top) = x.top().cloned() else { return };
     let models = x.models();
     if !models.iter().any(|m| m == PREEMPTIVE) {
@@ -486,70 +482,69 @@ fn latency_file(model: &str) -> String {
     format!("mixed-latency-{model}.svg")
 }
 
-/// The suite's charts: speedup and latency against connections, one pair per model.
-pub struct Charts;
-
-impl Format for Charts {
-    fn files(&self, r: &BenchResults) -> Vec<(String, String)> {
-        let x = Mixed::new(r);
-        let (_, bound) = amdahl();
-        let mut files = Vec::new();
-        for m in x.models() {
-            let measured = x.speedups(&m);
-            if measured.is_empty() {
-                continue;
-            }
-            let ideal = measured.iter().map(|&(n, _)| (n, n.min(bound))).collect();
-            files.push((
-                speedup_file(&m),
-                chart::svg(&Chart {
-                    title: format!("mixed, {m}: speedup over 1 connection"),
-                    x_label: "connections".into(),
-                    y_label: "throughput / throughput at 1 connection".into(),
-                    log_x: false,
-                    log_y: false,
-                    series: vec![
-                        (m.clone(), measured),
-                        (format!("min(N, 1/(1-p) = {})", num(bound, 0)), ideal),
-                    ],
-                    bars: vec![],
-                }),
-            ));
-            let line = |f: fn(&crate::run::report::Latency) -> u64| -> Vec<(f64, f64)> {
-                x.sweep
-                    .points
-                    .iter()
-                    .filter_map(|p| {
-                        let v = x.at(&m, p, |r| lat(r, f))?;
-                        Some((x.sweep.conns(p) as f64, v / 1000.0))
-                    })
-                    .collect()
-            };
-            let p50 = line(|l| l.p50);
-            let unloaded = p50
-                .iter()
-                .map(|&(n, _)| (n, unloaded_us() / 1000.0))
-                .collect();
-            files.push((
-                latency_file(&m),
-                chart::svg(&Chart {
-                    title: format!("mixed, {m}: latency, ms (loadgen, mean over blocks)"),
-                    x_label: "connections".into(),
-                    y_label: "latency, ms".into(),
-                    log_x: false,
-                    log_y: false,
-                    series: vec![
-                        ("p50".into(), p50),
-                        ("p95".into(), line(|l| l.p95)),
-                        ("p99".into(), line(|l| l.p99)),
-                        (format!("unloaded {} ms", ms(unloaded_us())), unloaded),
-                    ],
-                    bars: vec![],
-                }),
-            ));
+/// The suite's charts: speedup and latency against connections, one pair per model, each
+/// linked from the section's own text.
+fn charts(r: &BenchResults) -> Vec<ChartFile> {
+    let x = MixedRuns::new(r);
+    let (_, bound) = amdahl();
+    let mut files = Vec::new();
+    for m in x.models() {
+        let measured = x.speedups(&m);
+        if measured.is_empty() {
+            continue;
         }
-        files
+        let ideal = measured.iter().map(|&(n, _)| (n, n.min(bound))).collect();
+        files.push(ChartFile {
+            file: speedup_file(&m),
+            caption: None,
+            svg: chart::svg(&Chart {
+                title: format!("mixed, {m}: speedup over 1 connection"),
+                x_label: "connections".into(),
+                y_label: "throughput / throughput at 1 connection".into(),
+                log_x: false,
+                log_y: false,
+                series: vec![
+                    (m.clone(), measured),
+                    (format!("min(N, 1/(1-p) = {})", num(bound, 0)), ideal),
+                ],
+                bars: vec![],
+            }),
+        });
+        let line = |f: fn(&crate::run::report::Latency) -> u64| -> Vec<(f64, f64)> {
+            x.sweep
+                .points
+                .iter()
+                .filter_map(|p| {
+                    let v = x.at(&m, p, |r| lat(r, f))?;
+                    Some((x.sweep.conns(p) as f64, v / 1000.0))
+                })
+                .collect()
+        };
+        let p50 = line(|l| l.p50);
+        let unloaded = p50
+            .iter()
+            .map(|&(n, _)| (n, unloaded_us() / 1000.0))
+            .collect();
+        files.push(ChartFile {
+            file: latency_file(&m),
+            caption: None,
+            svg: chart::svg(&Chart {
+                title: format!("mixed, {m}: latency, ms (loadgen, mean over blocks)"),
+                x_label: "connections".into(),
+                y_label: "latency, ms".into(),
+                log_x: false,
+                log_y: false,
+                series: vec![
+                    ("p50".into(), p50),
+                    ("p95".into(), line(|l| l.p95)),
+                    ("p99".into(), line(|l| l.p99)),
+                    (format!("unloaded {} ms", ms(unloaded_us())), unloaded),
+                ],
+                bars: vec![],
+            }),
+        });
     }
+    files
 }
 
 #[cfg(test)]
@@ -685,16 +680,9 @@ mod tests {
     }
 
     #[test]
-    fn a_summary_of_mixed_runs_alone_has_no_main_table() {
-        let s = crate::report::markdown::summary(&results(), &[], "epoll", 0.03);
-        assert!(s.contains("## mixed\n"), "{s}");
-        assert!(!s.contains("## Main table"), "{s}");
-    }
-
-    #[test]
     fn one_speedup_and_one_latency_chart_per_model() {
-        let files = Charts.files(&results());
-        let names: Vec<&str> = files.iter().map(|(f, _)| f.as_str()).collect();
+        let files = charts(&results());
+        let names: Vec<&str> = files.iter().map(|f| f.file.as_str()).collect();
         assert_eq!(
             names,
             [
@@ -704,23 +692,16 @@ mod tests {
                 "mixed-latency-thread.svg"
             ]
         );
-        assert_eq!(files[0].1.matches("<polyline").count(), 2);
-        assert!(files[0].1.contains("min(N, 1/(1-p) = 12)"));
-        assert_eq!(files[1].1.matches("<polyline").count(), 4);
+        assert_eq!(files[0].svg.matches("<polyline").count(), 2);
+        assert!(files[0].svg.contains("min(N, 1/(1-p) = 12)"));
+        assert_eq!(files[1].svg.matches("<polyline").count(), 4);
+        assert!(files.iter().all(|f| f.caption.is_none()));
         assert!(
-            Charts
-                .files(&BenchResults {
-                    runs: vec![],
-                    ..results()
-                })
-                .is_empty()
+            charts(&BenchResults {
+                runs: vec![],
+                ..results()
+            })
+            .is_empty()
         );
-    }
-
-    #[test]
-    fn medians() {
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
-        assert_eq!(median(vec![]), None);
     }
 }

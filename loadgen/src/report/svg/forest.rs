@@ -4,7 +4,9 @@
 
 use std::fmt::Write as _;
 
-use super::verdict::PointVerdicts;
+use super::esc;
+
+use crate::report::stats::verdict::PointVerdicts;
 
 const W: f64 = 640.0;
 const LEFT: f64 = 130.0;
@@ -12,12 +14,6 @@ const RIGHT: f64 = 30.0;
 const TOP: f64 = 44.0;
 const ROW: f64 = 24.0;
 const BOTTOM: f64 = 46.0;
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
 
 /// The file a point's forest plot is written to.
 pub fn file_name(pv: &PointVerdicts) -> String {
@@ -151,7 +147,8 @@ fn ticks(lo: f64, hi: f64) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::verdict::{MSG_S, at_point, tests::synthetic};
+    use crate::report::stats::fixtures::synthetic;
+    use crate::report::stats::verdict::{MSG_S, at_point};
 
     #[test]
     fn one_row_per_model_on_a_log_axis() {

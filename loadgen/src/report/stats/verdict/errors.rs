@@ -4,11 +4,11 @@
 //! have *fewer errors* or *more errors* only when the interval clears 0 by more than
 //! [`ERROR_MARGIN_PTS`] (one error in a thousand samples: below it an error share is noise
 //! of a dropped connection or two), *the same* when it lies within ± that margin,
-//! inconclusive otherwise and below [`super::MIN_BLOCKS`] blocks.
+//! inconclusive otherwise and below [`super::interval::MIN_BLOCKS`] blocks.
 
 use std::collections::BTreeMap;
 
-use super::interval::Estimate;
+use super::interval::{Estimate, MIN_BLOCKS};
 use crate::bench::data::RunRecord;
 
 /// Margin of the error verdicts, percentage points.
@@ -99,7 +99,7 @@ pub fn rows(by_model: &BTreeMap<&str, Vec<&RunRecord>>, reference: &str) -> Vec<
             let verdict = match difference {
                 _ if *model == reference => ErrorVerdict::Reference,
                 None => ErrorVerdict::NoData,
-                Some(_) if diffs.len() < super::MIN_BLOCKS => ErrorVerdict::Inconclusive,
+                Some(_) if diffs.len() < MIN_BLOCKS => ErrorVerdict::Inconclusive,
                 Some((_, lo, hi)) => judge(lo, hi),
             };
             ErrorRow {

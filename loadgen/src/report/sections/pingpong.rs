@@ -1,78 +1,37 @@
-//! The suites' sections of summary.md: the main table, `pingpong` (messages/s with
-//! intervals, relative speed, latency, CPU per message, system calls, user share, RSS per
-//! connection, top system calls, the fixed-rate run) and `plans` (the PyYYC table).
+//! The ping-pong suite's section: messages/s with intervals, speed relative to the slowest
+//! model, latency, server CPU per message, system calls, user share, RSS per connection,
+//! fairness per connection and the top system calls; and its three charts against
+//! connections (messages/s, p95 latency, CPU per message) with 95% error bars.
 
 use std::fmt::Write as _;
 
-use super::aggregate::Grid;
-use super::markdown::{Figure, grid_table, lat, mean, ms, num, pm, table};
+use super::{Bench, ChartFile, Section};
 use crate::bench::data::{BenchResults, RunRecord};
+use crate::md::{ms, num, table};
+use crate::report::figures::{Figure, conns_header, grid_table, lat, mean, pm};
+use crate::report::stats::aggregate::Grid;
+use crate::report::svg::chart::{self, Chart};
 
-/// The main table: messages/s per connection count, and the server's CPU at the fixed rate;
-/// for a bench in blocks, each figure with its ratio to the reference and its verdict.
-pub fn headline(r: &BenchResults, reference: &str, margin: f64) -> String {
-    let sweep = Grid::new(r, "pingpong", "sweep");
-    let fixed = Grid::new(r, "pingpong", "fixed-rate");
-    if sweep.is_empty() {
-        return "(no ping-pong runs)\n".into();
+/// The section.
+pub struct Pingpong;
+
+impl Section for Pingpong {
+    fn markdown(&self, b: &Bench) -> String {
+        let mut s = String::new();
+        pingpong(b.results, &mut s);
+        s
     }
-    let mut header = vec!["model".to_string()];
-    header.extend(
-        sweep
-            .points
-            .iter()
-            .map(|p| format!("msg/s @ {} conns", num(sweep.conns(p) as f64, 0))),
-    );
-    let fp = fixed.points.first().cloned();
-    let blocked = r.config.is_blocked();
-    let verdicts = |point: &str, metric| {
-        blocked.then(|| super::verdict::at_point(r, "pingpong", point, metric, reference, margin))
-    };
-    let sweep_v: Vec<_> = sweep
-        .points
-        .iter()
-        .map(|p| verdicts(p, super::verdict::MSG_S))
-        .collect();
-    let fixed_v = fp
-        .as_deref()
-        .and_then(|p| verdicts(p, super::verdict::CPU_MSG));
-    let with = |v: &Option<super::verdict::PointVerdicts>, m: &str, figure: String| match v
-        .as_ref()
-        .and_then(|pv| super::ranking::brief(pv, m))
-    {
-        Some(b) if figure != "-" => format!("{figure} ({b})"),
-        _ => figure,
-    };
-    if let Some(p) = &fp {
-        header.push(format!("server CPU % @ {} msg/s", num(rate_of(p), 0)));
-        header.push("server CPU us/msg @ fixed rate".into());
+
+    fn charts(&self, b: &Bench) -> Vec<ChartFile> {
+        charts(b.results)
+            .into_iter()
+            .map(|(file, caption, c)| ChartFile {
+                file,
+                svg: chart::svg(&c),
+                caption: Some(caption),
+            })
+            .collect()
     }
-    let rows: Vec<Vec<String>> = sweep
-        .models
-        .iter()
-        .map(|m| {
-            let mut row = vec![super::baselines::label(m)];
-            row.extend(sweep.points.iter().zip(&sweep_v).map(|(p, v)| {
-                with(
-                    v,
-                    m,
-                    mean(sweep.cell(m, p, |r| r.messages_per_s), |v| num(v, 0)),
-                )
-            }));
-            if let Some(p) = &fp {
-                row.push(mean(fixed.cell(m, p, RunRecord::server_cpu_pct), |v| {
-                    num(v, 1)
-                }));
-                row.push(with(
-                    &fixed_v,
-                    m,
-                    mean(fixed.cell(m, p, fixed.cpu_us_per_message()), |v| num(v, 2)),
-                ));
-            }
-            row
-        })
-        .collect();
-    table(&header, &rows)
 }
 
 /// Service per connection: Jain's index, the fewest samples a connection got, starved
@@ -99,12 +58,7 @@ fn fairness(g: &Grid, s: &mut String) {
         s,
         "Ok samples of the least-served connection / connections with none / longest wait for an echo in ms (the worst block for each):\n\n{}",
         {
-            let mut header = vec!["model".to_string()];
-            header.extend(
-                g.points
-                    .iter()
-                    .map(|p| format!("{} conns", num(g.conns(p) as f64, 0))),
-            );
+            let header = conns_header(g);
             let rows: Vec<Vec<String>> = g
                 .models
                 .iter()
@@ -158,12 +112,7 @@ fn fairness(g: &Grid, s: &mut String) {
     );
 }
 
-/// The offered rate in a fixed-rate point's name (`rate-50000`).
-fn rate_of(point: &str) -> f64 {
-    point.trim_start_matches("rate-").parse().unwrap_or(0.0)
-}
-
-pub(super) fn pingpong(r: &BenchResults, s: &mut String) {
+fn pingpong(r: &BenchResults, s: &mut String) {
     let g = Grid::new(r, "pingpong", "sweep");
     if g.is_empty() {
         return;
@@ -208,12 +157,7 @@ pub(super) fn pingpong(r: &BenchResults, s: &mut String) {
         "### Messages per second (mean ± 95% interval over blocks)\n\n{}",
         grid_table(&g, |r| r.messages_per_s, |c| pm(c, 0))
     );
-    let mut header = vec!["model".to_string()];
-    header.extend(
-        g.points
-            .iter()
-            .map(|p| format!("{} conns", num(g.conns(p) as f64, 0))),
-    );
+    let header = conns_header(&g);
     let slowest: Vec<Option<f64>> = g
         .points
         .iter()
@@ -323,108 +267,86 @@ pub(super) fn pingpong(r: &BenchResults, s: &mut String) {
             )
         );
     }
-    fixed_rate(r, s);
 }
 
-fn fixed_rate(r: &BenchResults, s: &mut String) {
-    let g = Grid::new(r, "pingpong", "fixed-rate");
-    let Some(p) = g.points.first() else { return };
-    let header: Vec<String> = [
-        "model",
-        "offered msg/s",
-        "achieved msg/s",
-        "server CPU %",
-        "CPU us/msg",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "syscalls/msg",
-        "errors %",
-        "loadgen CPU %",
-        "loadgen lateness p99 us",
-    ]
-    .iter()
-    .map(|h| h.to_string())
-    .collect();
-    let rows: Vec<Vec<String>> = g
-        .models
-        .iter()
-        .map(|m| {
-            vec![
-                m.clone(),
-                num(rate_of(p), 0),
-                pm(g.cell(m, p, |r| r.messages_per_s), 0),
-                pm(g.cell(m, p, RunRecord::server_cpu_pct), 1),
-                mean(g.cell(m, p, g.cpu_us_per_message()), |v| num(v, 2)),
-                mean(g.cell(m, p, |r| lat(r, |l| l.p50)), ms),
-                mean(g.cell(m, p, |r| lat(r, |l| l.p95)), ms),
-                mean(g.cell(m, p, |r| lat(r, |l| l.p99)), ms),
-                mean(
-                    g.cell(m, p, |r| r.syscalls.as_ref().map(|s| s.per_message)),
-                    |v| num(v, 2),
-                ),
-                mean(g.cell(m, p, RunRecord::error_pct), |v| num(v, 2)),
-                mean(g.cell(m, p, RunRecord::loadgen_cpu_pct), |v| num(v, 1)),
-                mean(g.cell(m, p, RunRecord::send_lateness_p99_us), |v| num(v, 0)),
-            ]
-        })
-        .collect();
-    let _ = writeln!(
-        s,
-        "### Server CPU at a fixed offered load ({} msg/s over {} connections, open loop)\n\nThe same load for every model: the CPU it needs is its cost. Latency counts from each request's due time. loadgen's own CPU share and its send lateness (the time from a request's due time to its send, with its connection free) say how well the client held the schedule; a run whose lateness p99 is over a tenth of its p99 is left out of the p99 verdicts. Means over the runs or slices.\n\n{}",
-        num(rate_of(p), 0),
-        g.conns(p),
-        table(&header, &rows)
-    );
-}
-
-pub(super) fn plans(r: &BenchResults, s: &mut String) {
-    let g = Grid::new(r, "plans", "plan");
+/// The ping-pong sweep's charts.
+fn charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
+    let g = Grid::new(r, "pingpong", "sweep");
     if g.is_empty() {
-        return;
+        return Vec::new();
     }
-    let _ = writeln!(
-        s,
-        "## plans\n\nThe PyYYC 2020 JMeter plans (threads x loops, 1 s ramp-up; loops scaled by {}), as its table: throughput, latency avg/min/max, errors, server CPU and memory.\n",
-        r.config.scale
-    );
-    let header: Vec<String> = [
-        "model",
-        "throughput/s",
-        "avg ms",
-        "min ms",
-        "max ms",
-        "error %",
-        "server CPU %",
-        "RSS peak MiB",
-        "VSZ peak MiB",
-    ]
-    .iter()
-    .map(|h| h.to_string())
-    .collect();
-    for p in &g.points {
-        let rows: Vec<Vec<String>> = g
-            .models
+    let line = |f: &dyn Fn(&RunRecord) -> Option<f64>| -> Vec<(String, Vec<(f64, f64)>)> {
+        g.models
             .iter()
             .map(|m| {
-                let c = |f: fn(&RunRecord) -> Option<f64>| g.cell(m, p, f);
-                vec![
-                    m.clone(),
-                    pm(c(|r| r.report.as_ref().map(|x| x.throughput_per_s)), 0),
-                    mean(c(|r| r.report.as_ref().map(|x| x.latency_us.mean)), ms),
-                    c(|r| lat(r, |l| l.min)).map_or("-".into(), |c| ms(c.min)),
-                    c(|r| lat(r, |l| l.max)).map_or("-".into(), |c| ms(c.max)),
-                    mean(c(RunRecord::error_pct), |v| num(v, 2)),
-                    mean(c(RunRecord::server_cpu_pct), |v| num(v, 1)),
-                    mean(c(|r| r.rss_peak_kib.map(|k| k as f64 / 1024.0)), |v| {
-                        num(v, 1)
-                    }),
-                    mean(c(|r| r.vsz_peak_kib.map(|k| k as f64 / 1024.0)), |v| {
-                        num(v, 1)
-                    }),
-                ]
+                let pts = g
+                    .points
+                    .iter()
+                    .filter_map(|p| Some((g.conns(p) as f64, g.cell(m, p, f)?.mean)))
+                    .collect();
+                (m.clone(), pts)
             })
-            .collect();
-        let _ = writeln!(s, "### {p} (threads x loops)\n\n{}", table(&header, &rows));
-    }
+            .collect()
+    };
+    // 95% intervals of the means over blocks, as error bars.
+    let bars = |f: &dyn Fn(&RunRecord) -> Option<f64>| -> Vec<Vec<(f64, f64, f64)>> {
+        g.models
+            .iter()
+            .map(|m| {
+                g.points
+                    .iter()
+                    .filter_map(|p| {
+                        let c = g.cell(m, p, f)?;
+                        let hw = c.ci95?;
+                        Some((g.conns(p) as f64, c.mean - hw, c.mean + hw))
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let p95 = |r: &RunRecord| {
+        let rep = r.report.as_ref()?;
+        (rep.ok > 0).then(|| rep.latency_us.p95 as f64 / 1000.0)
+    };
+    vec![
+        (
+            "pingpong-throughput.svg".into(),
+            "messages/s vs connections".into(),
+            Chart {
+                title: "pingpong: messages/s (mean over blocks, 95% interval)".into(),
+                x_label: "connections (log scale)".into(),
+                y_label: "messages/s".into(),
+                log_x: true,
+                log_y: false,
+                series: line(&|r: &RunRecord| r.messages_per_s),
+                bars: bars(&|r: &RunRecord| r.messages_per_s),
+            },
+        ),
+        (
+            "pingpong-p95.svg".into(),
+            "p95 latency vs connections".into(),
+            Chart {
+                title: "pingpong: p95 latency, ms (mean over blocks, 95% interval)".into(),
+                x_label: "connections (log scale)".into(),
+                y_label: "p95 latency, ms (log scale)".into(),
+                log_x: true,
+                log_y: true,
+                series: line(&p95),
+                bars: bars(&p95),
+            },
+        ),
+        (
+            "pingpong-cpu-per-msg.svg".into(),
+            "server CPU us per message vs connections".into(),
+            Chart {
+                title: "pingpong: server CPU us per message (mean, 95% interval)".into(),
+                x_label: "connections (log scale)".into(),
+                y_label: "us of CPU per message".into(),
+                log_x: true,
+                log_y: false,
+                series: line(&g.cpu_us_per_message()),
+                bars: bars(&g.cpu_us_per_message()),
+            },
+        ),
+    ]
 }

@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use super::esc;
+
 /// A chart: named series of (x, y) points.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chart {
@@ -111,12 +113,6 @@ pub fn short(v: f64) -> String {
     let s = format!("{d:.1}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     format!("{s}{suffix}")
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// The chart as an SVG document.

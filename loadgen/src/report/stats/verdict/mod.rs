@@ -40,11 +40,9 @@ pub mod tiers;
 
 use figures::paired_logs;
 pub use figures::{CpuSource, line};
-pub use interval::{Estimate, Interval, difference, median, paired, unpaired};
+pub use interval::{Estimate, Interval, MIN_BLOCKS, difference, median, paired, unpaired};
 pub use outliers::{OUTLIER_MADS, Outlier};
 
-/// Fewest paired blocks for a verdict other than inconclusive.
-pub const MIN_BLOCKS: usize = 5;
 /// loadgen's median CPU share (percent of one CPU) over a model's runs at a point at or
 /// above which its messages/s verdict is marked client-bound.
 pub const CLIENT_BOUND_PCT: f64 = 90.0;

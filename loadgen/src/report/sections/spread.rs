@@ -9,11 +9,12 @@ use std::fmt::Write as _;
 
 use common::prefork::Accept;
 
-use super::markdown::{ms, num, table};
-use super::mixed::median;
+use super::{Bench, Section};
 use crate::bench::data::{BenchResults, RunRecord, RunStatus};
 use crate::bench::suite::mixed::{CPU_MS, WAIT_MS};
 use crate::bench::suite::spread::{self, ACCEPTS, CONNS, KIND, RAMPUP_S, parse_point, refusal};
+use crate::md::{ms_or_dash, num, table};
+use crate::report::figures::{lat, median};
 
 /// A worker runs hot when its share of the requests is at least this many times the even
 /// share 1/P (the busiest share over the mean share, median over blocks).
@@ -55,7 +56,7 @@ impl Figures {
 }
 
 /// The suite's runs, arranged.
-struct Spread<'a> {
+struct SpreadRuns<'a> {
     runs: Vec<&'a RunRecord>,
     /// Models with any run or refusal in the suite, in the bench's order.
     models: Vec<String>,
@@ -63,8 +64,8 @@ struct Spread<'a> {
     processes: Vec<u32>,
 }
 
-impl<'a> Spread<'a> {
-    fn new(r: &'a BenchResults) -> Spread<'a> {
+impl<'a> SpreadRuns<'a> {
+    fn new(r: &'a BenchResults) -> SpreadRuns<'a> {
         let runs: Vec<&RunRecord> = r
             .runs
             .iter()
@@ -90,7 +91,7 @@ impl<'a> Spread<'a> {
                 }
             }
         }
-        Spread {
+        SpreadRuns {
             runs,
             models,
             processes,
@@ -154,8 +155,8 @@ impl<'a> Spread<'a> {
             shares,
             conns_max_mean: over(|x| x.workers.as_ref()?.connections_max_mean()),
             requests_max_mean: over(|x| x.workers.as_ref()?.requests_max_mean()),
-            p50_us: over(|x| super::markdown::lat(x, |l| l.p50)),
-            p99_us: over(|x| super::markdown::lat(x, |l| l.p99)),
+            p50_us: over(|x| lat(x, |l| l.p50)),
+            p99_us: over(|x| lat(x, |l| l.p99)),
             requests_per_s: over(|x| x.messages_per_s),
         })
     }
@@ -178,12 +179,8 @@ fn ratio(x: Option<f64>) -> String {
     x.map_or("-".into(), |v| format!("{v:.2}"))
 }
 
-fn ms_or_dash(us: Option<f64>) -> String {
-    us.map_or("-".into(), ms)
-}
-
 /// The table of one worker count.
-fn workers_table(x: &Spread, processes: u32) -> String {
+fn workers_table(x: &SpreadRuns, processes: u32) -> String {
     let header: Vec<String> = [
         "model",
         "accept",
@@ -251,7 +248,7 @@ fn slot_words(model: &str, accept: Accept, processes: u32, f: &Figures) -> Strin
 }
 
 /// The paragraph that names the hot slots and says what each mode did.
-fn findings(x: &Spread, one_cpu: bool, s: &mut String) {
+fn findings(x: &SpreadRuns, one_cpu: bool, s: &mut String) {
     let (mut hot, mut crowded) = (Vec::new(), Vec::new());
     let (mut all, mut evener) = (0, 0);
     for &p in &x.processes {
@@ -360,7 +357,7 @@ fn findings(x: &Spread, one_cpu: bool, s: &mut String) {
 }
 
 /// `; against shared in the same 10 slots: requests max/mean 1.05 vs 1.60, p99 ...`.
-fn against_shared(x: &Spread, slots: &[(String, u32, Figures)]) -> String {
+fn against_shared(x: &SpreadRuns, slots: &[(String, u32, Figures)]) -> String {
     let mut pairs: Vec<(&Figures, Figures)> = Vec::new();
     for (m, p, f) in slots {
         if let Slot::Figures(shared) = x.slot(m, *p, Accept::Shared) {
@@ -394,9 +391,20 @@ fn against_shared(x: &Spread, slots: &[(String, u32, Figures)]) -> String {
     )
 }
 
+/// The section.
+pub struct Spread;
+
+impl Section for Spread {
+    fn markdown(&self, b: &Bench) -> String {
+        let mut s = String::new();
+        section(b.results, &mut s);
+        s
+    }
+}
+
 /// The section of summary.md (nothing when the bench ran no `spread` point).
-pub(super) fn section(r: &BenchResults, s: &mut String) {
-    let x = Spread::new(r);
+fn section(r: &BenchResults, s: &mut String) {
+    let x = SpreadRuns::new(r);
     if x.runs.is_empty() {
         return;
     }

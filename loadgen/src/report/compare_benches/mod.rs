@@ -1,4 +1,4 @@
-//! `loadgen compare A B` for two bench folders: before and after a change (a tokio upgrade,
+//! `loadgen compare A B` for two bench folders ([`ratios`]: several side by side): before and after a change (a tokio upgrade,
 //! a server patch). Two benches ran at different times, and this machine's speed differs
 //! from one hour to the next by more than most changes, so their raw figures are not
 //! compared. What is compared is each model's ratio to a reference model both benches ran
@@ -15,9 +15,11 @@ use std::path::Path;
 
 use thiserror::Error;
 
-use super::markdown::table;
-use super::verdict::{self, Interval, Metric, Verdict};
 use crate::bench::data::{BenchResults, DataError, RunRecord};
+use crate::md::table;
+use crate::report::stats::verdict::{self, Interval, Metric, Verdict};
+
+pub mod ratios;
 
 /// Two benches that cannot be compared.
 #[derive(Debug, Error)]
@@ -323,7 +325,7 @@ pub fn compare_dirs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::verdict::tests::synthetic;
+    use crate::report::stats::fixtures::synthetic;
 
     fn scaled(mut r: BenchResults, model: Option<&str>, by: f64) -> BenchResults {
         for x in r

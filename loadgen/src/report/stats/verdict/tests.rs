@@ -1,13 +1,6 @@
 use super::*;
-use crate::bench::data::BenchConfig;
+use crate::report::stats::fixtures::{interleaved, normal, slice_record, synthetic, with_samples};
 use crate::rng::Rng;
-
-/// Normal noise from the generator (Box-Muller).
-fn normal(rng: &mut Rng) -> f64 {
-    let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-    let v = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-    (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-}
 
 #[test]
 fn verdicts_follow_the_margin() {
@@ -48,76 +41,6 @@ fn outliers_by_median_absolute_deviation() {
     assert_eq!(outliers::by_deviation(&v), vec![(6, 300.0, 100.25)]);
     let flat: BTreeMap<u32, f64> = (1..5).map(|b| (b, 7.0)).collect();
     assert!(outliers::by_deviation(&flat).is_empty());
-}
-
-/// A bench of `blocks` blocks: epoll at 100 msg/s, `fast` 20% faster, `same` equal,
-/// `slow` 20% slower, with 3% noise per run that each block shares in part.
-pub(crate) fn synthetic(blocks: u32) -> BenchResults {
-    let models = ["epoll", "fast", "same", "slow"];
-    let factor = [1.0, 1.2, 1.0, 0.8];
-    let mut noise = Rng::new(9);
-    let mut runs = Vec::new();
-    for block in 1..=blocks {
-        let shared = 1.0 + 0.10 * normal(&mut noise);
-        for (i, m) in models.iter().enumerate() {
-            let mut r = RunRecord::blank("pingpong", "100", "sweep", 100, block, m);
-            r.position = Some(i as u32 + 1);
-            r.messages_per_s = Some(100.0 * factor[i] * shared * (1.0 + 0.01 * normal(&mut noise)));
-            runs.push(r);
-        }
-    }
-    let mut config = crate::bench::suite::config(1.0);
-    config.suites = vec!["pingpong".into()];
-    config.models = models.map(String::from).to_vec();
-    BenchResults::of_runs(BenchConfig { blocks, ..config }, runs)
-}
-
-/// A slice of `model` at ping-pong 100 conns, at place `pos` (from 0) of `round`, the
-/// places 50 ms apart and the rounds a second.
-fn slice_record(model: &str, round: u32, pos: usize) -> RunRecord {
-    let mut r = RunRecord::blank("pingpong", "100", "sweep", 100, round, model);
-    r.position = Some(pos as u32 + 1);
-    r.started_unix_ms = Some(u64::from(round) * 1000 + pos as u64 * 50);
-    r.slice = Some(crate::bench::data::SliceFigures {
-        round,
-        group: 1,
-        warmup_s: 0.02,
-        measured_s: 0.03,
-        drain_s: 0.0,
-        loadgen_cpu_ns: 0,
-        connected: 100,
-        abandoned: 0,
-    });
-    r
-}
-
-/// An interleaved bench of `rounds` rounds: epoll, its twin, `slow` (10% fewer
-/// messages/s) and seven more at epoll's speed, in a shuffled order per round, 50 ms a
-/// slice, the machine's speed drifting steadily through each round by up to `drift`
-/// (a new slope each round) plus 1% noise per slice.
-fn interleaved(rounds: u32, drift: f64) -> BenchResults {
-    let mut models = vec!["epoll", "epoll-twin", "slow"];
-    let more = ["m1", "m2", "m3", "m4", "m5", "m6", "m7"];
-    models.extend(more);
-    let mut noise = Rng::new(3);
-    let mut runs = Vec::new();
-    for round in 1..=rounds {
-        let slope = drift * normal(&mut noise);
-        let mut order: Vec<usize> = (0..models.len()).collect();
-        Rng::new(u64::from(round)).shuffle(&mut order);
-        for (pos, &i) in order.iter().enumerate() {
-            let m = models[i];
-            let mut r = slice_record(m, round, pos);
-            let level = if m == "slow" { 0.9 } else { 1.0 };
-            let moment = (slope * pos as f64 / models.len() as f64).exp();
-            r.messages_per_s = Some(1e5 * level * moment * (1.0 + 0.01 * normal(&mut noise)));
-            runs.push(r);
-        }
-    }
-    let mut config = crate::bench::suite::config(1.0);
-    config.suites = vec!["pingpong".into()];
-    config.models = models.iter().map(|m| m.to_string()).collect();
-    BenchResults::of_runs(config, runs)
 }
 
 #[test]
@@ -231,15 +154,6 @@ fn paired_blocks_rank_through_shared_noise() {
     );
 }
 
-/// A run's report with `samples` samples of which `errors` failed.
-fn with_samples(r: &mut RunRecord, samples: u64, errors: u64) {
-    let mut rep = crate::run::report::test_report(&crate::stats::Stats::new(false));
-    rep.samples = samples;
-    rep.ok = samples - errors;
-    rep.errors = errors;
-    r.report = Some(rep);
-}
-
 #[test]
 fn a_model_with_errors_gets_its_error_share_not_a_speed_verdict() {
     // `slow` fails 45% of its samples: its ok/s is low because of it, not its speed.
@@ -258,10 +172,6 @@ fn a_model_with_errors_gets_its_error_share_not_a_speed_verdict() {
     assert_eq!(row("slow").verdict_cell(&MSG_S), "errors 45%");
     assert_eq!(row("slow").tier, 0);
     assert_eq!(pv.rows.last().unwrap().model, "slow");
-    assert_eq!(
-        crate::report::ranking::brief(&pv, "slow").as_deref(),
-        Some("errors 45%")
-    );
     assert_eq!(row("same").verdict, Verdict::Equivalent);
     assert_eq!(row("fast").verdict, Verdict::Better);
     let err = |m: &str| pv.errors.iter().find(|x| x.model == m).unwrap().clone();
@@ -276,16 +186,6 @@ fn a_model_with_errors_gets_its_error_share_not_a_speed_verdict() {
     let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
     let slow = pv.rows.iter().find(|x| x.model == "slow").unwrap();
     assert_eq!(slow.verdict, Verdict::Worse);
-    // The section names the error share.
-    let mut s = String::new();
-    r.config.max_error_pct = 1.0;
-    crate::report::ranking::section(&r, "epoll", 0.03, &mut s);
-    assert!(s.contains("| errors 45% |"), "{s}");
-    assert!(s.contains("### Errors"), "{s}");
-    assert!(
-        s.contains("| slow | 45% | +45.00 [+45.00, +45.00] | 10 | more errors |"),
-        "{s}"
-    );
 }
 
 #[test]
@@ -359,9 +259,6 @@ fn a_reference_outlier_is_named_once_as_the_references() {
         "{o:?}"
     );
     assert!((o.value - 0.5).abs() < 0.05, "{o:?}");
-    let mut s = String::new();
-    crate::report::ranking::section(&r, "epoll", 0.03, &mut s);
-    assert!(s.contains("the reference epoll itself in block 9"), "{s}");
     // Four of five models' ratios up in block 5, the fifth's down: the reference's, and
     // the fifth's own.
     let mut lr = log_ratios(&[("a", 1.0), ("b", 1.1), ("c", 0.9), ("d", 1.2), ("e", 1.0)]);
@@ -482,12 +379,6 @@ fn a_saturated_client_marks_messages_per_second_client_bound() {
     assert!(!twin.client_bound(&MSG_S));
     // CPU per message is never marked: it is what the reader is sent to.
     assert!(!slow.client_bound(&CPU_MSG));
-    let mut s = String::new();
-    crate::report::ranking::section(&r, "epoll", 0.03, &mut s);
-    assert!(
-        s.contains("Client-bound: loadgen used 90% of a CPU or more against slow,"),
-        "{s}"
-    );
 }
 
 #[test]
@@ -508,19 +399,6 @@ fn a_point_takes_server_cpu_from_one_source() {
         CpuSource::of(r.runs.iter().filter(|x| x.block % 2 == 1)),
         CpuSource::Ticks
     );
-}
-
-#[test]
-fn how_sharp_counts_paired_blocks_and_leaves_out_thin_points() {
-    // 4 blocks: under the 5 a verdict needs, so the point is not in the table.
-    let mut s = String::new();
-    crate::report::ranking::section(&synthetic(4), "epoll", 0.03, &mut s);
-    let sharp = s.split("### How sharp").nth(1).unwrap();
-    let table = sharp.split("\n### ").next().unwrap();
-    assert!(!table.contains("pingpong 100 conns"), "{table}");
-    let mut s = String::new();
-    crate::report::ranking::section(&synthetic(6), "epoll", 0.03, &mut s);
-    assert!(s.contains("| pingpong 100 conns | messages/s | 6 |"), "{s}");
 }
 
 #[test]
@@ -553,10 +431,4 @@ fn fixed_rate_p99_leaves_out_runs_whose_sender_was_late() {
     // Other metrics keep every run.
     let cpu = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
     assert_eq!(cpu.late_sender_runs, 0);
-    let mut s = String::new();
-    crate::report::ranking::section(&r, "epoll", 0.03, &mut s);
-    assert!(
-        s.contains("3 of this point's runs are left out of these p99 verdicts"),
-        "{s}"
-    );
 }

@@ -8,10 +8,10 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::compare_bench::CompareError;
-use super::markdown::table;
-use super::verdict::{self, Interval, Verdict};
+use super::CompareError;
 use crate::bench::data::BenchResults;
+use crate::md::table;
+use crate::report::stats::verdict::{self, Interval, Verdict};
 
 /// Whether some value lies in every interval (intervals of fewer than two blocks are
 /// unbounded and agree with anything).

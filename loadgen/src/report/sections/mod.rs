@@ -1,0 +1,56 @@
+//! The sections of summary.md, one file each, behind one small trait: a section yields its
+//! Markdown and the charts it draws ([`Section`]), so a new suite is one file here and one
+//! line in `super::summary`, which orders them. A section never imports another section;
+//! what two of them share lives below them (`crate::md`, `super::figures`, `super::stats`,
+//! `super::svg`), as hyperfine's formats stand on export/markup.rs.
+
+use crate::bench::data::BenchResults;
+
+pub mod baselines;
+pub mod design;
+pub mod environment;
+pub mod failed_runs;
+pub mod fixed_rate;
+pub mod frames;
+pub mod main_table;
+pub mod mixed;
+pub mod pingpong;
+pub mod plans;
+pub mod spread;
+pub mod variants;
+pub mod verdicts;
+
+/// What every section is rendered from: the bench, and the reference and margin of the
+/// verdicts.
+#[derive(Debug, Clone, Copy)]
+pub struct Bench<'a> {
+    /// The bench's raw.json.
+    pub results: &'a BenchResults,
+    /// Reference model of the verdicts.
+    pub reference: &'a str,
+    /// Margin of the verdicts, a fraction (0.03 is 3%).
+    pub margin: f64,
+}
+
+/// An SVG file a section draws beside summary.md.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartFile {
+    /// File name in the bench's folder.
+    pub file: String,
+    /// The SVG document.
+    pub svg: String,
+    /// The caption summary.md shows it under, below the main table; None where the
+    /// section's own text links it.
+    pub caption: Option<String>,
+}
+
+/// One section of summary.md.
+pub trait Section {
+    /// Its Markdown, ending in a blank line; empty where the bench ran nothing it shows.
+    fn markdown(&self, b: &Bench) -> String;
+
+    /// The charts it draws (none by default).
+    fn charts(&self, _b: &Bench) -> Vec<ChartFile> {
+        Vec::new()
+    }
+}
