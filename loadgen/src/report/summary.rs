@@ -122,7 +122,7 @@ pub fn charts(b: &Bench) -> Vec<ChartFile> {
 pub fn markdown(b: &Bench, charts: &[ChartFile]) -> String {
     let mut s = intro(b.results);
     for section in TOP {
-        s.push_str(&section.markdown(b));
+        section.markdown(b, &mut s);
     }
     for c in charts {
         if let Some(caption) = &c.caption {
@@ -130,7 +130,7 @@ pub fn markdown(b: &Bench, charts: &[ChartFile]) -> String {
         }
     }
     for section in BODY {
-        s.push_str(&section.markdown(b));
+        section.markdown(b, &mut s);
     }
     for note in &b.results.notes {
         let _ = writeln!(s, "Note: {note}\n");
@@ -213,34 +213,49 @@ pub fn render_dir(args: &ReportArgs) -> Result<Vec<PathBuf>, ReportError> {
     let path = args.dir.join("summary.md");
     write(&path, &markdown(&bench, &charts))?;
     written.push(path);
+    let runs = format!(
+        "{} runs{}",
+        results.runs.len(),
+        if results.complete { "" } else { ", incomplete" }
+    );
     if let Some(readme) = &args.readme {
-        let old = read_or_empty(readme)?;
-        let link = relative(&args.dir, readme.parent().unwrap_or(Path::new("")));
-        let section = format!(
-            "{BEGIN}\nLatest run: [{link}]({link}/summary.md), rendered from its raw.json by `loadgen report` ({} runs{}).\n\n{}{END}",
-            results.runs.len(),
-            if results.complete { "" } else { ", incomplete" },
-            main_table::headline(&results, reference, margin)
-        );
-        write(readme, &splice(&old, &section))?;
+        let body = main_table::headline(&results, reference, margin);
+        let marks = (BEGIN, END);
+        update_readme(readme, &args.dir, marks, "Latest run", &runs, &body)?;
         written.push(readme.clone());
     }
     if let Some(readme) = &args.baselines_readme {
-        let old = read_or_empty(readme)?;
-        let link = relative(&args.dir, readme.parent().unwrap_or(Path::new("")));
-        let section = format!(
-            "{README_BEGIN}\nRun with the baselines: [{link}]({link}/summary.md), rendered from its raw.json by `loadgen report` ({} runs{}).\n\n{}{README_END}",
-            results.runs.len(),
-            if results.complete { "" } else { ", incomplete" },
-            baselines::body(&results, margin)
-        );
-        write(
+        let body = baselines::body(&results, margin);
+        let marks = (README_BEGIN, README_END);
+        update_readme(
             readme,
-            &splice_between(&old, &section, README_BEGIN, README_END),
+            &args.dir,
+            marks,
+            "Run with the baselines",
+            &runs,
+            &body,
         )?;
         written.push(readme.clone());
     }
     Ok(written)
+}
+
+/// Puts into `readme`, between the `marks`, a link to the bench in `dir` after `what`, the
+/// count of its `runs`, and `body`.
+fn update_readme(
+    readme: &Path,
+    dir: &Path,
+    (begin, end): (&str, &str),
+    what: &str,
+    runs: &str,
+    body: &str,
+) -> Result<(), ReportError> {
+    let old = read_or_empty(readme)?;
+    let link = relative(dir, readme.parent().unwrap_or(Path::new("")));
+    let section = format!(
+        "{begin}\n{what}: [{link}]({link}/summary.md), rendered from its raw.json by `loadgen report` ({runs}).\n\n{body}{end}"
+    );
+    write(readme, &splice_between(&old, &section, begin, end))
 }
 
 /// A file's text, empty when it does not exist yet.
@@ -259,11 +274,6 @@ fn read_or_empty(path: &Path) -> Result<String, ReportError> {
 fn relative(dir: &Path, base: &Path) -> String {
     let d = dir.strip_prefix(base).unwrap_or(dir);
     d.display().to_string().trim_end_matches('/').to_string()
-}
-
-/// `text` with its marked part replaced by `section` (appended when there is none).
-fn splice(text: &str, section: &str) -> String {
-    splice_between(text, section, BEGIN, END)
 }
 
 /// `text` with the part between `begin` and `end` replaced by `section` (which holds the
@@ -287,6 +297,10 @@ fn splice_between(text: &str, section: &str, begin: &str, end: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn splice(text: &str, section: &str) -> String {
+        splice_between(text, section, BEGIN, END)
+    }
 
     #[test]
     fn splices_between_markers() {

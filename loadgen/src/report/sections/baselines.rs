@@ -192,10 +192,8 @@ pub fn body(r: &BenchResults, margin: f64) -> String {
 pub struct Baselines;
 
 impl Section for Baselines {
-    fn markdown(&self, b: &Bench) -> String {
-        let mut s = String::new();
-        section(b.results, b.margin, &mut s);
-        s
+    fn markdown(&self, b: &Bench, s: &mut String) {
+        section(b.results, b.margin, s);
     }
 }
 

@@ -43,10 +43,8 @@ pub fn sentence(r: &BenchResults) -> String {
 pub struct HowMeasured;
 
 impl Section for HowMeasured {
-    fn markdown(&self, b: &Bench) -> String {
-        let mut s = String::new();
-        section(b.results, b.reference, b.margin, &mut s);
-        s
+    fn markdown(&self, b: &Bench, s: &mut String) {
+        section(b.results, b.reference, b.margin, s);
     }
 }
 

@@ -10,10 +10,8 @@ use crate::bench::data::BenchResults;
 pub struct Environment;
 
 impl Section for Environment {
-    fn markdown(&self, b: &Bench) -> String {
-        let mut s = String::new();
-        environment(b.results, &mut s);
-        s
+    fn markdown(&self, b: &Bench, s: &mut String) {
+        environment(b.results, s);
     }
 }
 

@@ -11,10 +11,8 @@ use crate::md::table;
 pub struct FailedRuns;
 
 impl Section for FailedRuns {
-    fn markdown(&self, b: &Bench) -> String {
-        let mut s = String::new();
-        problems(b.results, &mut s);
-        s
+    fn markdown(&self, b: &Bench, s: &mut String) {
+        problems(b.results, s);
     }
 }
 

@@ -14,12 +14,10 @@ use crate::report::stats::aggregate::Grid;
 pub struct FixedRate;
 
 impl Section for FixedRate {
-    fn markdown(&self, b: &Bench) -> String {
-        let mut s = String::new();
+    fn markdown(&self, b: &Bench, s: &mut String) {
         if !Grid::new(b.results, "pingpong", "sweep").is_empty() {
-            fixed_rate(b.results, &mut s);
+            fixed_rate(b.results, s);
         }
-        s
     }
 }
 

@@ -13,7 +13,7 @@ use crate::bench::suite::frames::{IPERF3, KIND, LOOPBACK, STREAM};
 use crate::md::{num, table};
 use crate::report::figures::{Figure, mean, pm};
 use crate::report::stats::aggregate::{Cell, Grid};
-use crate::report::svg::chart::{self, Chart};
+use crate::report::svg::chart::Chart;
 
 /// The frame size of a point (`16MiB`), MiB.
 fn mib_of(point: &str) -> f64 {
@@ -79,20 +79,20 @@ fn by_size(g: &Grid, cell: impl Fn(&str, &str) -> String) -> String {
 pub struct Frames;
 
 impl Section for Frames {
-    fn markdown(&self, b: &Bench) -> String {
-        let mut s = String::new();
-        section(b.results, &mut s);
-        s
+    fn markdown(&self, b: &Bench, s: &mut String) {
+        section(b.results, s);
     }
 
     fn charts(&self, b: &Bench) -> Vec<ChartFile> {
-        charts(b.results)
-            .into_iter()
-            .map(|(file, caption, c)| ChartFile {
-                file,
-                svg: chart::svg(&c),
-                caption: Some(caption),
+        chart(b.results)
+            .map(|c| {
+                ChartFile::shown(
+                    "frames-throughput.svg",
+                    "frames: payload MB/s one way vs frame size",
+                    &c,
+                )
             })
+            .into_iter()
             .collect()
     }
 }
@@ -219,10 +219,10 @@ fn section(r: &BenchResults, s: &mut String) {
 }
 
 /// The chart: MB/s against frame size per model, with the loopback limits as flat lines.
-fn charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
+fn chart(r: &BenchResults) -> Option<Chart> {
     let g = Grid::new(r, "frames", KIND);
     if g.is_empty() {
-        return Vec::new();
+        return None;
     }
     let xs: Vec<f64> = g.points.iter().map(|p| mib_of(p)).collect();
     let (lo, hi) = xs
@@ -260,19 +260,15 @@ fn charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
             series.push((label.into(), vec![(lo, c.mean), (hi, c.mean)]));
         }
     }
-    vec![(
-        "frames-throughput.svg".into(),
-        "frames: payload MB/s one way vs frame size".into(),
-        Chart {
-            title: "frames: payload MB/s one way (mean over blocks, 95% interval)".into(),
-            x_label: "frame size, MiB (log scale)".into(),
-            y_label: "MB/s".into(),
-            log_x: true,
-            log_y: false,
-            series,
-            bars,
-        },
-    )]
+    Some(Chart {
+        title: "frames: payload MB/s one way (mean over blocks, 95% interval)".into(),
+        x_label: "frame size, MiB (log scale)".into(),
+        y_label: "MB/s".into(),
+        log_x: true,
+        log_y: false,
+        series,
+        bars,
+    })
 }
 
 #[cfg(test)]
@@ -340,15 +336,14 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("| epoll | 2.0 -> 3.0 (+1.00 frames) | 2.0 -> 18.0 (+1.00 frames) | 2.0 -> 102.0 (+1.00 frames) |"), "{s}");
-        let c = charts(&r);
-        assert_eq!(c.len(), 1);
-        let names: Vec<&str> = c[0].2.series.iter().map(|x| x.0.as_str()).collect();
+        let c = chart(&r).unwrap();
+        let names: Vec<&str> = c.series.iter().map(|x| x.0.as_str()).collect();
         assert_eq!(names, ["epoll", "tokio", "loadgen stream"]);
         assert_eq!(
-            c[0].2.series[0].1,
+            c.series[0].1,
             [(1.0, 1000.0), (16.0, 1000.0), (100.0, 1000.0)]
         );
-        assert_eq!(c[0].2.series[2].1[1], (100.0, 2001.5));
+        assert_eq!(c.series[2].1[1], (100.0, 2001.5));
     }
 
     #[test]
@@ -357,6 +352,6 @@ mod tests {
         r.runs.clear();
         let mut s = String::new();
         section(&r, &mut s);
-        assert!(s.is_empty() && charts(&r).is_empty());
+        assert!(s.is_empty() && chart(&r).is_none());
     }
 }

@@ -15,9 +15,8 @@ use crate::report::stats::verdict;
 pub struct MainTable;
 
 impl Section for MainTable {
-    fn markdown(&self, b: &Bench) -> String {
+    fn markdown(&self, b: &Bench, s: &mut String) {
         let (r, reference, margin) = (b.results, b.reference, b.margin);
-        let mut s = String::new();
         // A run of other suites only (`make bench-mixed`) has no main table to show.
         if r.runs.iter().any(|run| run.suite == "pingpong") {
             let _ = writeln!(s, "## Main table\n\n{}", headline(r, reference, margin));
@@ -29,7 +28,6 @@ impl Section for MainTable {
                 );
             }
         }
-        s
     }
 }
 

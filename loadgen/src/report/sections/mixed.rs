@@ -12,7 +12,7 @@ use crate::bench::suite::mixed::{CAP, CAP_CONNS, CPU_MS, SPLITS, WAIT_MS, amdahl
 use crate::md::{ms, ms_or_dash, num, table};
 use crate::report::figures::{lat, mean, median, pm};
 use crate::report::stats::aggregate::Grid;
-use crate::report::svg::chart::{self, Chart};
+use crate::report::svg::chart::Chart;
 
 /// Targets for committed results: speedup within this share of 1/(1-p) from 13 connections.
 const SPEEDUP_TOLERANCE: f64 = 0.10;
@@ -145,10 +145,8 @@ fn service_span(r: &BenchResults) -> &'static str {
 pub struct Mixed;
 
 impl Section for Mixed {
-    fn markdown(&self, b: &Bench) -> String {
-        let mut s = String::new();
-        section(b.results, &mut s);
-        s
+    fn markdown(&self, b: &Bench, s: &mut String) {
+        section(b.results, s);
     }
 
     fn charts(&self, b: &Bench) -> Vec<ChartFile> {
@@ -494,10 +492,9 @@ fn charts(r: &BenchResults) -> Vec<ChartFile> {
             continue;
         }
         let ideal = measured.iter().map(|&(n, _)| (n, n.min(bound))).collect();
-        files.push(ChartFile {
-            file: speedup_file(&m),
-            caption: None,
-            svg: chart::svg(&Chart {
+        files.push(ChartFile::linked(
+            speedup_file(&m),
+            &Chart {
                 title: format!("mixed, {m}: speedup over 1 connection"),
                 x_label: "connections".into(),
                 y_label: "throughput / throughput at 1 connection".into(),
@@ -508,8 +505,8 @@ fn charts(r: &BenchResults) -> Vec<ChartFile> {
                     (format!("min(N, 1/(1-p) = {})", num(bound, 0)), ideal),
                 ],
                 bars: vec![],
-            }),
-        });
+            },
+        ));
         let line = |f: fn(&crate::run::report::Latency) -> u64| -> Vec<(f64, f64)> {
             x.sweep
                 .points
@@ -525,10 +522,9 @@ fn charts(r: &BenchResults) -> Vec<ChartFile> {
             .iter()
             .map(|&(n, _)| (n, unloaded_us() / 1000.0))
             .collect();
-        files.push(ChartFile {
-            file: latency_file(&m),
-            caption: None,
-            svg: chart::svg(&Chart {
+        files.push(ChartFile::linked(
+            latency_file(&m),
+            &Chart {
                 title: format!("mixed, {m}: latency, ms (loadgen, mean over blocks)"),
                 x_label: "connections".into(),
                 y_label: "latency, ms".into(),
@@ -541,8 +537,8 @@ fn charts(r: &BenchResults) -> Vec<ChartFile> {
                     (format!("unloaded {} ms", ms(unloaded_us())), unloaded),
                 ],
                 bars: vec![],
-            }),
-        });
+            },
+        ));
     }
     files
 }

@@ -5,6 +5,7 @@
 //! `super::svg`), as hyperfine's formats stand on export/markup.rs.
 
 use crate::bench::data::BenchResults;
+use crate::report::svg::chart::{self, Chart};
 
 pub mod baselines;
 pub mod design;
@@ -44,10 +45,31 @@ pub struct ChartFile {
     pub caption: Option<String>,
 }
 
+impl ChartFile {
+    /// A line chart summary.md shows under the main table, with `caption`.
+    pub fn shown(file: &str, caption: &str, c: &Chart) -> ChartFile {
+        ChartFile {
+            file: file.into(),
+            svg: chart::svg(c),
+            caption: Some(caption.into()),
+        }
+    }
+
+    /// A line chart the section's own text links.
+    pub fn linked(file: String, c: &Chart) -> ChartFile {
+        ChartFile {
+            file,
+            svg: chart::svg(c),
+            caption: None,
+        }
+    }
+}
+
 /// One section of summary.md.
 pub trait Section {
-    /// Its Markdown, ending in a blank line; empty where the bench ran nothing it shows.
-    fn markdown(&self, b: &Bench) -> String;
+    /// Appends its Markdown, ending in a blank line, to `out`; nothing where the bench ran
+    /// nothing it shows.
+    fn markdown(&self, b: &Bench, out: &mut String);
 
     /// The charts it draws (none by default).
     fn charts(&self, _b: &Bench) -> Vec<ChartFile> {

@@ -10,27 +10,18 @@ use crate::bench::data::{BenchResults, RunRecord};
 use crate::md::{ms, num, table};
 use crate::report::figures::{Figure, conns_header, grid_table, lat, mean, pm};
 use crate::report::stats::aggregate::Grid;
-use crate::report::svg::chart::{self, Chart};
+use crate::report::svg::chart::Chart;
 
 /// The section.
 pub struct Pingpong;
 
 impl Section for Pingpong {
-    fn markdown(&self, b: &Bench) -> String {
-        let mut s = String::new();
-        pingpong(b.results, &mut s);
-        s
+    fn markdown(&self, b: &Bench, s: &mut String) {
+        pingpong(b.results, s);
     }
 
     fn charts(&self, b: &Bench) -> Vec<ChartFile> {
         charts(b.results)
-            .into_iter()
-            .map(|(file, caption, c)| ChartFile {
-                file,
-                svg: chart::svg(&c),
-                caption: Some(caption),
-            })
-            .collect()
     }
 }
 
@@ -270,7 +261,7 @@ fn pingpong(r: &BenchResults, s: &mut String) {
 }
 
 /// The ping-pong sweep's charts.
-fn charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
+fn charts(r: &BenchResults) -> Vec<ChartFile> {
     let g = Grid::new(r, "pingpong", "sweep");
     if g.is_empty() {
         return Vec::new();
@@ -304,15 +295,12 @@ fn charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
             })
             .collect()
     };
-    let p95 = |r: &RunRecord| {
-        let rep = r.report.as_ref()?;
-        (rep.ok > 0).then(|| rep.latency_us.p95 as f64 / 1000.0)
-    };
+    let p95 = |r: &RunRecord| lat(r, |l| l.p95).map(|us| us / 1000.0);
     vec![
-        (
-            "pingpong-throughput.svg".into(),
-            "messages/s vs connections".into(),
-            Chart {
+        ChartFile::shown(
+            "pingpong-throughput.svg",
+            "messages/s vs connections",
+            &Chart {
                 title: "pingpong: messages/s (mean over blocks, 95% interval)".into(),
                 x_label: "connections (log scale)".into(),
                 y_label: "messages/s".into(),
@@ -322,10 +310,10 @@ fn charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
                 bars: bars(&|r: &RunRecord| r.messages_per_s),
             },
         ),
-        (
-            "pingpong-p95.svg".into(),
-            "p95 latency vs connections".into(),
-            Chart {
+        ChartFile::shown(
+            "pingpong-p95.svg",
+            "p95 latency vs connections",
+            &Chart {
                 title: "pingpong: p95 latency, ms (mean over blocks, 95% interval)".into(),
                 x_label: "connections (log scale)".into(),
                 y_label: "p95 latency, ms (log scale)".into(),
@@ -335,10 +323,10 @@ fn charts(r: &BenchResults) -> Vec<(String, String, Chart)> {
                 bars: bars(&p95),
             },
         ),
-        (
-            "pingpong-cpu-per-msg.svg".into(),
-            "server CPU us per message vs connections".into(),
-            Chart {
+        ChartFile::shown(
+            "pingpong-cpu-per-msg.svg",
+            "server CPU us per message vs connections",
+            &Chart {
                 title: "pingpong: server CPU us per message (mean, 95% interval)".into(),
                 x_label: "connections (log scale)".into(),
                 y_label: "us of CPU per message".into(),

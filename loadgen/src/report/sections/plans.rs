@@ -13,10 +13,8 @@ use crate::report::stats::aggregate::Grid;
 pub struct Plans;
 
 impl Section for Plans {
-    fn markdown(&self, b: &Bench) -> String {
-        let mut s = String::new();
-        plans(b.results, &mut s);
-        s
+    fn markdown(&self, b: &Bench, s: &mut String) {
+        plans(b.results, s);
     }
 }
 

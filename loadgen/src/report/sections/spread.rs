@@ -395,10 +395,8 @@ fn against_shared(x: &SpreadRuns, slots: &[(String, u32, Figures)]) -> String {
 pub struct Spread;
 
 impl Section for Spread {
-    fn markdown(&self, b: &Bench) -> String {
-        let mut s = String::new();
-        section(b.results, &mut s);
-        s
+    fn markdown(&self, b: &Bench, s: &mut String) {
+        section(b.results, s);
     }
 }
 

@@ -104,10 +104,8 @@ fn by_model(r: &BenchResults) -> BTreeMap<&str, Vec<&Variant>> {
 pub struct Variants;
 
 impl Section for Variants {
-    fn markdown(&self, b: &Bench) -> String {
-        let mut s = String::new();
-        section(b.results, b.margin, &mut s);
-        s
+    fn markdown(&self, b: &Bench, s: &mut String) {
+        section(b.results, b.margin, s);
     }
 }
 

@@ -111,10 +111,8 @@ pub fn median_half_width(pv: &PointVerdicts) -> Option<f64> {
 pub struct Verdicts;
 
 impl Section for Verdicts {
-    fn markdown(&self, b: &Bench) -> String {
-        let mut s = String::new();
-        section(b.results, b.reference, b.margin, &mut s);
-        s
+    fn markdown(&self, b: &Bench, s: &mut String) {
+        section(b.results, b.reference, b.margin, s);
     }
 
     /// One forest plot per point and ranking metric.

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::esc;
+use super::{esc, open};
 
 /// A chart: named series of (x, y) points.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,17 +125,7 @@ pub fn svg(c: &Chart) -> String {
     let px = |v: f64| LEFT + x.frac(v) * pw;
     let py = |v: f64| TOP + ph - y.frac(v) * ph;
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(s, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>"#,
-        LEFT + pw / 2.0,
-        esc(&c.title)
-    );
+    open(&mut s, (W, H), &c.title, (LEFT + pw / 2.0, 22.0), 15);
     for t in x.ticks() {
         let xp = px(t);
         let _ = writeln!(

@@ -4,8 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::esc;
-
+use super::{esc, open};
 use crate::report::stats::verdict::PointVerdicts;
 
 const W: f64 = 640.0;
@@ -52,17 +51,7 @@ pub fn svg(pv: &PointVerdicts, title: &str, margin: f64) -> String {
     let h = TOP + ROW * rows.len().max(1) as f64 + BOTTOM;
     let px = |v: f64| LEFT + (v.max(1e-12).ln() - lo) / (hi - lo) * pw;
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{h}" viewBox="0 0 {W} {h}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(s, r#"<rect width="{W}" height="{h}" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="20" font-size="14" text-anchor="middle">{}</text>"#,
-        W / 2.0,
-        esc(title)
-    );
+    open(&mut s, (W, h), title, (W / 2.0, 20.0), 14);
     let bottom = TOP + ROW * rows.len().max(1) as f64;
     // The margin band, then 1.
     let _ = writeln!(
