@@ -76,3 +76,12 @@ pub trait Section {
         Vec::new()
     }
 }
+
+/// The lines of `after` that `before` does not have, in order: what a change to a bench
+/// adds to a section, for a test to snapshot on its own.
+#[cfg(test)]
+pub fn new_lines(before: &str, after: &str) -> String {
+    let old: std::collections::BTreeSet<&str> = before.lines().collect();
+    let new: Vec<&str> = after.lines().filter(|l| !old.contains(l)).collect();
+    new.join("\n")
+}

@@ -463,6 +463,7 @@ fn section(r: &BenchResults, s: &mut String) {
 mod tests {
     use super::*;
     use crate::bench::data::{WorkerCounts, Workers};
+    use crate::report::sections::new_lines;
 
     /// A finished spread run with these per-worker (connections, requests) and loadgen's
     /// p50 (p99 twice that), made from JSON as the mixed tests make theirs.
@@ -580,11 +581,7 @@ mod tests {
     fn section_has_a_table_per_worker_count_and_findings_from_the_data() {
         let mut s = String::new();
         section(&results(), &mut s);
-        assert!(s.starts_with("## spread\n"), "{s}");
-        assert!(
-            s.contains("### 2 workers\n") && s.contains("### 4 workers\n"),
-            "{s}"
-        );
+        insta::assert_snapshot!(s);
         let row = |m: &str, a: &str, nth: usize| {
             s.lines()
                 .filter(|l| l.starts_with(&format!("| {m} | {a} |")))
@@ -617,42 +614,11 @@ mod tests {
             row("epoll", "shared", 1).contains("| 3.60 (**hot**) | 92.0 | 184 |"),
             "{s}"
         );
-        // The findings name the hot slots and say what each mode did, from the figures.
-        assert!(s.contains("at least 1.5 times the even share"), "{s}");
-        assert!(
-            s.contains("One ran hot in 3 slot(s): epoll shared at 2 workers (requests 1.60, connections 1.67); epoll exclusive at 2 workers"),
-            "{s}"
-        );
-        assert!(s.contains("- `shared`: one worker hot in 2 of 3 (model, workers) slots (epoll at 2, epoll at 4)"), "{s}");
-        assert!(s.contains("- `exclusive`: one worker hot in 1 of 1"), "{s}");
-        assert!(s.contains("not supported by tokio"), "{s}");
-        assert!(s.contains("- `reuseport`: one worker hot in 0 of 3"), "{s}");
-        assert!(
-            s.contains("against `shared` in the same 3 slots: requests max/mean 1.04 vs 1.60, connections max/mean 1.04 vs 1.67"),
-            "{s}"
-        );
-        assert!(
-            s.contains("cooled 2 slot(s) that ran hot under `shared`, heated 0"),
-            "{s}"
-        );
-        assert!(s.contains("connections add up to the run's 48"), "{s}");
-        // Connections judged alike. Requests are more even than connections in every slot
-        // but tokio shared (24/24, 500/500) and epoll reuseport at 4 workers (all even).
-        assert!(s.contains("One was crowded in 3 slot(s)"), "{s}");
-        assert!(
-            s.contains("more evenly than the connections in 5 of 7 slots"),
-            "{s}"
-        );
-        // Not pinned (no server CPU recorded): nothing said about sharing one CPU.
-        assert!(!s.contains("shares the one server CPU"), "{s}");
         let mut pinned = results();
         pinned.environment.server_cpus = Some("0".into());
         let mut p = String::new();
         section(&pinned, &mut p);
-        assert!(
-            p.contains("Every worker here shares the one server CPU"),
-            "{p}"
-        );
+        insta::assert_snapshot!("pinned_lines", new_lines(&s, &p));
     }
 
     #[test]
@@ -662,11 +628,9 @@ mod tests {
             .push(run("epoll", "p2-shared", 4, &[(30, 10), (20, 10)], 50.0));
         let mut s = String::new();
         section(&r, &mut s);
-        assert!(
-            s.contains("In 1 run(s) the workers' connections do not add up to 48"),
-            "{s}"
-        );
-        assert!(s.contains("epoll p2-shared block 4 (50)"), "{s}");
+        let mut before = String::new();
+        section(&results(), &mut before);
+        insta::assert_snapshot!(new_lines(&before, &s));
     }
 
     #[test]
