@@ -108,6 +108,8 @@ pub fn grid_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::stats::fixtures::{synthetic, with_samples};
+    use crate::report::stats::verdict::{MSG_S, at_point};
 
     #[test]
     fn medians_rates_and_labels() {
@@ -117,7 +119,23 @@ mod tests {
         assert_eq!(median(vec![]), None);
         assert_eq!(rate_of("rate-50000"), 50000.0);
         assert_eq!(label("epoll"), "epoll");
+        assert_eq!(label("py-gevent"), "py-gevent (baseline)");
         assert_eq!(pm(Cell::of(&[5.0]), 1), "5.0");
         assert_eq!(mean(None, |v| num(v, 0)), "-");
+    }
+
+    #[test]
+    fn brief_gives_a_ratio_or_the_error_share() {
+        // `slow` fails 45% of its samples: its brief is its error share, not its speed.
+        let mut r = synthetic(10);
+        for run in &mut r.runs {
+            let errors = if run.model == "slow" { 450 } else { 0 };
+            with_samples(run, 1000, errors);
+        }
+        let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
+        assert_eq!(brief(&pv, "slow").as_deref(), Some("errors 45%"));
+        assert_eq!(brief(&pv, "epoll").as_deref(), Some("ref"));
+        assert_eq!(brief(&pv, "fast").as_deref(), Some("×1.20 faster"));
+        assert_eq!(brief(&pv, "none"), None);
     }
 }

@@ -245,7 +245,7 @@ mod tests {
     #[test]
     fn ratios_to_py_asyncio_beside_the_published_ones() {
         let body = body(&results(), 0.03);
-        assert!(body.contains("### pingpong 1000 conns\n"), "{body}");
+        insta::assert_snapshot!(body);
         let row = |m: &str| {
             body.lines()
                 .find(|l| l.starts_with(&format!("| {m} ")))
@@ -259,7 +259,6 @@ mod tests {
         assert!(row("py-uvloop-proto (baseline)").contains("6.76 (koder-ua: uvloop_proto"));
         assert!(row("py-asyncio (baseline)").contains("1 (unit)"));
         // Frames: the async-sig pair against asyncio's Protocol, ours and both published.
-        assert!(body.contains("### frames 100MiB"), "{body}");
         let pairs: Vec<&str> = body
             .lines()
             .filter(|l| l.starts_with("| py-uvloop-proto / py-asyncio-proto"))
@@ -267,8 +266,6 @@ mod tests {
         assert_eq!(pairs.len(), 2, "{body}");
         assert!(pairs[0].contains("| 1.500 [") && pairs[0].contains("1.71 (async-sig (Pitrou)"));
         assert!(pairs[1].contains("2.34 (async-sig (Beazley)"));
-        assert!(body.contains("https://github.com/koder-ua/network_ping_test"));
-        assert!(body.contains("PyYYC 2020"), "what was not found is said");
     }
 
     #[test]
@@ -281,8 +278,6 @@ mod tests {
         r.config.models = vec!["epoll".into(), "py-uvloop-proto".into()];
         r.runs.retain(|x| x.model != UNIT);
         section(&r, 0.03, &mut s);
-        assert!(s.contains("py-asyncio did not run"), "{s}");
-        assert_eq!(label("py-gevent"), "py-gevent (baseline)");
-        assert_eq!(label("epoll"), "epoll");
+        insta::assert_snapshot!(s);
     }
 }

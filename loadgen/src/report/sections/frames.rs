@@ -315,27 +315,8 @@ mod tests {
         let r = results();
         let mut s = String::new();
         section(&r, &mut s);
-        assert!(s.contains("2000 x 1MiB, 200 x 16MiB, 100 x 100MiB"), "{s}");
-        assert!(s.contains("| model | 1MiB | 16MiB | 100MiB |"), "{s}");
-        assert!(
-            s.contains("| epoll | 1,000 ± 0 | 1,000 ± 0 | 1,000 ± 0 |"),
-            "{s}"
-        );
-        // 1000 / mean(2001, 2002); iperf3 missing, said once.
-        assert!(
-            s.contains("| epoll | - / 0.50 | - / 0.50 | - / 0.50 |"),
-            "{s}"
-        );
-        assert!(s.contains("| tokio | - / 0.25 |"), "{s}");
-        assert!(
-            s.contains("| iperf3 | - | 0 | not measured: iperf3 is not installed |"),
-            "{s}"
-        );
-        assert!(
-            s.contains("| loadgen-stream | 2,002 ± 6 | 2 | `loadgen stream --chunk 1MiB` |"),
-            "{s}"
-        );
-        assert!(s.contains("| epoll | 2.0 -> 3.0 (+1.00 frames) | 2.0 -> 18.0 (+1.00 frames) | 2.0 -> 102.0 (+1.00 frames) |"), "{s}");
+        // Against the limit: 1000 / mean(2001, 2002); iperf3 missing, said once.
+        insta::assert_snapshot!(s);
         let c = chart(&r).unwrap();
         let names: Vec<&str> = c.series.iter().map(|x| x.0.as_str()).collect();
         assert_eq!(names, ["epoll", "tokio", "loadgen stream"]);

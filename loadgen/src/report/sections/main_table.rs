@@ -95,3 +95,34 @@ pub fn headline(r: &BenchResults, reference: &str, margin: f64) -> String {
         .collect();
     table(&header, &rows)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::stats::fixtures::synthetic;
+
+    fn render(r: &BenchResults) -> String {
+        let mut s = String::new();
+        let b = Bench {
+            results: r,
+            reference: "epoll",
+            margin: 0.03,
+        };
+        MainTable.markdown(&b, &mut s);
+        s
+    }
+
+    #[test]
+    fn each_figure_with_its_ratio_and_verdict() {
+        insta::assert_snapshot!(render(&synthetic(10)));
+    }
+
+    #[test]
+    fn a_bench_without_pingpong_has_no_main_table() {
+        let mut r = synthetic(10);
+        for run in &mut r.runs {
+            run.suite = "mixed".into();
+        }
+        assert_eq!(render(&r), "");
+    }
+}
