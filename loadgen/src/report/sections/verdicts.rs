@@ -1,4 +1,4 @@
-//! The `## Verdicts` section of summary.md, rendered from [`super::verdict`]: per point and
+//! The `## Verdicts` section of summary.md, rendered from [`verdict`]: per point and
 //! metric, a table sorted best first (model, ratio `R [LO, HI]`, wins/blocks, verdict, tier),
 //! the interval half-widths the bench reached, flagged outlier runs and runs with steal.
 

@@ -10,9 +10,17 @@ use super::{Bench, ChartFile, Section};
 use crate::bench::data::{BenchResults, RunRecord};
 use crate::bench::suite::mixed::{CAP, CAP_CONNS, CPU_MS, SPLITS, WAIT_MS, amdahl, capped_point};
 use crate::md::{ms, ms_or_dash, num, table};
-use crate::report::figures::{lat, mean, median, pm};
-use crate::report::stats::aggregate::Grid;
-use crate::report::svg::chart::Chart;
+use crate::report::figures::{lat, mean, pm};
+
+mod charts;
+mod paragraphs;
+mod runs;
+
+use charts::charts;
+use paragraphs::{cap_paragraph, thread_paragraph};
+use runs::{
+    MixedRuns, PREEMPTIVE, latency_file, requests_per_s, service, speedup_file, unloaded_us,
+};
 
 /// Targets for committed results: speedup within this share of 1/(1-p) from 13 connections.
 const SPEEDUP_TOLERANCE: f64 = 0.10;
@@ -22,113 +30,6 @@ const P50_TOLERANCE: f64 = 0.10;
 const CAPPED_P99_FACTOR: f64 = 1.2;
 /// With the cap, throughput within this share of the uncapped peak.
 const CAPPED_THROUGHPUT_TOLERANCE: f64 = 0.05;
-
-/// The one model here that is not cooperative: the kernel preempts its threads.
-const PREEMPTIVE: &str = "thread";
-
-/// The figures of the suite, arranged.
-struct MixedRuns<'a> {
-    sweep: Grid<'a>,
-    cap: Grid<'a>,
-}
-
-fn requests_per_s(r: &RunRecord) -> Option<f64> {
-    r.messages_per_s
-}
-
-fn service(
-    pick: fn(&crate::bench::data::ServiceTimes) -> u64,
-) -> impl Fn(&RunRecord) -> Option<f64> + Copy {
-    move |r| {
-        r.service
-            .as_ref()
-            .filter(|s| s.requests > 0)
-            .map(|s| pick(s) as f64)
-    }
-}
-
-/// The unloaded time of a request, microseconds.
-fn unloaded_us() -> f64 {
-    (CPU_MS + WAIT_MS) * 1000.0
-}
-
-impl<'a> MixedRuns<'a> {
-    fn new(r: &'a BenchResults) -> MixedRuns<'a> {
-        MixedRuns {
-            sweep: Grid::new(r, "mixed", "sweep"),
-            cap: Grid::new(r, "mixed", "cap"),
-        }
-    }
-
-    fn models(&self) -> Vec<String> {
-        let mut models = self.sweep.models.clone();
-        models.retain(|m| {
-            self.sweep
-                .points
-                .iter()
-                .any(|p| self.sweep.ok_runs(m, p).next().is_some())
-                || self
-                    .cap
-                    .points
-                    .iter()
-                    .any(|p| self.cap.ok_runs(m, p).next().is_some())
-        });
-        models
-    }
-
-    /// Mean of a figure at a sweep point.
-    fn at(&self, m: &str, p: &str, f: impl Fn(&RunRecord) -> Option<f64>) -> Option<f64> {
-        self.sweep.cell(m, p, f).map(|c| c.mean)
-    }
-
-    /// Mean of a figure at a cap point (`50` or `50-max12`).
-    fn at_cap(&self, m: &str, p: &str, f: impl Fn(&RunRecord) -> Option<f64>) -> Option<f64> {
-        self.cap.cell(m, p, f).map(|c| c.mean)
-    }
-
-    /// Whether every cap run's client half-closed after its request (`--half-close`; the
-    /// benches before it did not).
-    fn half_closed(&self) -> bool {
-        let points = [CAP_CONNS.to_string(), capped_point()];
-        self.models().iter().all(|m| {
-            points.iter().all(|p| {
-                self.cap
-                    .ok_runs(m, p)
-                    .all(|r| r.args.iter().any(|a| a == "--half-close"))
-            })
-        })
-    }
-
-    /// Throughput at a sweep point over throughput at one connection (means over blocks).
-    fn speedup(&self, m: &str, p: &str) -> Option<f64> {
-        let one = self.at(m, &self.sweep.points.first()?.clone(), requests_per_s)?;
-        (one > 0.0).then_some(self.at(m, p, requests_per_s)? / one)
-    }
-
-    /// (connections, speedup) over the sweep.
-    fn speedups(&self, m: &str) -> Vec<(f64, f64)> {
-        self.sweep
-            .points
-            .iter()
-            .filter_map(|p| Some((self.sweep.conns(p) as f64, self.speedup(m, p)?)))
-            .collect()
-    }
-
-    /// Highest mean throughput of the uncapped runs (sweep and 50 connections).
-    fn uncapped_peak(&self, m: &str) -> Option<f64> {
-        self.sweep
-            .points
-            .iter()
-            .filter_map(|p| self.at(m, p, requests_per_s))
-            .chain(self.at_cap(m, &CAP_CONNS.to_string(), requests_per_s))
-            .reduce(f64::max)
-    }
-
-    /// The last sweep point (the most connections).
-    fn top(&self) -> Option<&String> {
-        self.sweep.points.last()
-    }
-}
 
 /// What the servers' service times cover: since `--stats-warmup`, the measured part only.
 fn service_span(r: &BenchResults) -> &'static str {
@@ -371,176 +272,6 @@ fn cap_table(x: &MixedRuns, s: &mut String) {
         "### {CAP_CONNS} connections, uncapped and with --max-conns {CAP}\n\nBoth runs open a connection per request (`--no-reuse`), so that the cap, which counts connections, caps the requests in service{half_close}. End-to-end latency is loadgen's, from the connect to the whole echo (it includes any wait in the listen backlog); service time is the server's own, from the first byte it read to the last byte it wrote.\n\n{}",
         table(&header, &rows)
     );
-}
-
-/// The median over models of a cap point's figure.
-fn cap_median(x: &MixedRuns, p: &str, f: impl Fn(&RunRecord) -> Option<f64> + Copy) -> Option<f64> {
-    median(
-        x.models()
-            .iter()
-            .filter_map(|m| x.at_cap(m, p, f))
-            .collect(),
-    )
-}
-
-fn cap_paragraph(x: &MixedRuns, s: &mut String) {
-    let (uncapped, capped) = (CAP_CONNS.to_string(), capped_point());
-    let (Some(rps_u), Some(rps_c)) = (
-        cap_median(x, &uncapped, requests_per_s),
-        cap_median(x, &capped, requests_per_s),
-    ) else {
-        return;
-    };
-    let d = |v: Option<f64>| ms_or_dash(v);
-    let e2e =
-        |p: &str, f: fn(&crate::run::report::Latency) -> u64| cap_median(x, p, move |r| lat(r, f));
-    let svc =
-        |p: &str, f: fn(&crate::bench::data::ServiceTimes) -> u64| cap_median(x, p, service(f));
-    let little_ms = CAP_CONNS as f64 / rps_u * 1000.0;
-    let _ = writeln!(
-        s,
-        "**What the cap does and does not buy.** One server CPU does at most {max} requests/s of this work. At {n} connections it is saturated with or without the cap, so throughput stays where it was ({u} requests/s uncapped, {c} with `--max-conns {CAP}`; medians over the models), and by Little's law so does the time a client waits end to end: {n} requests in the system at {u} requests/s is {little} ms each (measured end-to-end p50: {e2e_u} ms uncapped, {e2e_c} ms capped). What the cap changes is where that wait is spent. Uncapped, all {n} requests are inside the server and their CPU parts take turns, so each one's service time stretches (server p50/p99 {su50}/{su99} ms). Capped, the server holds only as many connections as keep its CPU busy ({CAP} = {total}/{cpu}); the other {rest} wait in the listen backlog, where they cost the server nothing, and the requests it does take are served in close to their unloaded {total} ms (server p50/p99 {sc50}/{sc99} ms). The cap counts connections, not requests: with connections kept open, the first {CAP} clients would keep their places for good and the others would wait in the backlog until those left, which is why these runs open a connection per request. That is worth having when the overflow can go somewhere else: a connection still in one worker's backlog can be taken by another worker process or host behind the balancer, and a request that has not started can time out or be retried elsewhere cheaply, while a request inside an overloaded server only gets slower. On one server with nowhere else to send it, the cap buys neither throughput nor end-to-end latency; the backlog wait replaces the wait inside the server (and a client's connect timeout now has to cover it).\n",
-        max = num(1000.0 / CPU_MS, 0),
-        n = CAP_CONNS,
-        u = num(rps_u, 1),
-        c = num(rps_c, 1),
-        little = num(little_ms, 0),
-        e2e_u = d(e2e(&uncapped, |l| l.p50)),
-        e2e_c = d(e2e(&capped, |l| l.p50)),
-        su50 = d(svc(&uncapped, |v| v.p50_us)),
-        su99 = d(svc(&uncapped, |v| v.p99_us)),
-        sc50 = d(svc(&capped, |v| v.p50_us)),
-        sc99 = d(svc(&capped, |v| v.p99_us)),
-        total = num(CPU_MS + WAIT_MS, 0),
-        cpu = num(CPU_MS, 0),
-        rest = CAP_CONNS - CAP,
-    );
-}
-
-fn thread_paragraph(x: &MixedRuns, s: &mut String) {
-    let Some(top) = x.top().cloned() else { return };
-    let models = x.models();
-    if !models.iter().any(|m| m == PREEMPTIVE) {
-        return;
-    }
-    let coop: Vec<&String> = models.iter().filter(|m| *m != PREEMPTIVE).collect();
-    // The busiest sweep point below the knee: the CPU is not saturated yet, so any
-    // difference is in how the CPU parts are shared, not in how much CPU there is.
-    let (_, bound) = amdahl();
-    let below = x
-        .sweep
-        .points
-        .iter()
-        .rfind(|p| (x.sweep.conns(p) as f64) < bound)
-        .cloned()
-        .unwrap_or_else(|| top.clone());
-    let thread = |p: &str, f: &dyn Fn(&RunRecord) -> Option<f64>| x.at(PREEMPTIVE, p, f);
-    let coop_median = |p: &str, f: &dyn Fn(&RunRecord) -> Option<f64>| {
-        median(coop.iter().filter_map(|m| x.at(m, p, f)).collect())
-    };
-    let p50 = |r: &RunRecord| lat(r, |l| l.p50);
-    let p99 = |r: &RunRecord| lat(r, |l| l.p99);
-    let svc50 = service(|v| v.p50_us);
-    let svc99 = service(|v| v.p99_us);
-    let uncapped = CAP_CONNS.to_string();
-    let fig = |v: Option<f64>| v.map_or("-".into(), |v| num(v, 2));
-    let _ = writeln!(
-        s,
-        "**What the thread model does differently.** In the cooperative models a request's CPU part runs to its end on the event-loop thread (or coroutine scheduler): while it spins, no other connection's timer or reply is handled, so a wait that ends during someone else's spin is extended until that spin yields, and the CPU parts are served one after another in the order they became ready. In the thread model each connection is an OS thread, and the kernel preempts a spinning thread when another thread's sleep ends (a thread that just woke is owed CPU time) or when its time slice is up. The one CPU is then shared in slices: a request's CPU part is stretched by the others' rather than queued behind them, and when two CPU parts overlap both finish late, where first come, first served delays only the second. Nothing waits for a cooperative yield, but every request pays for the overlaps, and each preemption is a context switch. Below the knee, at {below} connections, thread's service time p50/p99 was {sb50}/{sb99} ms against {cb50}/{cb99} ms for the cooperative models (median); the CPU that does the spinning is the same one either way, so the bound is the same, and at {top_n} connections thread reached x{sp_t} against x{sp_c}, with end-to-end p50/p99 {p50_t}/{p99_t} ms against {p50_c}/{p99_c} ms. Uncapped at {cap_n} connections, where every request shares the CPU with {others} others, its service-time p99 was {svc_t} ms against {svc_c} ms.\n",
-        below = num(x.sweep.conns(&below) as f64, 0),
-        sb50 = ms_or_dash(thread(&below, &svc50)),
-        sb99 = ms_or_dash(thread(&below, &svc99)),
-        cb50 = ms_or_dash(coop_median(&below, &svc50)),
-        cb99 = ms_or_dash(coop_median(&below, &svc99)),
-        top_n = num(x.sweep.conns(&top) as f64, 0),
-        sp_t = fig(x.speedup(PREEMPTIVE, &top)),
-        sp_c = fig(median(
-            coop.iter().filter_map(|m| x.speedup(m, &top)).collect()
-        )),
-        p50_t = ms_or_dash(thread(&top, &p50)),
-        p99_t = ms_or_dash(thread(&top, &p99)),
-        p50_c = ms_or_dash(coop_median(&top, &p50)),
-        p99_c = ms_or_dash(coop_median(&top, &p99)),
-        cap_n = CAP_CONNS,
-        others = CAP_CONNS - 1,
-        svc_t = ms_or_dash(x.at_cap(PREEMPTIVE, &uncapped, svc99)),
-        svc_c = ms_or_dash(median(
-            coop.iter()
-                .filter_map(|m| x.at_cap(m, &uncapped, svc99))
-                .collect()
-        )),
-    );
-}
-
-fn speedup_file(model: &str) -> String {
-    format!("mixed-speedup-{model}.svg")
-}
-
-fn latency_file(model: &str) -> String {
-    format!("mixed-latency-{model}.svg")
-}
-
-/// The suite's charts: speedup and latency against connections, one pair per model, each
-/// linked from the section's own text.
-fn charts(r: &BenchResults) -> Vec<ChartFile> {
-    let x = MixedRuns::new(r);
-    let (_, bound) = amdahl();
-    let mut files = Vec::new();
-    for m in x.models() {
-        let measured = x.speedups(&m);
-        if measured.is_empty() {
-            continue;
-        }
-        let ideal = measured.iter().map(|&(n, _)| (n, n.min(bound))).collect();
-        files.push(ChartFile::linked(
-            speedup_file(&m),
-            &Chart {
-                title: format!("mixed, {m}: speedup over 1 connection"),
-                x_label: "connections".into(),
-                y_label: "throughput / throughput at 1 connection".into(),
-                log_x: false,
-                log_y: false,
-                series: vec![
-                    (m.clone(), measured),
-                    (format!("min(N, 1/(1-p) = {})", num(bound, 0)), ideal),
-                ],
-                bars: vec![],
-            },
-        ));
-        let line = |f: fn(&crate::run::report::Latency) -> u64| -> Vec<(f64, f64)> {
-            x.sweep
-                .points
-                .iter()
-                .filter_map(|p| {
-                    let v = x.at(&m, p, |r| lat(r, f))?;
-                    Some((x.sweep.conns(p) as f64, v / 1000.0))
-                })
-                .collect()
-        };
-        let p50 = line(|l| l.p50);
-        let unloaded = p50
-            .iter()
-            .map(|&(n, _)| (n, unloaded_us() / 1000.0))
-            .collect();
-        files.push(ChartFile::linked(
-            latency_file(&m),
-            &Chart {
-                title: format!("mixed, {m}: latency, ms (loadgen, mean over blocks)"),
-                x_label: "connections".into(),
-                y_label: "latency, ms".into(),
-                log_x: false,
-                log_y: false,
-                series: vec![
-                    ("p50".into(), p50),
-                    ("p95".into(), line(|l| l.p95)),
-                    ("p99".into(), line(|l| l.p99)),
-                    (format!("unloaded {} ms", ms(unloaded_us())), unloaded),
-                ],
-                bars: vec![],
-            },
-        ));
-    }
-    files
 }
 
 #[cfg(test)]
