@@ -108,7 +108,7 @@ pub fn grid_table(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::stats::fixtures::{synthetic, with_samples};
+    use crate::report::stats::fixtures::with_errors;
     use crate::report::stats::verdict::{MSG_S, at_point};
 
     #[test]
@@ -127,11 +127,7 @@ mod tests {
     #[test]
     fn brief_gives_a_ratio_or_the_error_share() {
         // `slow` fails 45% of its samples: its brief is its error share, not its speed.
-        let mut r = synthetic(10);
-        for run in &mut r.runs {
-            let errors = if run.model == "slow" { 450 } else { 0 };
-            with_samples(run, 1000, errors);
-        }
+        let r = with_errors(10);
         let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
         assert_eq!(brief(&pv, "slow").as_deref(), Some("errors 45%"));
         assert_eq!(brief(&pv, "epoll").as_deref(), Some("ref"));

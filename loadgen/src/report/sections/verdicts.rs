@@ -354,7 +354,9 @@ fn errors_section(all: &[PointVerdicts], s: &mut String) {
 mod tests {
     use super::*;
     use crate::report::sections::new_lines;
-    use crate::report::stats::fixtures::{interleaved, synthetic, with_samples};
+    use crate::report::stats::fixtures::{
+        client_bound, interleaved, late_sender, reference_off_in_block_9, synthetic, with_errors,
+    };
 
     fn render(r: &BenchResults) -> String {
         let mut s = String::new();
@@ -392,44 +394,18 @@ mod tests {
 
     #[test]
     fn a_model_over_the_error_limit_shows_its_error_share() {
-        // `slow` fails 45% of its samples; `same` one in 2000 in one run.
-        let mut r = synthetic(10);
-        for run in &mut r.runs {
-            let errors = if run.model == "slow" { 450 } else { 0 };
-            with_samples(run, 1000, errors);
-        }
-        for run in r.runs.iter_mut().filter(|x| x.model == "same").take(1) {
-            with_samples(run, 2000, 1);
-        }
-        let s = render(&r);
-        insta::assert_snapshot!(s);
+        insta::assert_snapshot!(render(&with_errors(10)));
     }
 
     #[test]
     fn a_reference_outlier_is_named_as_the_references() {
-        // The reference ran half as fast in block 9: every model's ratio doubles there.
-        let mut r = synthetic(12);
-        for run in r
-            .runs
-            .iter_mut()
-            .filter(|x| x.block == 9 && x.model == "epoll")
-        {
-            run.messages_per_s = run.messages_per_s.map(|v| v * 0.5);
-        }
-        let s = render(&r);
+        let s = render(&reference_off_in_block_9(12));
         insta::assert_snapshot!(new_lines(&render(&synthetic(12)), &s));
     }
 
     #[test]
     fn a_saturated_client_is_named() {
-        let mut r = interleaved(10, 0.0);
-        for run in &mut r.runs {
-            let busy = if run.model == "slow" { 0.95 } else { 0.5 };
-            if let Some(sl) = run.slice.as_mut() {
-                sl.loadgen_cpu_ns = (busy * sl.measured_s * 1e9) as u64;
-            }
-        }
-        let s = render(&r);
+        let s = render(&client_bound());
         insta::assert_snapshot!(new_lines(&render(&interleaved(10, 0.0)), &s));
     }
 
@@ -450,27 +426,6 @@ mod tests {
 
     #[test]
     fn runs_whose_sender_was_late_are_counted_out_of_p99() {
-        // p99 of 100 us everywhere (`slow` 150 us); loadgen's send lateness p99 5 us, except
-        // in the first three blocks of `slow`, where it was 40 us: over a tenth of that p99.
-        let mut r = synthetic(10);
-        for run in &mut r.runs {
-            run.kind = "fixed-rate".into();
-            with_samples(run, 1000, 0);
-            let rep = run.report.as_mut().unwrap();
-            rep.latency_us.p99 = if run.model == "slow" { 150 } else { 100 };
-            let late = if run.model == "slow" && run.block <= 3 {
-                40
-            } else {
-                5
-            };
-            rep.send_lateness_us = Some(crate::run::report::SendLateness {
-                count: 1000,
-                p50: 2,
-                p99: late,
-                max: 60,
-            });
-        }
-        let s = render(&r);
-        insta::assert_snapshot!(s);
+        insta::assert_snapshot!(render(&late_sender()));
     }
 }

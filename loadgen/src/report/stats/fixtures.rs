@@ -91,3 +91,69 @@ pub(crate) fn with_samples(r: &mut RunRecord, samples: u64, errors: u64) {
     rep.errors = errors;
     r.report = Some(rep);
 }
+
+/// [`synthetic`] with runs of 1000 samples in which `slow` failed 450 (45%), and one run of
+/// `same` with one error in 2000 (under the 1% limit).
+pub(crate) fn with_errors(blocks: u32) -> BenchResults {
+    let mut r = synthetic(blocks);
+    for run in &mut r.runs {
+        let errors = if run.model == "slow" { 450 } else { 0 };
+        with_samples(run, 1000, errors);
+    }
+    for run in r.runs.iter_mut().filter(|x| x.model == "same").take(1) {
+        with_samples(run, 2000, 1);
+    }
+    r
+}
+
+/// [`synthetic`] in which the reference ran half as fast in block 9: every model's ratio
+/// doubles there.
+pub(crate) fn reference_off_in_block_9(blocks: u32) -> BenchResults {
+    let mut r = synthetic(blocks);
+    for run in r
+        .runs
+        .iter_mut()
+        .filter(|x| x.block == 9 && x.model == "epoll")
+    {
+        run.messages_per_s = run.messages_per_s.map(|v| v * 0.5);
+    }
+    r
+}
+
+/// [`interleaved`] (10 rounds, no drift) in which loadgen used 95% of a CPU against `slow`
+/// and 50% against every other model.
+pub(crate) fn client_bound() -> BenchResults {
+    let mut r = interleaved(10, 0.0);
+    for run in &mut r.runs {
+        let busy = if run.model == "slow" { 0.95 } else { 0.5 };
+        if let Some(sl) = run.slice.as_mut() {
+            sl.loadgen_cpu_ns = (busy * sl.measured_s * 1e9) as u64;
+        }
+    }
+    r
+}
+
+/// [`synthetic`] (10 blocks) as a fixed-rate point: p99 of 100 us everywhere (`slow` 150
+/// us); loadgen's send lateness p99 5 us, except in the first three blocks of `slow`, where
+/// it was 40 us: over a tenth of that p99.
+pub(crate) fn late_sender() -> BenchResults {
+    let mut r = synthetic(10);
+    for run in &mut r.runs {
+        run.kind = "fixed-rate".into();
+        with_samples(run, 1000, 0);
+        let rep = run.report.as_mut().unwrap();
+        rep.latency_us.p99 = if run.model == "slow" { 150 } else { 100 };
+        let late = if run.model == "slow" && run.block <= 3 {
+            40
+        } else {
+            5
+        };
+        rep.send_lateness_us = Some(crate::run::report::SendLateness {
+            count: 1000,
+            p50: 2,
+            p99: late,
+            max: 60,
+        });
+    }
+    r
+}

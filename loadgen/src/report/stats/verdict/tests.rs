@@ -1,5 +1,8 @@
 use super::*;
-use crate::report::stats::fixtures::{interleaved, normal, slice_record, synthetic, with_samples};
+use crate::report::stats::fixtures::{
+    client_bound, interleaved, late_sender, normal, reference_off_in_block_9, slice_record,
+    synthetic, with_errors, with_samples,
+};
 use crate::rng::Rng;
 
 #[test]
@@ -157,15 +160,8 @@ fn paired_blocks_rank_through_shared_noise() {
 #[test]
 fn a_model_with_errors_gets_its_error_share_not_a_speed_verdict() {
     // `slow` fails 45% of its samples: its ok/s is low because of it, not its speed.
-    let mut r = synthetic(10);
-    for run in &mut r.runs {
-        let errors = if run.model == "slow" { 450 } else { 0 };
-        with_samples(run, 1000, errors);
-    }
     // One error in 2000 for `same`: under 1%, judged as before.
-    for run in r.runs.iter_mut().filter(|x| x.model == "same").take(1) {
-        with_samples(run, 2000, 1);
-    }
+    let mut r = with_errors(10);
     let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
     let row = |m: &str| pv.rows.iter().find(|x| x.model == m).unwrap().clone();
     assert_eq!(row("slow").verdict, Verdict::Errors);
@@ -243,14 +239,7 @@ fn outliers_are_judged_on_paired_ratios() {
 #[test]
 fn a_reference_outlier_is_named_once_as_the_references() {
     // The reference ran half as fast in block 9: every model's ratio doubles there.
-    let mut r = synthetic(12);
-    for run in r
-        .runs
-        .iter_mut()
-        .filter(|x| x.block == 9 && x.model == "epoll")
-    {
-        run.messages_per_s = run.messages_per_s.map(|v| v * 0.5);
-    }
+    let r = reference_off_in_block_9(12);
     let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
     assert_eq!(pv.outliers.len(), 1, "{:?}", pv.outliers);
     let o = &pv.outliers[0];
@@ -361,13 +350,7 @@ fn tiers_never_contradict_the_verdicts_on_committed_benches() {
 
 #[test]
 fn a_saturated_client_marks_messages_per_second_client_bound() {
-    let mut r = interleaved(10, 0.0);
-    for run in &mut r.runs {
-        let busy = if run.model == "slow" { 0.95 } else { 0.5 };
-        if let Some(sl) = run.slice.as_mut() {
-            sl.loadgen_cpu_ns = (busy * sl.measured_s * 1e9) as u64;
-        }
-    }
+    let r = client_bound();
     let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
     let slow = pv.rows.iter().find(|x| x.model == "slow").unwrap();
     assert!(
@@ -405,24 +388,7 @@ fn a_point_takes_server_cpu_from_one_source() {
 fn fixed_rate_p99_leaves_out_runs_whose_sender_was_late() {
     // p99 of 100 us everywhere (`slow` 150 us); loadgen's send lateness p99 5 us, except in
     // the first three blocks of `slow`, where it was 40 us: over a tenth of that p99.
-    let mut r = synthetic(10);
-    for run in &mut r.runs {
-        run.kind = "fixed-rate".into();
-        with_samples(run, 1000, 0);
-        let rep = run.report.as_mut().unwrap();
-        rep.latency_us.p99 = if run.model == "slow" { 150 } else { 100 };
-        let late = if run.model == "slow" && run.block <= 3 {
-            40
-        } else {
-            5
-        };
-        rep.send_lateness_us = Some(crate::run::report::SendLateness {
-            count: 1000,
-            p50: 2,
-            p99: late,
-            max: 60,
-        });
-    }
+    let r = late_sender();
     let pv = at_point(&r, "pingpong", "100", P99, "epoll", 0.03);
     assert_eq!(pv.late_sender_runs, 3);
     let slow = pv.rows.iter().find(|x| x.model == "slow").unwrap();
