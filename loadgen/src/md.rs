@@ -17,6 +17,11 @@ pub fn table(header: &[String], rows: &[Vec<String>]) -> String {
     s
 }
 
+/// A row of fixed cells, such as a table's header.
+pub fn row(cells: &[&str]) -> Vec<String> {
+    cells.iter().map(|c| c.to_string()).collect()
+}
+
 /// A number with thousands separators and `decimals` decimals.
 pub fn num(v: f64, decimals: usize) -> String {
     let s = format!("{:.*}", decimals, v.abs());
@@ -62,10 +67,7 @@ mod tests {
         assert_eq!(ms(1234.0), "1.23");
         assert_eq!(ms(123_456.0), "123");
         assert_eq!(ms_or_dash(None), "-");
-        let t = table(
-            &["model".into(), "x".into()],
-            &[vec!["epoll".into(), "1".into()]],
-        );
+        let t = table(&row(&["model", "x"]), &[vec!["epoll".into(), "1".into()]]);
         assert_eq!(t, "| model | x |\n|---|---:|\n| epoll | 1 |\n");
     }
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::{Bench, Section};
 use crate::bench::data::{BenchResults, Design, RunRecord};
-use crate::md::{num, table};
+use crate::md::{num, row, table};
 use crate::report::figures::median;
 use crate::report::stats::verdict::{self, Verdict};
 
@@ -69,16 +69,13 @@ fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
         );
     }
     let twin = r.config.twin.as_deref();
-    let mut header: Vec<String> = [
+    let mut header = row(&[
         "point",
         "design",
         "rounds or blocks",
         "measured per slice or run, s (median)",
         "loadgen CPU % (median)",
-    ]
-    .iter()
-    .map(|h| h.to_string())
-    .collect();
+    ]);
     if let Some(t) = twin {
         header.push(format!("{t} / {reference}"));
     }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{Bench, Section};
 use crate::bench::data::{BenchResults, RunStatus};
-use crate::md::table;
+use crate::md::{row, table};
 
 /// The section.
 pub struct FailedRuns;
@@ -53,10 +53,7 @@ fn problems(r: &BenchResults, s: &mut String) {
         ]);
     }
     if !rows.is_empty() {
-        let header: Vec<String> = ["model", "point", "block", "what happened"]
-            .iter()
-            .map(|h| h.to_string())
-            .collect();
+        let header = row(&["model", "point", "block", "what happened"]);
         let _ = writeln!(
             s,
             "## Runs with errors or failures\n\nFailed runs are left out of the tables above.\n\n{}",

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::{Bench, Section};
 use crate::bench::data::{BenchResults, RunRecord};
-use crate::md::{ms, num, table};
+use crate::md::{ms, num, row, table};
 use crate::report::figures::{lat, mean, pm, rate_of};
 use crate::report::stats::aggregate::Grid;
 
@@ -24,7 +24,7 @@ impl Section for FixedRate {
 fn fixed_rate(r: &BenchResults, s: &mut String) {
     let g = Grid::new(r, "pingpong", "fixed-rate");
     let Some(p) = g.points.first() else { return };
-    let header: Vec<String> = [
+    let header = row(&[
         "model",
         "offered msg/s",
         "achieved msg/s",
@@ -37,10 +37,7 @@ fn fixed_rate(r: &BenchResults, s: &mut String) {
         "errors %",
         "loadgen CPU %",
         "loadgen lateness p99 us",
-    ]
-    .iter()
-    .map(|h| h.to_string())
-    .collect();
+    ]);
     let rows: Vec<Vec<String>> = g
         .models
         .iter()

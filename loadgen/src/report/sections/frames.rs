@@ -10,7 +10,7 @@ use common::units::parse_size;
 use super::{Bench, ChartFile, Section};
 use crate::bench::data::{BenchResults, RunRecord, RunStatus};
 use crate::bench::suite::frames::{IPERF3, KIND, LOOPBACK, STREAM};
-use crate::md::{num, table};
+use crate::md::{num, row, table};
 use crate::report::figures::{Figure, mean, pm};
 use crate::report::stats::aggregate::{Cell, Grid};
 use crate::report::svg::chart::Chart;
@@ -154,10 +154,7 @@ fn section(r: &BenchResults, s: &mut String) {
             ]
         })
         .collect();
-    let header: Vec<String> = ["one way", "MB/s (mean ± 95% interval)", "blocks", "how"]
-        .iter()
-        .map(|h| h.to_string())
-        .collect();
+    let header = row(&["one way", "MB/s (mean ± 95% interval)", "blocks", "how"]);
     let _ = writeln!(
         s,
         "### Loopback limit, one way (sender where loadgen runs, receiver where a server runs)\n\n{}",

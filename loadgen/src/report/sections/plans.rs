@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{Bench, Section};
 use crate::bench::data::{BenchResults, RunRecord};
-use crate::md::{ms, num, table};
+use crate::md::{ms, num, row, table};
 use crate::report::figures::{lat, mean, pm};
 use crate::report::stats::aggregate::Grid;
 
@@ -28,7 +28,7 @@ fn plans(r: &BenchResults, s: &mut String) {
         "## plans\n\nThe PyYYC 2020 JMeter plans (threads x loops, 1 s ramp-up; loops scaled by {}), as its table: throughput, latency avg/min/max, errors, server CPU and memory.\n",
         r.config.scale
     );
-    let header: Vec<String> = [
+    let header = row(&[
         "model",
         "throughput/s",
         "avg ms",
@@ -38,10 +38,7 @@ fn plans(r: &BenchResults, s: &mut String) {
         "server CPU %",
         "RSS peak MiB",
         "VSZ peak MiB",
-    ]
-    .iter()
-    .map(|h| h.to_string())
-    .collect();
+    ]);
     for p in &g.points {
         let rows: Vec<Vec<String>> = g
             .models

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::{Bench, ChartFile, Section};
 use crate::bench::data::BenchResults;
-use crate::md::{num, table};
+use crate::md::{num, row, table};
 use crate::report::figures::{label, median};
 use crate::report::stats::verdict::{self, PointVerdicts, Verdict};
 use crate::report::svg::forest;
@@ -33,17 +33,14 @@ pub fn point_title(pv: &PointVerdicts) -> String {
 
 /// The table of one point and metric.
 pub fn point_table(pv: &PointVerdicts) -> String {
-    let header: Vec<String> = [
+    let header = row(&[
         "model",
         "ratio [95% interval]",
         "wins/blocks",
         "verdict",
         "tier",
         "median ratio",
-    ]
-    .iter()
-    .map(|h| h.to_string())
-    .collect();
+    ]);
     let rows: Vec<Vec<String>> = pv
         .rows
         .iter()
@@ -156,10 +153,7 @@ fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
         min_blocks = verdict::MIN_BLOCKS,
     );
     // Half-widths first: they say how far this machine let the bench see.
-    let header: Vec<String> = ["point", "metric", "blocks", "median half-width"]
-        .iter()
-        .map(|h| h.to_string())
-        .collect();
+    let header = row(&["point", "metric", "blocks", "median half-width"]);
     let rows: Vec<Vec<String>> = all
         .iter()
         .filter(|pv| paired_blocks(pv) >= verdict::MIN_BLOCKS)
@@ -297,16 +291,13 @@ fn errors_section(all: &[PointVerdicts], s: &mut String) {
         if !pv.errors.iter().any(|e| e.share.is_some_and(|p| p > 0.0)) {
             continue;
         }
-        let header: Vec<String> = [
+        let header = row(&[
             "model",
             "error share",
             "difference, points [95% interval]",
             "blocks",
             "verdict",
-        ]
-        .iter()
-        .map(|h| h.to_string())
-        .collect();
+        ]);
         let rows: Vec<Vec<String>> = pv
             .errors
             .iter()

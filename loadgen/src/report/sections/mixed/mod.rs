@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use super::{Bench, ChartFile, Section};
 use crate::bench::data::{BenchResults, RunRecord};
 use crate::bench::suite::mixed::{CAP, CAP_CONNS, CPU_MS, SPLITS, WAIT_MS, amdahl, capped_point};
-use crate::md::{ms, ms_or_dash, num, table};
+use crate::md::{ms, ms_or_dash, num, row, table};
 use crate::report::figures::{lat, mean, pm};
 
 mod charts;
@@ -83,7 +83,7 @@ fn section(r: &BenchResults, s: &mut String) {
 }
 
 fn per_model(x: &MixedRuns, s: &mut String) {
-    let header: Vec<String> = [
+    let header = row(&[
         "conns",
         "requests/s",
         "speedup",
@@ -94,10 +94,7 @@ fn per_model(x: &MixedRuns, s: &mut String) {
         "p99 ms",
         "service p50 ms",
         "service p99 ms",
-    ]
-    .iter()
-    .map(|h| h.to_string())
-    .collect();
+    ]);
     let (_, bound) = amdahl();
     for m in x.models() {
         let rows: Vec<Vec<String>> = x
@@ -224,7 +221,7 @@ fn targets(x: &MixedRuns, s: &mut String) {
 }
 
 fn cap_table(x: &MixedRuns, s: &mut String) {
-    let header: Vec<String> = [
+    let header = row(&[
         "model",
         "server",
         "requests/s",
@@ -233,10 +230,7 @@ fn cap_table(x: &MixedRuns, s: &mut String) {
         "service p50 ms",
         "service p99 ms",
         "server CPU %",
-    ]
-    .iter()
-    .map(|h| h.to_string())
-    .collect();
+    ]);
     let mut rows = Vec::new();
     for m in x.models() {
         for (p, label) in [

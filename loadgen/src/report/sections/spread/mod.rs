@@ -11,7 +11,7 @@ use super::{Bench, Section};
 use crate::bench::data::BenchResults;
 use crate::bench::suite::mixed::{CPU_MS, WAIT_MS};
 use crate::bench::suite::spread::{self, ACCEPTS, CONNS, RAMPUP_S};
-use crate::md::{ms_or_dash, num, table};
+use crate::md::{ms_or_dash, num, row, table};
 
 mod findings;
 mod runs;
@@ -21,7 +21,7 @@ use runs::{Slot, SpreadRuns, ratio};
 
 /// The table of one worker count.
 fn workers_table(x: &SpreadRuns, processes: u32) -> String {
-    let header: Vec<String> = [
+    let header = row(&[
         "model",
         "accept",
         "connections per worker",
@@ -31,10 +31,7 @@ fn workers_table(x: &SpreadRuns, processes: u32) -> String {
         "p50 ms",
         "p99 ms",
         "requests/s",
-    ]
-    .iter()
-    .map(|h| h.to_string())
-    .collect();
+    ]);
     let mut rows = Vec::new();
     for m in &x.models {
         for accept in ACCEPTS {
