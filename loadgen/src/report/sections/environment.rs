@@ -79,3 +79,15 @@ fn environment(r: &BenchResults, s: &mut String) {
     }
     s.push('\n');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sections::render;
+    use crate::report::stats::fixtures::synthetic;
+
+    #[test]
+    fn the_machine_and_every_setting() {
+        insta::assert_snapshot!(render(&Environment, &synthetic(2)));
+    }
+}

@@ -61,3 +61,18 @@ fn problems(r: &BenchResults, s: &mut String) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sections::render;
+    use crate::report::stats::fixtures::{synthetic, with_errors};
+
+    #[test]
+    fn a_row_per_run_with_errors_or_a_failure() {
+        let mut r = with_errors(2);
+        r.runs[0].status = RunStatus::ServerFailed("no readiness line".into());
+        insta::assert_snapshot!(render(&FailedRuns, &r));
+        assert_eq!(render(&FailedRuns, &synthetic(2)), "");
+    }
+}

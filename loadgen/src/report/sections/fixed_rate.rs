@@ -69,3 +69,22 @@ fn fixed_rate(r: &BenchResults, s: &mut String) {
         table(&header, &rows)
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sections::render;
+    use crate::report::stats::fixtures::{late_sender, synthetic};
+
+    #[test]
+    fn every_model_at_the_same_offered_load() {
+        let mut r = synthetic(3);
+        let mut fixed = late_sender();
+        for run in &mut fixed.runs {
+            run.point = "rate-50000".into();
+        }
+        assert_eq!(render(&FixedRate, &fixed), "", "shown with the sweep only");
+        r.runs.extend(fixed.runs);
+        insta::assert_snapshot!(render(&FixedRate, &r));
+    }
+}

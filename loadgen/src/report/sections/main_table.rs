@@ -99,22 +99,12 @@ pub fn headline(r: &BenchResults, reference: &str, margin: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::sections::render;
     use crate::report::stats::fixtures::synthetic;
-
-    fn render(r: &BenchResults) -> String {
-        let mut s = String::new();
-        let b = Bench {
-            results: r,
-            reference: "epoll",
-            margin: 0.03,
-        };
-        MainTable.markdown(&b, &mut s);
-        s
-    }
 
     #[test]
     fn each_figure_with_its_ratio_and_verdict() {
-        insta::assert_snapshot!(render(&synthetic(10)));
+        insta::assert_snapshot!(render(&MainTable, &synthetic(10)));
     }
 
     #[test]
@@ -123,6 +113,6 @@ mod tests {
         for run in &mut r.runs {
             run.suite = "mixed".into();
         }
-        assert_eq!(render(&r), "");
+        assert_eq!(render(&MainTable, &r), "");
     }
 }

@@ -77,6 +77,19 @@ pub trait Section {
     }
 }
 
+/// A section's Markdown for `r`, against epoll with a margin of 3%.
+#[cfg(test)]
+pub fn render(section: &dyn Section, r: &BenchResults) -> String {
+    let mut s = String::new();
+    let b = Bench {
+        results: r,
+        reference: "epoll",
+        margin: 0.03,
+    };
+    section.markdown(&b, &mut s);
+    s
+}
+
 /// The lines of `after` that `before` does not have, in order: what a change to a bench
 /// adds to a section, for a test to snapshot on its own.
 #[cfg(test)]

@@ -338,3 +338,37 @@ fn charts(r: &BenchResults) -> Vec<ChartFile> {
         ),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sections::render;
+    use crate::report::stats::fixtures::with_errors;
+
+    #[test]
+    fn the_sweep_in_tables_and_three_charts() {
+        let r = with_errors(4);
+        insta::assert_snapshot!(render(&Pingpong, &r));
+        let b = Bench {
+            results: &r,
+            reference: "epoll",
+            margin: 0.03,
+        };
+        let charts = Pingpong.charts(&b);
+        let shown: Vec<(&str, Option<&str>)> = charts
+            .iter()
+            .map(|c| (c.file.as_str(), c.caption.as_deref()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("pingpong-throughput.svg", Some("messages/s vs connections")),
+                ("pingpong-p95.svg", Some("p95 latency vs connections")),
+                (
+                    "pingpong-cpu-per-msg.svg",
+                    Some("server CPU us per message vs connections")
+                ),
+            ]
+        );
+    }
+}

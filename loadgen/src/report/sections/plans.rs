@@ -65,3 +65,21 @@ fn plans(r: &BenchResults, s: &mut String) {
         let _ = writeln!(s, "### {p} (threads x loops)\n\n{}", table(&header, &rows));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sections::render;
+    use crate::report::stats::fixtures::with_errors;
+
+    #[test]
+    fn a_table_per_plan() {
+        let mut r = with_errors(2);
+        for run in &mut r.runs {
+            run.suite = "plans".into();
+            run.kind = "plan".into();
+            run.point = "1000x100".into();
+        }
+        insta::assert_snapshot!(render(&Plans, &r));
+    }
+}
