@@ -16,7 +16,8 @@ use crate::opts::{
 };
 use crate::out;
 use crate::plan::Plan;
-use crate::report::{compare_bench, compare_ratios, render};
+use crate::report::compare_benches::{self, ratios};
+use crate::report::summary;
 use crate::run::report::RunReport;
 use crate::run::{compare_runs, json, load, text, thresholds};
 use crate::stream;
@@ -185,7 +186,7 @@ fn bench_run(b: &BenchArgs, out: &mut dyn Write) -> Result<(), Error> {
 
 /// `loadgen report DIR`: the bench's summary rendered.
 fn report_dir(r: &ReportArgs, out: &mut dyn Write) -> Result<(), Error> {
-    for path in render::render_dir(r)? {
+    for path in summary::render_dir(r)? {
         writeln!(out, "wrote {}", path.display())?;
     }
     Ok(())
@@ -203,7 +204,7 @@ fn compare(c: &CompareArgs, out: &mut dyn Write) -> Result<(), Error> {
             )));
         }
         let paths: Vec<&Path> = c.files.iter().map(|f| f.as_path()).collect();
-        let md = compare_ratios::compare_ratio_dirs(&paths)?;
+        let md = ratios::compare_ratio_dirs(&paths)?;
         write!(out, "{md}")?;
         return Ok(());
     }
@@ -213,7 +214,7 @@ fn compare(c: &CompareArgs, out: &mut dyn Write) -> Result<(), Error> {
             out.flush()?;
         }
         (2, [a, b]) => {
-            let md = compare_bench::compare_dirs(a, b, c.margin, c.reference.as_deref())?;
+            let md = compare_benches::compare_dirs(a, b, c.margin, c.reference.as_deref())?;
             write!(out, "{md}")?;
         }
         _ => {

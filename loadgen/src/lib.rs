@@ -31,12 +31,13 @@
 //!
 //! Modules, each importing only those below it: [`cli`] (the one dispatch: [`run()`], a
 //! `match` over the subcommands) over [`error`] (every subcommand's error, exit codes);
-//! [`report`] (`loadgen report`: the bench's summary) over [`bench`](mod@bench)
+//! [`report`] (`loadgen report`: the bench's summary, [`report::summary`]) over [`bench`](mod@bench)
 //! (`loadgen bench`: suites over every model) over the run layer: [`run`](mod@run) (one
 //! run: its load, report, text, JSON, `--fail-if` checks) over [`engine`] (workers and
 //! users), [`procs`] and [`merge`] (runs added up), [`plan`] (checked settings, with
 //! [`addrs`]), [`opts`] (flags), [`stats`] (counts, histograms), [`probe`] (/proc) and
-//! [`threshold`] (`--fail-if` read).
+//! [`threshold`] (`--fail-if` read); [`md`] (Markdown helpers) is the floor of both the
+//! summary and one run's compare.
 //! This file only declares the modules and re-exports what outside users need.
 
 pub mod addrs;
@@ -45,6 +46,7 @@ pub mod cli;
 pub mod engine;
 pub mod error;
 pub mod jtl;
+pub mod md;
 pub mod merge;
 pub mod opts;
 pub mod out;

@@ -1,25 +1,23 @@
 //! The bench's summary (`loadgen report`), a layer above one run's report (`crate::run`).
 //!
-//! A bench's results (`crate::bench::data`) are rendered by [`render`] (`loadgen report`):
-//! [`aggregate`] makes means and 95% intervals over blocks, [`verdict`] the paired ratios
-//! and verdicts that rank models ([`ranking`] renders them, [`forest`] plots them),
-//! [`markdown`] the tables of summary.md, [`chart`] the SVG charts; [`baselines`] puts the
-//! Python baselines' ratios beside those the studies published ([`studies`]).
+//! Arrows point one way, downwards:
+//!
+//! - [`summary`] reads a bench's raw.json and writes summary.md and its charts, its
+//!   sections in order; it is the only file that knows every section;
+//! - [`sections`], one file per section of summary.md behind one small trait; a section
+//!   never imports another;
+//! - under them: [`figures`] (what sections share: medians, labels, a grid's cells as
+//!   Markdown), [`stats`] (means and intervals over blocks, the paired ratios and verdicts
+//!   that rank models), [`svg`] (line charts, forest plots), [`studies`] (the figures the
+//!   studies published), and `crate::md` (tables and numbers as Markdown).
+//!
+//! [`compare_benches`] compares two bench folders (`loadgen compare A B`), on the same
+//! floor; one run against another is `crate::run::compare_runs`.
 
-pub mod aggregate;
-pub mod baselines;
-pub mod chart;
-pub mod compare_bench;
-pub mod compare_ratios;
-pub mod design;
-pub mod forest;
-pub mod frames;
-pub mod markdown;
-pub mod mixed;
-pub mod ranking;
-pub mod render;
+pub mod compare_benches;
+pub mod figures;
 pub mod sections;
-pub mod spread;
+pub mod stats;
 pub mod studies;
-pub mod variants;
-pub mod verdict;
+pub mod summary;
+pub mod svg;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use super::json::{self, JsonError};
 use super::report::RunReport;
-use crate::report::markdown::{ms, num, table};
+use crate::md::{ms, num, table};
 
 /// `loadgen compare` with report files: reads them and returns the table.
 pub fn compare_files(files: &[PathBuf]) -> Result<String, JsonError> {
