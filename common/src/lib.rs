@@ -46,6 +46,7 @@ pub mod per_thread;
 pub mod pin;
 pub mod prefork;
 pub mod readbuf;
+pub mod readiness;
 pub mod service;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -14,6 +14,8 @@ use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::readiness::parse_ready_line;
+
 pub use crate::models::{BASELINES, MODELS, is_baseline};
 
 /// The folder of the Python baselines in this checkout.
@@ -262,31 +264,4 @@ pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Parses `listening on ADDR model=MODEL threads=N` into ADDR.
-pub fn parse_ready_line(line: &str) -> Option<SocketAddr> {
-    let rest = line.trim_end().strip_prefix("listening on ")?;
-    let mut parts = rest.split(' ');
-    let addr = parts.next()?.parse().ok()?;
-    parts.next()?.strip_prefix("model=")?;
-    parts
-        .next()?
-        .strip_prefix("threads=")?
-        .parse::<usize>()
-        .ok()?;
-    Some(addr)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ready_line_parses() {
-        let addr = parse_ready_line("listening on 127.0.0.1:7000 model=epoll threads=1\n");
-        assert_eq!(addr, Some("127.0.0.1:7000".parse().unwrap()));
-        assert_eq!(parse_ready_line("listening on 127.0.0.1:7000"), None);
-        assert_eq!(parse_ready_line("hello"), None);
-    }
 }

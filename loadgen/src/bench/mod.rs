@@ -133,8 +133,7 @@ pub fn run(
         let blocks = results.config.blocks_of(s.name());
         // The Python baselines run only the suites whose flags they implement.
         let (models, skipped): (Vec<String>, Vec<String>) = models.iter().cloned().partition(|m| {
-            s.takes_python_baselines()
-                || !common::testkit::is_baseline(results.config.base_model(m))
+            s.takes_python_baselines() || !common::models::is_baseline(results.config.base_model(m))
         });
         if !skipped.is_empty() {
             let note = format!(

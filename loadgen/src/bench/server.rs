@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::pin::CpuList;
-use common::testkit::parse_ready_line;
+use common::readiness::parse_ready_line;
 
 use crate::probe;
 

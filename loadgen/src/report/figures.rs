@@ -4,7 +4,7 @@
 //! `N conns` header, one row per model and one column per point). Stands on [`crate::md`]
 //! and [`super::stats`]; imports no section.
 
-use common::testkit::is_baseline;
+use common::models::is_baseline;
 
 use super::stats::aggregate::{Cell, Grid};
 use super::stats::verdict::interval;

@@ -207,7 +207,7 @@ pub fn at(suite: &str, point: &str) -> Vec<Published> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use common::testkit::{BASELINES, MODELS};
+    use common::models::{BASELINES, MODELS};
 
     #[test]
     fn every_published_pair_names_servers_echolab_runs() {

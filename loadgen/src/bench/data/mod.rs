@@ -144,7 +144,7 @@ impl BenchConfig {
         }
         let model = self.base_model(model);
         match &self.baselines_dir {
-            Some(dir) if common::testkit::is_baseline(model) => {
+            Some(dir) if common::models::is_baseline(model) => {
                 std::path::Path::new(dir).join(format!("echo-{model}"))
             }
             _ => std::path::Path::new(&self.bin_dir).join(format!("echo-{model}")),

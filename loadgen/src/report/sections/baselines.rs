@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use common::testkit::is_baseline;
+use common::models::is_baseline;
 
 use super::{Bench, Section};
 use crate::bench::data::BenchResults;
