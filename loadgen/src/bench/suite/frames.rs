@@ -25,6 +25,7 @@ use crate::bench::data::BenchConfig;
 use crate::bench::data::record::{RunRecord, RunStatus};
 use crate::bench::point::{LoadFlag, Point, secs};
 use crate::bench::server::{register, unregister};
+use crate::opts::StreamArgs;
 use crate::stream::run as stream;
 
 /// (point name, payload bytes, frames at --scale 1).
@@ -48,6 +49,9 @@ pub const IPERF3: &str = "iperf3";
 pub const STREAM: &str = "loadgen-stream";
 /// Write size of the stream baseline (iperf3 keeps its default, 128 KiB).
 const STREAM_CHUNK: &str = "1MiB";
+const STREAM_CHUNK_BYTES: u64 = 1 << 20;
+/// What the stream baseline may write: more than any --duration lets it, so time stops it.
+const STREAM_BYTES: u64 = 1 << 40;
 
 /// The frames suite.
 pub struct Frames;
@@ -287,16 +291,27 @@ fn iperf3(
 }
 
 /// `loadgen stream` in-process: its sink where a server runs, its writer where loadgen does.
-fn stream_baseline(
-    duration_s: f64,
-    block: u32,
-    (server_cpu, client_cpu): (Option<usize>, Option<usize>),
-) -> RunRecord {
+fn stream_baseline(duration_s: f64, block: u32, cpus: (Option<usize>, Option<usize>)) -> RunRecord {
     let mut r = blank(STREAM, block);
+    let (args, settings) = stream_settings(duration_s, cpus);
+    r.args = args;
+    match settings.and_then(|a| stream(&a, &mut io::sink()).map_err(|e| e.to_string())) {
+        Ok(s) => r.mb_per_s = Some(s.mb_per_s),
+        Err(e) => r.status = RunStatus::LoadFailed(e),
+    }
+    r
+}
+
+/// The stream baseline's settings: as the flags raw.json records (`loadgen stream ...`), and
+/// typed, for the library's run.
+fn stream_settings(
+    duration_s: f64,
+    (server_cpu, client_cpu): (Option<usize>, Option<usize>),
+) -> (Vec<String>, Result<StreamArgs, String>) {
     let mut args = vec![
         "stream".to_string(),
         "--bytes".into(),
-        "1TiB".into(),
+        "1TiB".into(), // STREAM_BYTES
         "--duration".into(),
         secs(duration_s),
         "--chunk".into(),
@@ -308,28 +323,46 @@ fn stream_baseline(
     if let Some(c) = server_cpu {
         args.extend(["--sink-cpu".into(), c.to_string()]);
     }
-    r.args.clone_from(&args);
-    let mut argv = vec!["loadgen".to_string()];
-    argv.extend(args);
-    let parsed = <crate::opts::Opts as clap::Parser>::try_parse_from(&argv);
-    let result = match parsed.map(|o| o.command) {
-        Ok(Some(crate::opts::Command::Stream(a))) => {
-            stream(&a, &mut io::sink()).map_err(|e| e.to_string())
-        }
-        Ok(_) => Err("not a stream command".into()),
-        Err(e) => Err(e.to_string().lines().next().unwrap_or("bad flags").into()),
+    let cpu = |c: Option<usize>| {
+        c.map(|c| c.to_string().parse::<CpuList>())
+            .transpose()
+            .map_err(|e| format!("cpu {c:?}: {e}"))
     };
-    match result {
-        Ok(s) => r.mb_per_s = Some(s.mb_per_s),
-        Err(e) => r.status = RunStatus::LoadFailed(e),
-    }
-    r
+    let settings = cpu(client_cpu).and_then(|pin| {
+        Ok(StreamArgs {
+            bytes: STREAM_BYTES,
+            duration: Duration::from_secs_f64(duration_s),
+            chunk: STREAM_CHUNK_BYTES,
+            port: None,
+            host: "127.0.0.1".into(),
+            pin,
+            sink_cpu: cpu(server_cpu)?,
+            json: None,
+        })
+    });
+    (args, settings)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::bench::suite::spec::config;
+
+    #[test]
+    fn the_stream_baselines_recorded_flags_are_its_typed_settings() {
+        for cpus in [(None, None), (Some(0), Some(1))] {
+            let (args, typed) = stream_settings(1.5, cpus);
+            let argv = std::iter::once("loadgen".to_string()).chain(args);
+            let parsed = match <crate::opts::Opts as clap::Parser>::try_parse_from(argv) {
+                Ok(crate::opts::Opts {
+                    command: Some(crate::opts::Command::Stream(a)),
+                    ..
+                }) => a,
+                other => panic!("not a stream command: {other:?}"),
+            };
+            assert_eq!(format!("{parsed:?}"), format!("{:?}", typed.unwrap()));
+        }
+    }
 
     #[test]
     fn every_size_with_frames_scaled() {
