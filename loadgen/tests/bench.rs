@@ -11,6 +11,7 @@ use common::testkit::binary;
 use loadgen::bench::data::BenchResults;
 use loadgen::bench::data::record::{RunRecord, RunStatus};
 use loadgen::bench::interleave::round_order;
+use loadgen::bench::names::{PointKind, SuiteName};
 use loadgen::bench::schedule::block_order;
 
 const MODELS: [&str; 2] = ["epoll", "tokio"];
@@ -96,7 +97,10 @@ fn bench_then_report_has_every_model_and_figure() {
     // (2 sweep points + 1 fixed rate) x 2 blocks + 2 plans x 1 block, for each model.
     assert_eq!(raw.runs.len(), 8 * MODELS.len());
     assert_eq!(raw.config.seed, Some(7));
-    assert_eq!((raw.config.blocks, raw.config.blocks_of("plans")), (2, 1));
+    assert_eq!(
+        (raw.config.blocks, raw.config.blocks_of(SuiteName::Plans)),
+        (2, 1)
+    );
     assert_eq!(raw.config.reference, "epoll");
     // Every block runs every model once, in the order the seed gives.
     for chunk in raw.runs.chunks(MODELS.len()) {
@@ -106,7 +110,7 @@ fn bench_then_report_has_every_model_and_figure() {
                 .iter()
                 .all(|r| &r.suite == suite && &r.point == point && r.block == block)
         );
-        let order = block_order(7, suite, point, block, MODELS.len());
+        let order = block_order(7, *suite, point, block, MODELS.len());
         for (pos, r) in chunk.iter().enumerate() {
             assert_eq!(r.position, Some(pos as u32 + 1));
             assert_eq!(r.model, MODELS[order[pos]], "{suite} {point} block {block}");
@@ -311,7 +315,11 @@ fn frames_bench_records_megabytes_and_the_loopback_limit() {
             "--no-perf",
         ],
     );
-    let frames: Vec<_> = raw.runs.iter().filter(|r| r.kind == "frames").collect();
+    let frames: Vec<_> = raw
+        .runs
+        .iter()
+        .filter(|r| r.kind == PointKind::Frames)
+        .collect();
     assert_eq!(frames.len(), 1);
     let f = frames[0];
     assert_eq!(
@@ -326,7 +334,7 @@ fn frames_bench_records_megabytes_and_the_loopback_limit() {
     let base = |m: &str| {
         raw.runs
             .iter()
-            .find(|r| r.kind == "loopback" && r.model == m)
+            .find(|r| r.kind == PointKind::Loopback && r.model == m)
     };
     let stream = base("loadgen-stream").expect("a stream baseline");
     assert!(stream.status == RunStatus::Ok && stream.mb_per_s.unwrap() > 0.0);
@@ -383,7 +391,7 @@ fn interleaved_rounds_visit_every_server_in_the_seeded_order_with_a_twin() {
     assert_eq!(raw.runs.len(), 3 * 3 * n);
     for chunk in raw.runs.chunks(n) {
         let (point, block) = (&chunk[0].point, chunk[0].block);
-        let order = round_order(11, "pingpong", point, 1, block, n);
+        let order = round_order(11, SuiteName::PingPong, point, 1, block, n);
         for (pos, r) in chunk.iter().enumerate() {
             assert_eq!(
                 r.model, raw.config.models[order[pos]],

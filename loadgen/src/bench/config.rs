@@ -13,15 +13,14 @@ use thiserror::Error;
 pub use super::capacity::MAX_CONNS;
 use super::capacity::{MAX_SERVER_PROCS, procs_needed, procs_suffice};
 use super::data::{BenchConfig, Design, SliceSettings, Variant};
+use super::names::SuiteName;
 use super::paths::{default_baselines_dir, default_bin_dir, default_out, is_executable};
-use super::suite::by_name;
-use super::suite::spec::SUITES;
 use crate::opts::BenchArgs;
 
 /// Bench settings that cannot be used.
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("unknown suite '{0}'; suites: {list}", list = SUITES.join(", "))]
+    #[error("unknown suite '{0}'; suites: {list}", list = SuiteName::list(", "))]
     UnknownSuite(String),
     #[error(
         "unknown model '{0}'; models: all, {list}; baselines: {baselines}",
@@ -161,11 +160,7 @@ fn parse_variant(spec: &str, taken: &[Variant]) -> Result<Variant, ConfigError> 
 /// Checks the flags. `command` is the command line to record.
 pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, ConfigError> {
     let suites = list(&args.suite)
-        .map(|s| {
-            by_name(s)
-                .map(|_| s.to_string())
-                .ok_or_else(|| ConfigError::UnknownSuite(s.into()))
-        })
+        .map(suite_named)
         .collect::<Result<Vec<_>, _>>()?;
     let mut variants: Vec<Variant> = Vec::new();
     for spec in &args.variants {
@@ -223,9 +218,10 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
         return Err(ConfigError::NotPositive("duration"));
     }
     let (blocks, suite_blocks) = parse_blocks(&args.blocks)?;
-    if let Some(bad) = suite_blocks.keys().find(|s| by_name(s).is_none()) {
-        return Err(ConfigError::UnknownSuite(bad.clone()));
-    }
+    let suite_blocks = suite_blocks
+        .into_iter()
+        .map(|(s, n)| Ok((suite_named(&s)?, n)))
+        .collect::<Result<BTreeMap<_, _>, ConfigError>>()?;
     let reference = match &args.reference {
         Some(m) if models.contains(m) => m.clone(),
         Some(m) => return Err(ConfigError::UnknownReference(m.clone(), models.join(", "))),
@@ -388,6 +384,12 @@ pub fn check(args: &BenchArgs, command: Vec<String>) -> Result<BenchConfig, Conf
         twin,
         command,
     })
+}
+
+/// The suite called `name`.
+fn suite_named(name: &str) -> Result<SuiteName, ConfigError> {
+    name.parse()
+        .map_err(|_| ConfigError::UnknownSuite(name.to_string()))
 }
 
 /// `N[,SUITE=N..]`: the blocks of every suite and those of the named ones.

@@ -11,7 +11,8 @@
 //! Modules, each importing only those below it: this file (the bench, step after step) over
 //! [`schedule`] (the plan's steps and orders), [`fresh`] (one fresh-server run) and
 //! [`interleave`] (an interleaved point's group); [`config`] (flags checked, with [`paths`])
-//! over [`suite`] (what load: one module per suite, [`point`] its typed settings);
+//! over [`suite`] (what load: one module per suite, [`point`] its typed settings, [`names`]
+//! the suites' and kinds' names);
 //! [`capacity`] (connections per process, spread over processes and addresses); [`server`]
 //! (processes started, stopped, stopped on Ctrl-C), [`perf`] (system calls), [`env`](mod@env) (the
 //! machine), [`data`] (raw.json). The bench stands on the run layer (`crate::run`, the
@@ -23,6 +24,7 @@ pub mod data;
 pub mod env;
 pub mod fresh;
 pub mod interleave;
+pub mod names;
 pub mod paths;
 pub mod perf;
 pub mod point;
@@ -122,7 +124,7 @@ pub fn run(
         .config
         .suites
         .iter()
-        .filter_map(|s| suite::by_name(s))
+        .map(|&s| suite::by_name(s))
         .collect();
     let models = results.config.models.clone();
     let seed = results.config.seed.unwrap_or_default();
@@ -213,7 +215,7 @@ pub fn run(
         .config
         .suites
         .iter()
-        .map(|s| format!("{s} {}", results.config.blocks_of(s)))
+        .map(|&s| format!("{s} {}", results.config.blocks_of(s)))
         .collect::<Vec<_>>()
         .join(", ");
     if let Some(r) = results.config.slice_rounds {

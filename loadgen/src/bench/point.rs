@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::units::format_size;
 
+use crate::bench::names::PointKind;
 use crate::opts::LoadArgs;
 
 /// One loadgen setting of a point, as a value.
@@ -85,8 +86,8 @@ pub fn secs(s: f64) -> String {
 pub struct Point {
     /// Name within the suite: a table column (`100`, `rate-50000`, `1000x2000`).
     pub point: String,
-    /// `sweep`, `fixed-rate` or `plan`.
-    pub kind: &'static str,
+    /// What sort of load it is (`sweep`, `fixed-rate`, `plan`, ...).
+    pub kind: PointKind,
     /// Connections (virtual users).
     pub conns: u64,
     /// loadgen settings, in the order the suite gives them; the runner adds the target,
@@ -142,7 +143,7 @@ mod tests {
         ];
         let point = Point {
             point: "p".into(),
-            kind: "sweep",
+            kind: PointKind::Sweep,
             conns: 48,
             load: flags.to_vec(),
             server_args: vec![],

@@ -3,6 +3,7 @@
 //! run a point ([`runnable`]); and the seeded order of models in a block ([`block_order`]).
 
 use super::data::{self, BenchConfig};
+use super::names::SuiteName;
 use super::point::Point;
 use super::suite::spec::Suite;
 
@@ -127,9 +128,9 @@ pub fn runnable(
 
 /// The order of `n` models in one block of one point: a permutation drawn from the bench's
 /// seed, the suite, the point and the block, so that a recorded seed replays every order.
-pub fn block_order(seed: u64, suite: &str, point: &str, block: u32, n: usize) -> Vec<usize> {
+pub fn block_order(seed: u64, suite: SuiteName, point: &str, block: u32, n: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
-    crate::rng::Rng::keyed(seed, &[suite, point], u64::from(block)).shuffle(&mut order);
+    crate::rng::Rng::keyed(seed, &[suite.as_str(), point], u64::from(block)).shuffle(&mut order);
     order
 }
 

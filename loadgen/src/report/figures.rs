@@ -108,6 +108,7 @@ pub fn grid_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::names::SuiteName;
     use crate::report::stats::fixtures::with_errors;
     use crate::report::stats::verdict::{MSG_S, at_point};
 
@@ -128,7 +129,7 @@ mod tests {
     fn brief_gives_a_ratio_or_the_error_share() {
         // `slow` fails 45% of its samples: its brief is its error share, not its speed.
         let r = with_errors(10);
-        let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
+        let pv = at_point(&r, SuiteName::PingPong, "100", MSG_S, "epoll", 0.03);
         assert_eq!(brief(&pv, "slow").as_deref(), Some("errors 45%"));
         assert_eq!(brief(&pv, "epoll").as_deref(), Some("ref"));
         assert_eq!(brief(&pv, "fast").as_deref(), Some("×1.20 faster"));

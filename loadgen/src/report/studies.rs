@@ -6,6 +6,8 @@
 //! the same study on the same machine: the ratio is what can be compared across a decade
 //! of hardware, Python and kernels, not the figures themselves.
 
+use crate::bench::names::SuiteName;
+
 /// Where figures come from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Source {
@@ -69,7 +71,7 @@ pub struct Published {
     /// Where it comes from.
     pub source: Source,
     /// Suite and point of echolab it corresponds to.
-    pub suite: &'static str,
+    pub suite: SuiteName,
     /// Point name within the suite (`1000`, `100MiB`).
     pub point: &'static str,
     /// The echolab server standing for the study's model.
@@ -165,7 +167,7 @@ pub fn all() -> Vec<Published> {
             if let Some(figure) = figures[i] {
                 out.push(Published {
                     source: KODER_UA,
-                    suite: "pingpong",
+                    suite: SuiteName::PingPong,
                     point,
                     model,
                     theirs,
@@ -183,7 +185,7 @@ pub fn all() -> Vec<Published> {
     ] {
         out.push(Published {
             source,
-            suite: "frames",
+            suite: SuiteName::Frames,
             point: "100MiB",
             model: "py-uvloop-proto",
             theirs: "asyncio + uvloop (Protocol)",
@@ -197,7 +199,7 @@ pub fn all() -> Vec<Published> {
 }
 
 /// The published ratios at one point.
-pub fn at(suite: &str, point: &str) -> Vec<Published> {
+pub fn at(suite: SuiteName, point: &str) -> Vec<Published> {
     all()
         .into_iter()
         .filter(|p| p.suite == suite && p.point == point)
@@ -222,22 +224,22 @@ mod tests {
     #[test]
     fn ratios_are_the_studies_figures_divided() {
         // koder-ua, local server, 1k connections: uvloop_proto 230k, asyncio 34k.
-        let at_1k = at("pingpong", "1000");
+        let at_1k = at(SuiteName::PingPong, "1000");
         let uvp = at_1k.iter().find(|p| p.model == "py-uvloop-proto").unwrap();
         assert!((uvp.ratio() - 230.0 / 34.0).abs() < 1e-12);
         assert_eq!(uvp.unit, "py-asyncio");
         // asyncio_sock has a local figure at 10 connections only.
         assert!(at_1k.iter().all(|p| p.model != "py-asyncio-sock"));
         assert!(
-            at("pingpong", "10")
+            at(SuiteName::PingPong, "10")
                 .iter()
                 .any(|p| p.model == "py-asyncio-sock")
         );
-        let frames = at("frames", "100MiB");
+        let frames = at(SuiteName::Frames, "100MiB");
         assert_eq!(frames.len(), 2);
         assert!((frames[0].ratio() - 600.0 / 350.0).abs() < 1e-12);
         assert!(
-            at("plans", "1000x2000").is_empty(),
+            at(SuiteName::Plans, "1000x2000").is_empty(),
             "PyYYC's table was not found"
         );
     }

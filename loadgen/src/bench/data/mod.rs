@@ -10,6 +10,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::bench::names::SuiteName;
 use crate::probe::Environment;
 use crate::run::json::{self, JsonError};
 
@@ -50,7 +51,7 @@ pub struct BenchResults {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchConfig {
     /// Suites run, in order.
-    pub suites: Vec<String>,
+    pub suites: Vec<SuiteName>,
     /// Models run, in the order they are interleaved within a round.
     pub models: Vec<String>,
     /// Connection counts of the ping-pong sweep.
@@ -63,7 +64,7 @@ pub struct BenchConfig {
     pub blocks: u32,
     /// Blocks of the suites that run fewer or more than `blocks` (`plans` -> 3).
     #[serde(default)]
-    pub suite_blocks: BTreeMap<String, u32>,
+    pub suite_blocks: BTreeMap<SuiteName, u32>,
     /// Seed of the models' order in every block; None in files from before blocks were
     /// shuffled (they predate verdicts).
     #[serde(default)]
@@ -122,8 +123,11 @@ pub struct BenchConfig {
 
 impl BenchConfig {
     /// Blocks a suite runs.
-    pub fn blocks_of(&self, suite: &str) -> u32 {
-        self.suite_blocks.get(suite).copied().unwrap_or(self.blocks)
+    pub fn blocks_of(&self, suite: SuiteName) -> u32 {
+        self.suite_blocks
+            .get(&suite)
+            .copied()
+            .unwrap_or(self.blocks)
     }
 
     /// The variant called `name`, if it is one.

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::bench::names::{PointKind, SuiteName};
 use crate::run::report::RunReport;
 
 /// How a run ended.
@@ -27,12 +28,13 @@ pub enum RunStatus {
 /// One model at one point of one suite in one round.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
-    /// Suite name (`pingpong`, `plans`).
-    pub suite: String,
+    /// Suite (`pingpong`, `plans`; written as its name).
+    pub suite: SuiteName,
     /// Point within the suite (`10`, `rate-50000`, `1000x2000`): what a table column is.
     pub point: String,
-    /// Kind of point: `sweep` (closed loop, timed), `fixed-rate` (open loop), `plan` (loop-counted).
-    pub kind: String,
+    /// Kind of point: `sweep` (closed loop, timed), `fixed-rate` (open loop), `plan`
+    /// (loop-counted), ... ([`PointKind`], written as its name).
+    pub kind: PointKind,
     /// Connections (virtual users).
     pub conns: u64,
     /// Block, from 1 (older files: round).
@@ -258,17 +260,17 @@ impl RunRecord {
     /// A record with nothing measured yet (status Ok), for the runner and the suites'
     /// baselines to fill in.
     pub fn blank(
-        suite: &str,
+        suite: SuiteName,
         point: &str,
-        kind: &str,
+        kind: PointKind,
         conns: u64,
         block: u32,
         model: &str,
     ) -> RunRecord {
         RunRecord {
-            suite: suite.into(),
+            suite,
             point: point.into(),
-            kind: kind.into(),
+            kind,
             conns,
             block,
             position: None,
@@ -404,7 +406,14 @@ mod tests {
             for &us in late_us {
                 stats.sent_late(us);
             }
-            let mut r = RunRecord::blank("rate", "50000/s", "rate", 100, 0, "epoll");
+            let mut r = RunRecord::blank(
+                SuiteName::PingPong,
+                "50000/s",
+                PointKind::FixedRate,
+                100,
+                0,
+                "epoll",
+            );
             r.report = Some(crate::run::report::test_report(&stats));
             r
         };
@@ -417,7 +426,17 @@ mod tests {
         let closed = record(&[]);
         assert_eq!(closed.send_lateness_p99_us(), None);
         assert!(!closed.late_sender());
-        assert!(!RunRecord::blank("rate", "x", "rate", 1, 0, "epoll").late_sender());
+        assert!(
+            !RunRecord::blank(
+                SuiteName::PingPong,
+                "x",
+                PointKind::FixedRate,
+                1,
+                0,
+                "epoll"
+            )
+            .late_sender()
+        );
     }
 
     #[test]

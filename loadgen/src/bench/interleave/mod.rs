@@ -26,6 +26,7 @@ use super::capacity::{self, MAX_CONNS};
 use super::config;
 use super::data::record::{RunRecord, RunStatus, SliceFigures, Syscalls};
 use super::data::{BenchConfig, Design};
+use super::names::{PointKind, SuiteName};
 use super::perf;
 use super::point::Point;
 use super::schedule::block_order;
@@ -55,7 +56,8 @@ pub fn design_for(
     point: &Point,
     models: &[String],
 ) -> PointDesign {
-    let sliceable = suite.name() == "pingpong" && matches!(point.kind, "sweep" | "fixed-rate");
+    let sliceable = suite.name() == SuiteName::PingPong
+        && matches!(point.kind, PointKind::Sweep | PointKind::FixedRate);
     if config.design != Design::Interleaved || !sliceable {
         return PointDesign::Blocks(None);
     }
@@ -95,7 +97,7 @@ pub fn design_for(
 /// suite, the point, the group and the round, so that a recorded seed replays every order.
 pub fn round_order(
     seed: u64,
-    suite: &str,
+    suite: SuiteName,
     point: &str,
     group: u32,
     round: u32,

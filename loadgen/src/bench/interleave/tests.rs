@@ -33,10 +33,10 @@ fn point(conns: u64) -> Point {
 #[test]
 fn round_orders_replay_from_the_seed() {
     let a: Vec<Vec<usize>> = (1..=20)
-        .map(|r| round_order(7, "pingpong", "100", 1, r, 11))
+        .map(|r| round_order(7, SuiteName::PingPong, "100", 1, r, 11))
         .collect();
     let b: Vec<Vec<usize>> = (1..=20)
-        .map(|r| round_order(7, "pingpong", "100", 1, r, 11))
+        .map(|r| round_order(7, SuiteName::PingPong, "100", 1, r, 11))
         .collect();
     assert_eq!(a, b, "the same seed gives the same orders");
     for order in &a {
@@ -46,8 +46,8 @@ fn round_orders_replay_from_the_seed() {
     }
     let distinct: std::collections::BTreeSet<_> = a.iter().collect();
     assert!(distinct.len() > 15, "rounds draw their own orders");
-    assert_ne!(a[0], round_order(8, "pingpong", "100", 1, 1, 11));
-    assert_ne!(a[0], round_order(7, "pingpong", "100", 2, 1, 11));
+    assert_ne!(a[0], round_order(8, SuiteName::PingPong, "100", 1, 1, 11));
+    assert_ne!(a[0], round_order(7, SuiteName::PingPong, "100", 2, 1, 11));
 }
 
 #[test]
@@ -91,7 +91,7 @@ fn points_that_do_not_fit_run_in_groups_or_blocks() {
     );
     // The fixed-rate point is interleaved too.
     let rate = PingPong.points(&c).pop().unwrap();
-    assert_eq!(rate.kind, "fixed-rate");
+    assert_eq!(rate.kind, PointKind::FixedRate);
     assert!(matches!(
         design_for(&c, &PingPong, &rate, &ms),
         PointDesign::Interleaved(_)

@@ -23,6 +23,7 @@ use common::pin::CpuList;
 use super::spec::Suite;
 use crate::bench::data::BenchConfig;
 use crate::bench::data::record::{RunRecord, RunStatus};
+use crate::bench::names::{PointKind, SuiteName};
 use crate::bench::point::{LoadFlag, Point, secs};
 use crate::bench::server::{register, unregister};
 use crate::opts::StreamArgs;
@@ -39,10 +40,9 @@ pub const SIZES: [(&str, u64, u64); 3] = [
 /// in the studies; the runner's RSS peak then holds one frame buffer.
 const CONNS: u64 = 1;
 
-/// Kind of the model runs.
-pub const KIND: &str = "frames";
-/// Kind and point of the loopback baselines.
-pub const LOOPBACK: &str = "loopback";
+/// Point of the loopback baselines (whose kind is [`PointKind::Loopback`]), named as
+/// their kind.
+pub const LOOPBACK: &str = PointKind::Loopback.as_str();
 /// `model` of the iperf3 baseline.
 pub const IPERF3: &str = "iperf3";
 /// `model` of the `loadgen stream` baseline.
@@ -68,8 +68,8 @@ fn timeout_for(bytes: u64) -> f64 {
 }
 
 impl Suite for Frames {
-    fn name(&self) -> &'static str {
-        "frames"
+    fn name(&self) -> SuiteName {
+        SuiteName::Frames
     }
 
     fn framed(&self) -> bool {
@@ -83,7 +83,7 @@ impl Suite for Frames {
                 let frames = frames_at(base, c.scale);
                 (frames > 0).then(|| Point {
                     point: name.into(),
-                    kind: KIND,
+                    kind: PointKind::Frames,
                     conns: CONNS,
                     load: vec![
                         LoadFlag::Threads(CONNS),
@@ -124,7 +124,14 @@ impl Suite for Frames {
 
 /// An empty baseline record.
 fn blank(model: &str, block: u32) -> RunRecord {
-    RunRecord::blank("frames", LOOPBACK, LOOPBACK, 1, block, model)
+    RunRecord::blank(
+        SuiteName::Frames,
+        LOOPBACK,
+        PointKind::Loopback,
+        1,
+        block,
+        model,
+    )
 }
 
 /// `iperf3 --version`'s first line, or None when iperf3 cannot run here.
@@ -424,8 +431,8 @@ mod tests {
         assert_eq!(stream.status, RunStatus::Ok);
         assert!(stream.mb_per_s.unwrap() > 0.0);
         assert_eq!(
-            (stream.kind.as_str(), stream.point.as_str()),
-            (LOOPBACK, LOOPBACK)
+            (stream.kind, stream.point.as_str()),
+            (PointKind::Loopback, LOOPBACK)
         );
         let iperf = records.iter().find(|r| r.model == IPERF3).unwrap();
         match iperf3_version() {

@@ -24,6 +24,7 @@
 
 use super::spec::Suite;
 use crate::bench::data::BenchConfig;
+use crate::bench::names::{PointKind, SuiteName};
 use crate::bench::point::{LoadFlag, Point};
 
 /// CPU work per request.
@@ -61,8 +62,8 @@ pub fn timing(c: &BenchConfig) -> (f64, f64) {
 }
 
 impl Suite for Mixed {
-    fn name(&self) -> &'static str {
-        "mixed"
+    fn name(&self) -> SuiteName {
+        SuiteName::Mixed
     }
 
     fn framed(&self) -> bool {
@@ -89,7 +90,7 @@ impl Suite for Mixed {
             SPLITS.to_string(),
         ]
         .into();
-        let point = |name: String, kind: &'static str, conns: u64, extra: &[String]| {
+        let point = |name: String, kind: PointKind, conns: u64, extra: &[String]| {
             let mut load = vec![
                 LoadFlag::Framed,
                 LoadFlag::MessageSize(MESSAGE),
@@ -97,7 +98,7 @@ impl Suite for Mixed {
                 LoadFlag::Duration(measured),
                 LoadFlag::Warmup(warmup),
             ];
-            if kind == "cap" {
+            if kind == PointKind::Cap {
                 // The cap counts connections: with one kept per user, 12 users would
                 // hold their places all run and 38 would wait in the backlog until it
                 // ends. A connection per request makes it a cap on requests in service;
@@ -116,12 +117,12 @@ impl Suite for Mixed {
         let sweep = c.mixed_conns.as_deref().unwrap_or(&SWEEP);
         let mut points: Vec<Point> = sweep
             .iter()
-            .map(|&n| point(n.to_string(), "sweep", n, &[]))
+            .map(|&n| point(n.to_string(), PointKind::Sweep, n, &[]))
             .collect();
-        points.push(point(CAP_CONNS.to_string(), "cap", CAP_CONNS, &[]));
+        points.push(point(CAP_CONNS.to_string(), PointKind::Cap, CAP_CONNS, &[]));
         points.push(point(
             capped_point(),
-            "cap",
+            PointKind::Cap,
             CAP_CONNS,
             &["--max-conns".into(), CAP.to_string()],
         ));
@@ -143,8 +144,12 @@ mod tests {
                 "1", "3", "5", "7", "9", "11", "13", "15", "17", "19", "21", "23", "50", "50-max12"
             ]
         );
-        assert!(p[..12].iter().all(|p| p.kind == "sweep"));
-        assert!(p[12..].iter().all(|p| p.kind == "cap" && p.conns == 50));
+        assert!(p[..12].iter().all(|p| p.kind == PointKind::Sweep));
+        assert!(
+            p[12..]
+                .iter()
+                .all(|p| p.kind == PointKind::Cap && p.conns == 50)
+        );
         let workload = [
             "--cpu-work",
             "5ms",

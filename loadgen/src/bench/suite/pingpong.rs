@@ -7,6 +7,7 @@
 
 use super::spec::Suite;
 use crate::bench::data::BenchConfig;
+use crate::bench::names::{PointKind, SuiteName};
 use crate::bench::point::{LoadFlag, Point};
 
 /// Connections of the fixed-rate run.
@@ -23,8 +24,8 @@ fn warmup(conns: u64) -> f64 {
 pub struct PingPong;
 
 impl Suite for PingPong {
-    fn name(&self) -> &'static str {
-        "pingpong"
+    fn name(&self) -> SuiteName {
+        SuiteName::PingPong
     }
 
     fn points(&self, c: &BenchConfig) -> Vec<Point> {
@@ -34,7 +35,7 @@ impl Suite for PingPong {
             .iter()
             .map(|&n| Point {
                 point: n.to_string(),
-                kind: "sweep",
+                kind: PointKind::Sweep,
                 conns: n,
                 load: vec![
                     LoadFlag::Threads(n),
@@ -49,7 +50,7 @@ impl Suite for PingPong {
         let rate = c.rate_fixed.round().max(1.0);
         points.push(Point {
             point: format!("rate-{rate}"),
-            kind: "fixed-rate",
+            kind: PointKind::FixedRate,
             conns: RATE_CONNS,
             load: vec![
                 LoadFlag::Threads(RATE_CONNS),
@@ -78,7 +79,7 @@ mod tests {
             ["10", "100", "rate-50000"],
             "--scale leaves the rate alone"
         );
-        assert_eq!(p[2].kind, "fixed-rate");
+        assert_eq!(p[2].kind, PointKind::FixedRate);
         assert_eq!(
             p[0].args(),
             [

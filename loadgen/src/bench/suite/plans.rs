@@ -5,6 +5,7 @@
 
 use super::spec::Suite;
 use crate::bench::data::BenchConfig;
+use crate::bench::names::{PointKind, SuiteName};
 use crate::bench::point::{LoadFlag, Point};
 
 /// (threads, loops) of the study's plans.
@@ -14,8 +15,8 @@ const PLANS: [(u64, u64); 2] = [(1000, 2000), (100, 20000)];
 pub struct Plans;
 
 impl Suite for Plans {
-    fn name(&self) -> &'static str {
-        "plans"
+    fn name(&self) -> SuiteName {
+        SuiteName::Plans
     }
 
     fn points(&self, c: &BenchConfig) -> Vec<Point> {
@@ -25,7 +26,7 @@ impl Suite for Plans {
                 let loops = ((loops as f64 * c.scale).round() as u64).max(1);
                 Point {
                     point: format!("{threads}x{loops}"),
-                    kind: "plan",
+                    kind: PointKind::Plan,
                     conns: threads,
                     load: vec![
                         LoadFlag::Threads(threads),

@@ -1,19 +1,16 @@
-//! What a suite is: the [`Suite`] trait every suite implements and the names of them all
-//! ([`SUITES`]). It sits below the suites, so that each imports it and the list of suites
+//! What a suite is: the [`Suite`] trait every suite implements (their names are
+//! [`SuiteName`]s). It sits below the suites, so that each imports it and the list of suites
 //! ([`super::by_name`]) imports them.
 
 use crate::bench::data::BenchConfig;
 use crate::bench::data::record::RunRecord;
+use crate::bench::names::SuiteName;
 use crate::bench::point::Point;
-
-/// Every suite, in the order they run when named (the default `--suite` list leaves out
-/// `mixed`, which takes a quarter of an hour a round, and `spread`, about five minutes).
-pub const SUITES: [&str; 5] = ["pingpong", "plans", "frames", "mixed", "spread"];
 
 /// A family of load points.
 pub trait Suite {
     /// Its name on the command line and in the results.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> SuiteName;
     /// Its points for these settings, in the order they run.
     fn points(&self, config: &BenchConfig) -> Vec<Point>;
     /// Servers need `--framed` for this suite.
@@ -48,7 +45,7 @@ pub trait Suite {
 #[cfg(test)]
 pub(crate) fn config(scale: f64) -> BenchConfig {
     BenchConfig {
-        suites: SUITES.iter().map(|s| s.to_string()).collect(),
+        suites: SuiteName::ALL.to_vec(),
         models: vec!["epoll".into()],
         conns: vec![10, 100],
         duration_s: 2.0,

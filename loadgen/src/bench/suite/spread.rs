@@ -32,6 +32,7 @@ use common::prefork::{Accept, Exclusive, exclusive_support};
 use super::mixed::{CPU_MS, SPLITS, WAIT_MS};
 use super::spec::Suite;
 use crate::bench::data::BenchConfig;
+use crate::bench::names::{PointKind, SuiteName};
 use crate::bench::point::{LoadFlag, Point};
 
 /// Worker processes of the points.
@@ -50,8 +51,6 @@ pub const RAMPUP_S: f64 = 1.0;
 const SETTLE_S: f64 = 0.5;
 /// Payload bytes of each request.
 const MESSAGE: u64 = 64;
-/// Kind of every point.
-pub const KIND: &str = "spread";
 
 /// Prefork workers under the mixed workload, in every accept mode.
 pub struct Spread;
@@ -84,8 +83,8 @@ pub fn refusal(model: &str, accept: Accept) -> Option<&'static str> {
 }
 
 impl Suite for Spread {
-    fn name(&self) -> &'static str {
-        "spread"
+    fn name(&self) -> SuiteName {
+        SuiteName::Spread
     }
 
     fn framed(&self) -> bool {
@@ -134,7 +133,7 @@ impl Suite for Spread {
                 ];
                 points.push(Point {
                     point: point_name(p, accept),
-                    kind: KIND,
+                    kind: PointKind::Spread,
                     conns: CONNS,
                     load,
                     server_args,
@@ -165,7 +164,10 @@ mod tests {
                 "p4-reuseport"
             ]
         );
-        assert!(p.iter().all(|p| p.kind == KIND && p.conns == CONNS));
+        assert!(
+            p.iter()
+                .all(|p| p.kind == PointKind::Spread && p.conns == CONNS)
+        );
         assert_eq!(
             p[4].server_args,
             [

@@ -16,6 +16,7 @@ use std::path::Path;
 use thiserror::Error;
 
 use crate::bench::data::{BenchResults, DataError, RunRecord};
+use crate::bench::names::{PointKind, SuiteName};
 use crate::md::table;
 use crate::report::stats::verdict::{self, Interval, Metric, Verdict};
 
@@ -41,7 +42,7 @@ pub enum CompareError {
 }
 
 /// The runs of a point in the blocked design (the ones verdicts pair).
-fn runs_at<'a>(r: &'a BenchResults, suite: &str, point: &str) -> Vec<&'a RunRecord> {
+fn runs_at<'a>(r: &'a BenchResults, suite: SuiteName, point: &str) -> Vec<&'a RunRecord> {
     r.runs
         .iter()
         .filter(|x| x.suite == suite && x.point == point && x.position.is_some())
@@ -77,9 +78,9 @@ fn flag_difference(a: &[String], b: &[String]) -> String {
 fn mismatch(
     a: &BenchResults,
     b: &BenchResults,
-    points: &[(String, String, String)],
+    points: &[(SuiteName, String, PointKind)],
 ) -> Option<String> {
-    for (suite, point, _) in points {
+    for &(suite, ref point, _) in points {
         let (ha, hb) = (
             how(&runs_at(a, suite, point), a),
             how(&runs_at(b, suite, point), b),
@@ -112,7 +113,7 @@ fn mismatch(
 #[derive(Debug, Clone)]
 pub struct Change {
     /// Suite.
-    pub suite: String,
+    pub suite: SuiteName,
     /// Point.
     pub point: String,
     /// The metric.
@@ -188,7 +189,7 @@ pub fn changes(
     let reference = shared_reference(a, b, reference)?;
     let in_b = verdict::blocked_points(b);
     let in_a = verdict::blocked_points(a);
-    let shared: Vec<(String, String, String)> =
+    let shared: Vec<(SuiteName, String, PointKind)> =
         in_a.iter().filter(|p| in_b.contains(p)).cloned().collect();
     let unshared: Vec<String> = in_a
         .iter()
@@ -200,7 +201,7 @@ pub fn changes(
         return Err(CompareError::Mismatch(why));
     }
     let mut rows = Vec::new();
-    for (suite, point, kind) in &shared {
+    for &(suite, ref point, kind) in &shared {
         for metric in verdict::metrics_for(suite, kind) {
             for model in a.config.models.iter().filter(|m| **m != reference) {
                 let logs = |r: &BenchResults| {
@@ -227,7 +228,7 @@ pub fn changes(
                     verdict::judge(&iv, margin, metric.better)
                 };
                 rows.push(Change {
-                    suite: suite.clone(),
+                    suite,
                     point: point.clone(),
                     metric,
                     model: model.clone(),
@@ -268,7 +269,7 @@ pub fn markdown(a_name: &str, b_name: &str, c: &Comparison, margin: f64) -> Stri
         .iter()
         .map(|x| {
             vec![
-                x.suite.clone(),
+                x.suite.to_string(),
                 x.point.clone(),
                 x.metric.label.into(),
                 x.model.clone(),

@@ -80,10 +80,10 @@ pub fn compare_ratio_dirs(dirs: &[&Path]) -> Result<String, CompareError> {
     let mut agreeing = 0usize;
     let mut contradicting: Vec<String> = Vec::new();
     for (suite, point, kind) in verdict::blocked_points(first) {
-        for metric in verdict::metrics_for(&suite, &kind) {
+        for metric in verdict::metrics_for(suite, kind) {
             let per: Vec<verdict::PointVerdicts> = benches
                 .iter()
-                .map(|b| verdict::at_point(b, &suite, &point, metric, &reference, b.config.margin))
+                .map(|b| verdict::at_point(b, suite, &point, metric, &reference, b.config.margin))
                 .collect();
             let mut header = vec!["model".to_string()];
             header.extend(names.iter().cloned());

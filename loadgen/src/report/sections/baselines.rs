@@ -12,6 +12,7 @@ use common::models::is_baseline;
 
 use super::{Bench, Section};
 use crate::bench::data::BenchResults;
+use crate::bench::names::{PointKind, SuiteName};
 use crate::md::table;
 use crate::report::figures::label;
 use crate::report::stats::verdict::{self, Metric, PointVerdicts};
@@ -30,19 +31,19 @@ pub fn any(r: &BenchResults) -> bool {
 }
 
 /// The figure the section compares at a suite's points of one kind.
-fn metric_for(suite: &str, kind: &str) -> Option<Metric> {
+fn metric_for(suite: SuiteName, kind: PointKind) -> Option<Metric> {
     match (suite, kind) {
-        ("pingpong", "sweep") | ("plans", _) => Some(verdict::MSG_S),
-        ("frames", "frames") => Some(verdict::MB_S),
+        (SuiteName::PingPong, PointKind::Sweep) | (SuiteName::Plans, _) => Some(verdict::MSG_S),
+        (SuiteName::Frames, PointKind::Frames) => Some(verdict::MB_S),
         _ => None,
     }
 }
 
 /// (suite, point, kind) of every point the section covers, in the bench's order.
-fn points(r: &BenchResults) -> Vec<(String, String, String)> {
+fn points(r: &BenchResults) -> Vec<(SuiteName, String, PointKind)> {
     verdict::blocked_points(r)
         .into_iter()
-        .filter(|(suite, _, kind)| metric_for(suite, kind).is_some())
+        .filter(|&(suite, _, kind)| metric_for(suite, kind).is_some())
         .collect()
 }
 
@@ -67,7 +68,13 @@ fn published_cell(p: &Published) -> String {
 }
 
 /// The tables of one point; empty when none applies.
-fn point_tables(r: &BenchResults, suite: &str, point: &str, kind: &str, margin: f64) -> String {
+fn point_tables(
+    r: &BenchResults,
+    suite: SuiteName,
+    point: &str,
+    kind: PointKind,
+    margin: f64,
+) -> String {
     let Some(metric) = metric_for(suite, kind) else {
         return String::new();
     };
@@ -170,9 +177,13 @@ pub fn body(r: &BenchResults, margin: f64) -> String {
         );
     }
     for (suite, point, kind) in points(r) {
-        let tables = point_tables(r, &suite, &point, &kind, margin);
+        let tables = point_tables(r, suite, &point, kind, margin);
         if !tables.is_empty() {
-            let unit = if suite == "pingpong" { " conns" } else { "" };
+            let unit = if suite == SuiteName::PingPong {
+                " conns"
+            } else {
+                ""
+            };
             let _ = write!(s, "### {suite} {point}{unit}\n\n{tables}");
         }
     }
@@ -218,20 +229,28 @@ mod tests {
         for block in 1..=4 {
             let noise = 1.0 + 0.01 * f64::from(block);
             for (i, m) in models.iter().enumerate() {
-                let mut r = RunRecord::blank("pingpong", "1000", "sweep", 1000, block, m);
+                let mut r = RunRecord::blank(
+                    SuiteName::PingPong,
+                    "1000",
+                    PointKind::Sweep,
+                    1000,
+                    block,
+                    m,
+                );
                 r.position = Some(i as u32 + 1);
                 r.messages_per_s = Some(30_000.0 * factor[i] * noise);
                 runs.push(r);
             }
             for (m, mb) in [("py-asyncio-proto", 300.0), ("py-uvloop-proto", 450.0)] {
-                let mut r = RunRecord::blank("frames", "100MiB", "frames", 1, block, m);
+                let mut r =
+                    RunRecord::blank(SuiteName::Frames, "100MiB", PointKind::Frames, 1, block, m);
                 r.position = Some(1);
                 r.mb_per_s = Some(mb * noise);
                 runs.push(r);
             }
         }
         let mut config = crate::bench::suite::config(1.0);
-        config.suites = vec!["pingpong".into(), "frames".into()];
+        config.suites = vec![SuiteName::PingPong, SuiteName::Frames];
         config.models = models.map(String::from).to_vec();
         BenchResults::of_runs(
             BenchConfig {

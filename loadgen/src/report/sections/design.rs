@@ -80,11 +80,11 @@ fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
         header.push(format!("{t} / {reference}"));
     }
     let mut rows = Vec::new();
-    for (suite, point, kind) in &points {
+    for &(suite, ref point, kind) in &points {
         let runs: Vec<&RunRecord> = r
             .runs
             .iter()
-            .filter(|x| &x.suite == suite && &x.point == point && x.position.is_some())
+            .filter(|x| x.suite == suite && &x.point == point && x.position.is_some())
             .collect();
         let groups = runs.iter().filter_map(|x| x.slice.map(|sl| sl.group)).max();
         let design = match groups {
@@ -141,11 +141,11 @@ fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
         // (interleaved?, verdict) of every point and metric the twin has a row at.
         let judged: Vec<(bool, Verdict)> = points
             .iter()
-            .flat_map(|(suite, point, kind)| {
+            .flat_map(|&(suite, ref point, kind)| {
                 let sliced = r
                     .runs
                     .iter()
-                    .any(|x| &x.suite == suite && &x.point == point && x.slice.is_some());
+                    .any(|x| x.suite == suite && &x.point == point && x.slice.is_some());
                 verdict::metrics_for(suite, kind)
                     .into_iter()
                     .filter_map(move |m| {

@@ -55,7 +55,11 @@ fn environment(r: &BenchResults, s: &mut String) {
             "settings".into(),
             format!(
                 "suites {}; models {}; conns {:?}; {}s per timed run; blocks {}{}; seed {}; reference {}; margin {}; scale {}; fixed rate {} msg/s",
-                c.suites.join(","),
+                c.suites
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
                 c.models.join(","),
                 c.conns,
                 c.duration_s,

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use super::{Bench, Section};
 use crate::bench::data::{BenchResults, RunRecord};
+use crate::bench::names::{PointKind, SuiteName};
 use crate::md::{ms, num, row, table};
 use crate::report::figures::{lat, mean, pm, rate_of};
 use crate::report::stats::aggregate::Grid;
@@ -15,14 +16,14 @@ pub struct FixedRate;
 
 impl Section for FixedRate {
     fn markdown(&self, b: &Bench, s: &mut String) {
-        if !Grid::new(b.results, "pingpong", "sweep").is_empty() {
+        if !Grid::new(b.results, SuiteName::PingPong, PointKind::Sweep).is_empty() {
             fixed_rate(b.results, s);
         }
     }
 }
 
 fn fixed_rate(r: &BenchResults, s: &mut String) {
-    let g = Grid::new(r, "pingpong", "fixed-rate");
+    let g = Grid::new(r, SuiteName::PingPong, PointKind::FixedRate);
     let Some(p) = g.points.first() else { return };
     let header = row(&[
         "model",

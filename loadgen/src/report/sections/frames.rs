@@ -9,7 +9,8 @@ use common::units::parse_size;
 
 use super::{Bench, ChartFile, Section};
 use crate::bench::data::{BenchResults, RunRecord, RunStatus};
-use crate::bench::suite::frames::{IPERF3, KIND, LOOPBACK, STREAM};
+use crate::bench::names::{PointKind, SuiteName};
+use crate::bench::suite::frames::{IPERF3, LOOPBACK, STREAM};
 use crate::md::{num, row, table};
 use crate::report::figures::{Figure, mean, pm};
 use crate::report::stats::aggregate::{Cell, Grid};
@@ -34,12 +35,14 @@ fn mib(kib: Option<u64>) -> Option<f64> {
 
 /// The loopback limit measured by `tool` over the rounds, and why it is missing if it is.
 fn limit(r: &BenchResults, tool: &str) -> (Option<Cell>, Option<String>) {
-    let g = Grid::new(r, "frames", LOOPBACK);
+    let g = Grid::new(r, SuiteName::Frames, PointKind::Loopback);
     let cell = g.cell(tool, LOOPBACK, |r| r.mb_per_s);
     let why = r
         .runs
         .iter()
-        .filter(|x| x.suite == "frames" && x.kind == LOOPBACK && x.model == tool)
+        .filter(|x| {
+            x.suite == SuiteName::Frames && x.kind == PointKind::Loopback && x.model == tool
+        })
         .find_map(|x| match &x.status {
             RunStatus::Ok => None,
             RunStatus::ServerFailed(w) | RunStatus::ServerDied(w) | RunStatus::LoadFailed(w) => {
@@ -51,10 +54,9 @@ fn limit(r: &BenchResults, tool: &str) -> (Option<Cell>, Option<String>) {
 
 /// Frames per run at a point (from its loadgen flags).
 fn frames_per_run(r: &BenchResults, point: &str) -> Option<u64> {
-    let run = r
-        .runs
-        .iter()
-        .find(|x| x.suite == "frames" && x.kind == KIND && x.point == point)?;
+    let run = r.runs.iter().find(|x| {
+        x.suite == SuiteName::Frames && x.kind == PointKind::Frames && x.point == point
+    })?;
     let i = run.args.iter().position(|a| a == "--loops")?;
     run.args.get(i + 1)?.parse().ok()
 }
@@ -99,7 +101,7 @@ impl Section for Frames {
 
 /// The `## frames` section (nothing when the bench ran no frames).
 fn section(r: &BenchResults, s: &mut String) {
-    let g = Grid::new(r, "frames", KIND);
+    let g = Grid::new(r, SuiteName::Frames, PointKind::Frames);
     if g.is_empty() {
         return;
     }
@@ -117,7 +119,7 @@ fn section(r: &BenchResults, s: &mut String) {
          an echo's MB/s is set against the one-way loopback limit measured in the same bench, \
          before each block's frames.\n",
         counts.join(", "),
-        r.config.blocks_of("frames")
+        r.config.blocks_of(SuiteName::Frames)
     );
 
     let (iperf, iperf_why) = limit(r, IPERF3);
@@ -125,7 +127,9 @@ fn section(r: &BenchResults, s: &mut String) {
     let how = |tool: &str| -> String {
         r.runs
             .iter()
-            .find(|x| x.suite == "frames" && x.kind == LOOPBACK && x.model == tool)
+            .find(|x| {
+                x.suite == SuiteName::Frames && x.kind == PointKind::Loopback && x.model == tool
+            })
             .map(|x| {
                 let words = match tool {
                     IPERF3 => format!(
@@ -217,7 +221,7 @@ fn section(r: &BenchResults, s: &mut String) {
 
 /// The chart: MB/s against frame size per model, with the loopback limits as flat lines.
 fn chart(r: &BenchResults) -> Option<Chart> {
-    let g = Grid::new(r, "frames", KIND);
+    let g = Grid::new(r, SuiteName::Frames, PointKind::Frames);
     if g.is_empty() {
         return None;
     }
@@ -283,18 +287,39 @@ mod tests {
         };
         let mut runs = Vec::new();
         for round in 1..=2 {
-            let mut stream = RunRecord::blank("frames", LOOPBACK, LOOPBACK, 1, round, STREAM);
+            let mut stream = RunRecord::blank(
+                SuiteName::Frames,
+                LOOPBACK,
+                PointKind::Loopback,
+                1,
+                round,
+                STREAM,
+            );
             stream.mb_per_s = Some(2000.0 + f64::from(round));
             stream.args = vec!["stream".into(), "--chunk".into(), "1MiB".into()];
             runs.push(stream);
             if round == 1 {
-                let mut iperf = RunRecord::blank("frames", LOOPBACK, LOOPBACK, 1, round, IPERF3);
+                let mut iperf = RunRecord::blank(
+                    SuiteName::Frames,
+                    LOOPBACK,
+                    PointKind::Loopback,
+                    1,
+                    round,
+                    IPERF3,
+                );
                 iperf.status = RunStatus::LoadFailed("iperf3 is not installed".into());
                 runs.push(iperf);
             }
             for p in Frames.points(&config) {
                 for (m, mb) in [("epoll", 1000.0), ("tokio", 500.0)] {
-                    let mut x = RunRecord::blank("frames", &p.point, KIND, 1, round, m);
+                    let mut x = RunRecord::blank(
+                        SuiteName::Frames,
+                        &p.point,
+                        PointKind::Frames,
+                        1,
+                        round,
+                        m,
+                    );
                     x.args = p.args();
                     x.mb_per_s = Some(mb);
                     x.messages_per_s = Some(mb * 1e6 / (mib_of(&p.point) * 1048576.0));

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use super::{Bench, Section};
 use crate::bench::data::{BenchResults, RunRecord};
+use crate::bench::names::{PointKind, SuiteName};
 use crate::md::{num, table};
 use crate::report::figures::{brief, label, mean, rate_of};
 use crate::report::stats::aggregate::Grid;
@@ -18,7 +19,7 @@ impl Section for MainTable {
     fn markdown(&self, b: &Bench, s: &mut String) {
         let (r, reference, margin) = (b.results, b.reference, b.margin);
         // A run of other suites only (`make bench-mixed`) has no main table to show.
-        if r.runs.iter().any(|run| run.suite == "pingpong") {
+        if r.runs.iter().any(|run| run.suite == SuiteName::PingPong) {
             let _ = writeln!(s, "## Main table\n\n{}", headline(r, reference, margin));
             if r.config.is_blocked() {
                 let _ = writeln!(
@@ -34,8 +35,8 @@ impl Section for MainTable {
 /// The main table: messages/s per connection count, and the server's CPU at the fixed rate;
 /// for a bench in blocks, each figure with its ratio to the reference and its verdict.
 pub fn headline(r: &BenchResults, reference: &str, margin: f64) -> String {
-    let sweep = Grid::new(r, "pingpong", "sweep");
-    let fixed = Grid::new(r, "pingpong", "fixed-rate");
+    let sweep = Grid::new(r, SuiteName::PingPong, PointKind::Sweep);
+    let fixed = Grid::new(r, SuiteName::PingPong, PointKind::FixedRate);
     if sweep.is_empty() {
         return "(no ping-pong runs)\n".into();
     }
@@ -49,7 +50,7 @@ pub fn headline(r: &BenchResults, reference: &str, margin: f64) -> String {
     let fp = fixed.points.first().cloned();
     let blocked = r.config.is_blocked();
     let verdicts = |point: &str, metric| {
-        blocked.then(|| verdict::at_point(r, "pingpong", point, metric, reference, margin))
+        blocked.then(|| verdict::at_point(r, SuiteName::PingPong, point, metric, reference, margin))
     };
     let sweep_v: Vec<_> = sweep
         .points
@@ -111,7 +112,7 @@ mod tests {
     fn a_bench_without_pingpong_has_no_main_table() {
         let mut r = synthetic(10);
         for run in &mut r.runs {
-            run.suite = "mixed".into();
+            run.suite = SuiteName::Mixed;
         }
         assert_eq!(render(&MainTable, &r), "");
     }

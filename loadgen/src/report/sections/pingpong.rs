@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use super::{Bench, ChartFile, Section};
 use crate::bench::data::{BenchResults, RunRecord};
+use crate::bench::names::{PointKind, SuiteName};
 use crate::md::{ms, num, table};
 use crate::report::figures::{Figure, conns_header, grid_table, lat, mean, pm};
 use crate::report::stats::aggregate::Grid;
@@ -104,15 +105,15 @@ fn fairness(g: &Grid, s: &mut String) {
 }
 
 fn pingpong(r: &BenchResults, s: &mut String) {
-    let g = Grid::new(r, "pingpong", "sweep");
+    let g = Grid::new(r, SuiteName::PingPong, PointKind::Sweep);
     if g.is_empty() {
         return;
     }
-    let rounds = r.config.blocks_of("pingpong");
+    let rounds = r.config.blocks_of(SuiteName::PingPong);
     let how = if r
         .runs
         .iter()
-        .any(|x| x.suite == "pingpong" && x.slice.is_some())
+        .any(|x| x.suite == SuiteName::PingPong && x.slice.is_some())
     {
         format!(
             "at the interleaved points {rounds} rounds of one slice per model (see How each point was measured), the servers up throughout; elsewhere {}s per run after a warm-up that opens the connections and is not counted, {rounds} block(s), each running every model once in a shuffled order",
@@ -131,7 +132,7 @@ fn pingpong(r: &BenchResults, s: &mut String) {
     if let Some(big) = r
         .runs
         .iter()
-        .filter(|x| x.suite == "pingpong" && x.server_procs > 1)
+        .filter(|x| x.suite == SuiteName::PingPong && x.server_procs > 1)
         .min_by_key(|x| x.conns)
     {
         let _ = writeln!(
@@ -262,7 +263,7 @@ fn pingpong(r: &BenchResults, s: &mut String) {
 
 /// The ping-pong sweep's charts.
 fn charts(r: &BenchResults) -> Vec<ChartFile> {
-    let g = Grid::new(r, "pingpong", "sweep");
+    let g = Grid::new(r, SuiteName::PingPong, PointKind::Sweep);
     if g.is_empty() {
         return Vec::new();
     }

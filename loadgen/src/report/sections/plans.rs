@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::{Bench, Section};
 use crate::bench::data::{BenchResults, RunRecord};
+use crate::bench::names::{PointKind, SuiteName};
 use crate::md::{ms, num, row, table};
 use crate::report::figures::{lat, mean, pm};
 use crate::report::stats::aggregate::Grid;
@@ -19,7 +20,7 @@ impl Section for Plans {
 }
 
 fn plans(r: &BenchResults, s: &mut String) {
-    let g = Grid::new(r, "plans", "plan");
+    let g = Grid::new(r, SuiteName::Plans, PointKind::Plan);
     if g.is_empty() {
         return;
     }
@@ -76,8 +77,8 @@ mod tests {
     fn a_table_per_plan() {
         let mut r = with_errors(2);
         for run in &mut r.runs {
-            run.suite = "plans".into();
-            run.kind = "plan".into();
+            run.suite = SuiteName::Plans;
+            run.kind = PointKind::Plan;
             run.point = "1000x100".into();
         }
         insta::assert_snapshot!(render(&Plans, &r));

@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 
 use super::{Bench, Section};
 use crate::bench::data::{BenchResults, RunRecord, RunStatus, Variant};
+use crate::bench::names::{PointKind, SuiteName};
 use crate::md::{num, table};
 use crate::report::figures::median;
 use crate::report::stats::verdict::{self, Better, Metric, PointVerdicts, Verdict};
@@ -35,7 +36,7 @@ const SEND_CALLS: [&str; 2] = ["sendto", "write"];
 const GLOMMIO: &str = "glommio";
 
 /// The figures a point ranks by, then system calls per message when perf counted them.
-fn metrics(r: &BenchResults, suite: &str, kind: &str) -> Vec<Metric> {
+fn metrics(r: &BenchResults, suite: SuiteName, kind: PointKind) -> Vec<Metric> {
     let mut m = verdict::metrics_for(suite, kind);
     if r.runs
         .iter()
@@ -49,7 +50,7 @@ fn metrics(r: &BenchResults, suite: &str, kind: &str) -> Vec<Metric> {
 /// Ok runs of `model` at a point.
 fn ok_runs<'a>(
     r: &'a BenchResults,
-    suite: &'a str,
+    suite: SuiteName,
     point: &'a str,
     model: &'a str,
 ) -> impl Iterator<Item = &'a RunRecord> {
@@ -59,7 +60,13 @@ fn ok_runs<'a>(
 }
 
 /// Median of a metric over a model's ok runs at a point.
-fn median_of(r: &BenchResults, suite: &str, point: &str, model: &str, m: &Metric) -> Option<f64> {
+fn median_of(
+    r: &BenchResults,
+    suite: SuiteName,
+    point: &str,
+    model: &str,
+    m: &Metric,
+) -> Option<f64> {
     median(
         ok_runs(r, suite, point, model)
             .filter_map(|x| (m.value)(x))
@@ -138,12 +145,12 @@ fn section(r: &BenchResults, margin: f64, s: &mut String) {
         header.extend(variants.iter().map(|v| format!("{} / {model}", v.name)));
         let mut rows = Vec::new();
         for (suite, point, kind) in verdict::blocked_points(r) {
-            for m in metrics(r, &suite, &kind) {
-                let pv = verdict::at_point(r, &suite, &point, m, model, margin);
+            for m in metrics(r, suite, kind) {
+                let pv = verdict::at_point(r, suite, &point, m, model, margin);
                 let mut row = vec![
                     format!("{suite} {point}"),
                     m.label.to_string(),
-                    median_of(r, &suite, &point, model, &m).map_or("-".into(), figure),
+                    median_of(r, suite, &point, model, &m).map_or("-".into(), figure),
                 ];
                 row.extend(variants.iter().map(|v| ratio_cell(&pv, &v.name)));
                 rows.push(row);
@@ -183,7 +190,7 @@ fn breakdown(x: &RunRecord) -> Option<(String, f64, f64, f64)> {
 /// The last run of `model` at a point that counted calls one by one (a first block).
 fn counted<'a>(
     r: &'a BenchResults,
-    suite: &'a str,
+    suite: SuiteName,
     point: &'a str,
     model: &'a str,
 ) -> Option<&'a RunRecord> {
@@ -211,12 +218,12 @@ fn glommio(r: &BenchResults, margin: f64, s: &mut String) {
     let mut shown: Vec<&str> = vec![GLOMMIO];
     shown.extend(variants.iter().map(|v| v.name.as_str()));
     shown.extend(["epoll", "uring"].into_iter().filter(|m| ran(m)));
-    let pingpong: Vec<(String, String, String)> = verdict::blocked_points(r)
+    let pingpong: Vec<(SuiteName, String, PointKind)> = verdict::blocked_points(r)
         .into_iter()
-        .filter(|(suite, _, _)| suite == "pingpong")
+        .filter(|&(suite, _, _)| suite == SuiteName::PingPong)
         .collect();
     let mut rows = Vec::new();
-    for (suite, point, _) in &pingpong {
+    for &(suite, ref point, _) in &pingpong {
         for m in &shown {
             let calls = median_of(r, suite, point, m, &SYSCALLS_MSG);
             let cpu = median_of(r, suite, point, m, &verdict::CPU_MSG);
@@ -255,7 +262,7 @@ fn glommio(r: &BenchResults, margin: f64, s: &mut String) {
     // What glommio's own counts say it does.
     let mut said = Vec::new();
     let mut plain_io = Vec::new();
-    for (suite, point, _) in &pingpong {
+    for &(suite, ref point, _) in &pingpong {
         if let Some((_, recv, send, enter)) = counted(r, suite, point, GLOMMIO).and_then(breakdown)
         {
             said.push(format!(
@@ -274,7 +281,7 @@ fn glommio(r: &BenchResults, margin: f64, s: &mut String) {
         );
         if let Some(u) = pingpong
             .iter()
-            .filter_map(|(suite, point, _)| {
+            .filter_map(|&(suite, ref point, _)| {
                 Some((point, median_of(r, suite, point, "uring", &SYSCALLS_MSG)?))
             })
             .map(|(point, v)| format!("{} at {point}", num(v, 2)))
@@ -291,11 +298,11 @@ fn glommio(r: &BenchResults, margin: f64, s: &mut String) {
         );
     }
     // Where each message pays a wake-up, the ring's calls are the difference.
-    for (suite, point, kind) in &pingpong {
+    for &(suite, ref point, kind) in &pingpong {
         let Some((_, _, _, enter)) = counted(r, suite, point, GLOMMIO).and_then(breakdown) else {
             continue;
         };
-        if kind == "fixed-rate" && enter >= 1.0 {
+        if kind == PointKind::FixedRate && enter >= 1.0 {
             let _ = write!(
                 p,
                 " At the fixed rate ({point}), where most messages find the server idle and pay a wake-up, the ring adds {enter:.2} io_uring_enter calls per message: each park and wake-up submits and waits on its rings."
@@ -317,7 +324,7 @@ fn glommio(r: &BenchResults, margin: f64, s: &mut String) {
     if !variants.is_empty() {
         let (mut better, mut worse, mut judged) = (Vec::new(), Vec::new(), 0usize);
         let mut plain: Option<(f64, f64)> = None;
-        for (suite, point, _) in &pingpong {
+        for &(suite, ref point, _) in &pingpong {
             let cpu = verdict::at_point(r, suite, point, verdict::CPU_MSG, GLOMMIO, margin);
             for v in &variants {
                 if let Some(row) = cpu.rows.iter().find(|row| row.model == v.name) {
@@ -386,7 +393,7 @@ fn glommio(r: &BenchResults, margin: f64, s: &mut String) {
     // Against epoll, at each point: the defaults and the cheapest setting.
     if ran("epoll") {
         let mut vs = Vec::new();
-        for (suite, point, _) in &pingpong {
+        for &(suite, ref point, _) in &pingpong {
             let pv = verdict::at_point(r, suite, point, verdict::CPU_MSG, "epoll", margin);
             let best = std::iter::once(GLOMMIO)
                 .chain(variants.iter().map(|v| v.name.as_str()))
@@ -430,7 +437,7 @@ mod tests {
     /// fixed rate glommio makes 4 io_uring_enter calls per message, epoll one epoll_wait.
     fn bench(cpu_factor: f64, blocks: u32) -> BenchResults {
         let mut config = crate::bench::suite::config(1.0);
-        config.suites = vec!["pingpong".into()];
+        config.suites = vec![SuiteName::PingPong];
         config.models = vec!["epoll".into(), "glommio".into(), "glommio-spin".into()];
         config.variants = vec![Variant {
             name: "glommio-spin".into(),
@@ -440,7 +447,10 @@ mod tests {
             bin: None,
         }];
         let mut r = BenchResults::of_runs(config, vec![]);
-        for (point, kind, wake) in [("100", "sweep", 0), ("rate-50000", "fixed-rate", 1000)] {
+        for (point, kind, wake) in [
+            ("100", PointKind::Sweep, 0),
+            ("rate-50000", PointKind::FixedRate, 1000),
+        ] {
             for block in 1..=blocks {
                 let wobble = 1.0 + 0.01 * f64::from(block % 3);
                 let io = [("recvfrom", 1000), ("sendto", 1000)];
@@ -453,7 +463,8 @@ mod tests {
                         ("io_uring_enter", 10 + 4 * wake),
                     ),
                 ] {
-                    let mut x = RunRecord::blank("pingpong", point, kind, 100, block, model);
+                    let mut x =
+                        RunRecord::blank(SuiteName::PingPong, point, kind, 100, block, model);
                     x.position = Some(1);
                     x.report = Some(report());
                     x.messages_per_s = Some(1000.0);

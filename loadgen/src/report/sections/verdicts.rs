@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use super::{Bench, ChartFile, Section};
 use crate::bench::data::BenchResults;
+use crate::bench::names::{PointKind, SuiteName};
 use crate::md::{num, row, table};
 use crate::report::figures::{label, median};
 use crate::report::stats::verdict::{self, PointVerdicts, Verdict};
@@ -13,9 +14,11 @@ use crate::report::svg::forest;
 
 /// How a point is named in a heading: `pingpong 100 conns`, `frames 16MiB`.
 pub fn point_title(pv: &PointVerdicts) -> String {
-    match (pv.suite.as_str(), pv.kind.as_str()) {
-        ("pingpong", "sweep") => format!("pingpong {} conns", num(pv.conns as f64, 0)),
-        ("pingpong", "fixed-rate") => format!(
+    match (pv.suite, pv.kind) {
+        (SuiteName::PingPong, Some(PointKind::Sweep)) => {
+            format!("pingpong {} conns", num(pv.conns as f64, 0))
+        }
+        (SuiteName::PingPong, Some(PointKind::FixedRate)) => format!(
             "pingpong {} msg/s over {} conns",
             num(
                 pv.point
@@ -26,7 +29,7 @@ pub fn point_title(pv: &PointVerdicts) -> String {
             ),
             pv.conns
         ),
-        ("mixed", "sweep") => format!("mixed {} conns", pv.conns),
+        (SuiteName::Mixed, Some(PointKind::Sweep)) => format!("mixed {} conns", pv.conns),
         _ => format!("{} {}", pv.suite, pv.point),
     }
 }
@@ -281,13 +284,13 @@ fn notes(pv: &PointVerdicts, s: &mut String) {
 /// Error shares at every point where any model had an error, one table a point (once,
 /// whatever the metrics).
 fn errors_section(all: &[PointVerdicts], s: &mut String) {
-    let mut seen: Vec<(&str, &str)> = Vec::new();
+    let mut seen: Vec<(SuiteName, &str)> = Vec::new();
     let mut tables = String::new();
     for pv in all {
-        if seen.contains(&(pv.suite.as_str(), pv.point.as_str())) {
+        if seen.contains(&(pv.suite, pv.point.as_str())) {
             continue;
         }
-        seen.push((&pv.suite, &pv.point));
+        seen.push((pv.suite, &pv.point));
         if !pv.errors.iter().any(|e| e.share.is_some_and(|p| p > 0.0)) {
             continue;
         }

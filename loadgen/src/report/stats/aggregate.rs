@@ -3,6 +3,7 @@
 
 use super::verdict::figures::CpuSource;
 use crate::bench::data::{BenchResults, RunRecord, RunStatus};
+use crate::bench::names::{PointKind, SuiteName};
 
 /// A figure over blocks.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -66,7 +67,7 @@ pub struct Grid<'a> {
 
 impl<'a> Grid<'a> {
     /// The runs of `suite` whose kind is `kind`.
-    pub fn new(results: &'a BenchResults, suite: &str, kind: &str) -> Grid<'a> {
+    pub fn new(results: &'a BenchResults, suite: SuiteName, kind: PointKind) -> Grid<'a> {
         let runs: Vec<&RunRecord> = results
             .runs
             .iter()
@@ -168,14 +169,14 @@ mod tests {
             run.report = Some(rep);
             run.server_cpu_ns = (run.block % 2 == 0).then_some(8_000_000);
         }
-        let g = Grid::new(&r, "pingpong", "sweep");
+        let g = Grid::new(&r, SuiteName::PingPong, PointKind::Sweep);
         let cell = g.cell("fast", "100", g.cpu_us_per_message()).unwrap();
         assert_eq!((cell.n, cell.mean), (2, 8.0));
         // Where no run has the count, every run's ticks serve.
         for run in &mut r.runs {
             run.server_cpu_ns = None;
         }
-        let g = Grid::new(&r, "pingpong", "sweep");
+        let g = Grid::new(&r, SuiteName::PingPong, PointKind::Sweep);
         let cell = g.cell("fast", "100", g.cpu_us_per_message()).unwrap();
         assert_eq!((cell.n, cell.mean), (4, 50.0));
     }

@@ -4,6 +4,7 @@
 //! below every test that uses it, so no test imports another file's tests.
 
 use crate::bench::data::{BenchConfig, BenchResults, RunRecord};
+use crate::bench::names::{PointKind, SuiteName};
 use crate::rng::Rng;
 
 /// Normal noise from the generator (Box-Muller).
@@ -23,14 +24,15 @@ pub(crate) fn synthetic(blocks: u32) -> BenchResults {
     for block in 1..=blocks {
         let shared = 1.0 + 0.10 * normal(&mut noise);
         for (i, m) in models.iter().enumerate() {
-            let mut r = RunRecord::blank("pingpong", "100", "sweep", 100, block, m);
+            let mut r =
+                RunRecord::blank(SuiteName::PingPong, "100", PointKind::Sweep, 100, block, m);
             r.position = Some(i as u32 + 1);
             r.messages_per_s = Some(100.0 * factor[i] * shared * (1.0 + 0.01 * normal(&mut noise)));
             runs.push(r);
         }
     }
     let mut config = crate::bench::suite::config(1.0);
-    config.suites = vec!["pingpong".into()];
+    config.suites = vec![SuiteName::PingPong];
     config.models = models.map(String::from).to_vec();
     BenchResults::of_runs(BenchConfig { blocks, ..config }, runs)
 }
@@ -38,7 +40,14 @@ pub(crate) fn synthetic(blocks: u32) -> BenchResults {
 /// A slice of `model` at ping-pong 100 conns, at place `pos` (from 0) of `round`, the
 /// places 50 ms apart and the rounds a second.
 pub(crate) fn slice_record(model: &str, round: u32, pos: usize) -> RunRecord {
-    let mut r = RunRecord::blank("pingpong", "100", "sweep", 100, round, model);
+    let mut r = RunRecord::blank(
+        SuiteName::PingPong,
+        "100",
+        PointKind::Sweep,
+        100,
+        round,
+        model,
+    );
     r.position = Some(pos as u32 + 1);
     r.started_unix_ms = Some(u64::from(round) * 1000 + pos as u64 * 50);
     r.slice = Some(crate::bench::data::SliceFigures {
@@ -78,7 +87,7 @@ pub(crate) fn interleaved(rounds: u32, drift: f64) -> BenchResults {
         }
     }
     let mut config = crate::bench::suite::config(1.0);
-    config.suites = vec!["pingpong".into()];
+    config.suites = vec![SuiteName::PingPong];
     config.models = models.iter().map(|m| m.to_string()).collect();
     BenchResults::of_runs(config, runs)
 }
@@ -139,7 +148,7 @@ pub(crate) fn client_bound() -> BenchResults {
 pub(crate) fn late_sender() -> BenchResults {
     let mut r = synthetic(10);
     for run in &mut r.runs {
-        run.kind = "fixed-rate".into();
+        run.kind = PointKind::FixedRate;
         with_samples(run, 1000, 0);
         let rep = run.report.as_mut().unwrap();
         rep.latency_us.p99 = if run.model == "slow" { 150 } else { 100 };

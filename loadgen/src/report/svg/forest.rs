@@ -136,13 +136,14 @@ fn ticks(lo: f64, hi: f64) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::names::SuiteName;
     use crate::report::stats::fixtures::synthetic;
     use crate::report::stats::verdict::{MSG_S, at_point};
 
     #[test]
     fn one_row_per_model_on_a_log_axis() {
         let r = synthetic(8);
-        let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
+        let pv = at_point(&r, SuiteName::PingPong, "100", MSG_S, "epoll", 0.03);
         let s = svg(&pv, "pingpong 100 conns: messages/s", 0.03);
         assert!(s.starts_with("<svg"));
         for m in ["epoll", "fast", "same", "slow"] {

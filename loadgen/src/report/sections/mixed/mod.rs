@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use super::{Bench, ChartFile, Section};
 use crate::bench::data::{BenchResults, RunRecord};
+use crate::bench::names::SuiteName;
 use crate::bench::suite::mixed::{CAP, CAP_CONNS, CPU_MS, SPLITS, WAIT_MS, amdahl, capped_point};
 use crate::md::{ms, ms_or_dash, num, row, table};
 use crate::report::figures::{lat, mean, pm};
@@ -71,7 +72,7 @@ fn section(r: &BenchResults, s: &mut String) {
         total = num(CPU_MS + WAIT_MS, 0),
         bound = num(bound, 0),
         max_rps = num(1000.0 / CPU_MS, 0),
-        rounds = r.config.blocks_of("mixed"),
+        rounds = r.config.blocks_of(SuiteName::Mixed),
         service_span = service_span(r),
     );
     debug_assert!(p > 0.0 && p < 1.0);

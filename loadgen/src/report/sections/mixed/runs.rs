@@ -3,6 +3,7 @@
 //! names of the charts' files.
 
 use crate::bench::data::{BenchResults, RunRecord};
+use crate::bench::names::{PointKind, SuiteName};
 use crate::bench::suite::mixed::{CAP_CONNS, CPU_MS, WAIT_MS, capped_point};
 use crate::report::stats::aggregate::Grid;
 
@@ -38,8 +39,8 @@ pub(super) fn unloaded_us() -> f64 {
 impl<'a> MixedRuns<'a> {
     pub(super) fn new(r: &'a BenchResults) -> MixedRuns<'a> {
         MixedRuns {
-            sweep: Grid::new(r, "mixed", "sweep"),
-            cap: Grid::new(r, "mixed", "cap"),
+            sweep: Grid::new(r, SuiteName::Mixed, PointKind::Sweep),
+            cap: Grid::new(r, SuiteName::Mixed, PointKind::Cap),
         }
     }
 

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use super::{Bench, Section};
 use crate::bench::data::BenchResults;
+use crate::bench::names::SuiteName;
 use crate::bench::suite::mixed::{CPU_MS, WAIT_MS};
 use crate::bench::suite::spread::{self, ACCEPTS, CONNS, RAMPUP_S};
 use crate::md::{ms_or_dash, num, row, table};
@@ -102,7 +103,7 @@ fn section(r: &BenchResults, s: &mut String) {
             .server_cpus
             .as_deref()
             .unwrap_or("(not pinned)"),
-        blocks = r.config.blocks_of("spread"),
+        blocks = r.config.blocks_of(SuiteName::Spread),
     );
     for &p in &x.processes {
         let _ = writeln!(s, "### {p} workers\n\n{}", workers_table(&x, p));
@@ -146,7 +147,7 @@ fn section(r: &BenchResults, s: &mut String) {
 mod tests {
     use super::*;
     use crate::bench::data::{RunRecord, RunStatus, WorkerCounts, Workers};
-    use crate::bench::suite::spread::KIND;
+    use crate::bench::names::PointKind;
     use crate::report::sections::new_lines;
 
     /// A finished spread run with these per-worker (connections, requests) and loadgen's
@@ -155,7 +156,7 @@ mod tests {
         let mut r: RunRecord = serde_json::from_value(serde_json::json!({
             "suite": "spread",
             "point": point,
-            "kind": KIND,
+            "kind": PointKind::Spread,
             "conns": CONNS,
             "block": block,
             "model": model,

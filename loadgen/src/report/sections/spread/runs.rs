@@ -5,7 +5,8 @@
 use common::prefork::Accept;
 
 use crate::bench::data::{BenchResults, RunRecord, RunStatus};
-use crate::bench::suite::spread::{self, KIND, parse_point, refusal};
+use crate::bench::names::{PointKind, SuiteName};
+use crate::bench::suite::spread::{self, parse_point, refusal};
 use crate::report::figures::{lat, median};
 
 /// A worker runs hot when its share of the requests is at least this many times the even
@@ -61,7 +62,7 @@ impl<'a> SpreadRuns<'a> {
         let runs: Vec<&RunRecord> = r
             .runs
             .iter()
-            .filter(|x| x.suite == "spread" && x.kind == KIND)
+            .filter(|x| x.suite == SuiteName::Spread && x.kind == PointKind::Spread)
             .collect();
         let mut models: Vec<String> = r
             .config

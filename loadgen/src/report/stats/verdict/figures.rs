@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::interval::median;
 use crate::bench::data::{BenchResults, RunRecord, RunStatus};
+use crate::bench::names::SuiteName;
 
 /// Where a point's server CPU figures come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +54,7 @@ impl CpuSource {
 /// machine's drift within the round ([`detrend`]).
 pub fn of_point(
     results: &BenchResults,
-    suite: &str,
+    suite: SuiteName,
     point: &str,
     value: fn(&RunRecord) -> Option<f64>,
     server_cpu: bool,

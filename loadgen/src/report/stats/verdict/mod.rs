@@ -31,6 +31,7 @@
 use std::collections::BTreeMap;
 
 use crate::bench::data::{BenchResults, RunRecord, RunStatus};
+use crate::bench::names::{PointKind, SuiteName};
 
 pub mod errors;
 pub mod figures;
@@ -122,12 +123,12 @@ impl Metric {
 }
 
 /// The metrics that rank models at a suite's points of one kind.
-pub fn metrics_for(suite: &str, kind: &str) -> Vec<Metric> {
+pub fn metrics_for(suite: SuiteName, kind: PointKind) -> Vec<Metric> {
     match (suite, kind) {
-        ("pingpong", "fixed-rate") => vec![CPU_MSG, P99],
-        ("pingpong", _) | ("plans", _) => vec![MSG_S, CPU_MSG],
-        ("frames", "frames") => vec![MB_S],
-        ("mixed", _) => vec![REQ_S],
+        (SuiteName::PingPong, PointKind::FixedRate) => vec![CPU_MSG, P99],
+        (SuiteName::PingPong, _) | (SuiteName::Plans, _) => vec![MSG_S, CPU_MSG],
+        (SuiteName::Frames, PointKind::Frames) => vec![MB_S],
+        (SuiteName::Mixed, _) => vec![REQ_S],
         _ => vec![],
     }
 }
@@ -241,11 +242,11 @@ pub fn pct(v: f64) -> String {
 #[derive(Debug, Clone)]
 pub struct PointVerdicts {
     /// Suite.
-    pub suite: String,
+    pub suite: SuiteName,
     /// Point name.
     pub point: String,
-    /// Kind of point.
-    pub kind: String,
+    /// Kind of point (None when no run was there).
+    pub kind: Option<PointKind>,
     /// Connections.
     pub conns: u64,
     /// The metric.
@@ -270,7 +271,7 @@ pub struct PointVerdicts {
 /// Figures of every model at a point for a metric ([`figures::of_point`]).
 fn figures(
     results: &BenchResults,
-    suite: &str,
+    suite: SuiteName,
     point: &str,
     metric: &Metric,
 ) -> BTreeMap<String, BTreeMap<u32, f64>> {
@@ -281,7 +282,7 @@ fn figures(
 /// pair them (an interleaved point's drift taken out first), in block order.
 pub fn paired_log_ratios(
     results: &BenchResults,
-    suite: &str,
+    suite: SuiteName,
     point: &str,
     metric: &Metric,
     model: &str,
@@ -299,7 +300,7 @@ pub fn paired_log_ratios(
 /// errors alone.
 pub fn at_point(
     results: &BenchResults,
-    suite: &str,
+    suite: SuiteName,
     point: &str,
     metric: Metric,
     reference: &str,
@@ -405,9 +406,9 @@ pub fn at_point(
     error_rows.sort_by_key(|e| order.get(e.model.as_str()).copied().unwrap_or(usize::MAX));
     let first = runs_here.first();
     PointVerdicts {
-        suite: suite.into(),
+        suite,
         point: point.into(),
-        kind: first.map(|r| r.kind.clone()).unwrap_or_default(),
+        kind: first.map(|r| r.kind),
         conns: first.map_or(0, |r| r.conns),
         metric,
         reference: reference.into(),
@@ -455,16 +456,16 @@ fn is_worse(
 
 /// (suite, point, kind) of every point run in blocks, suite by suite in the bench's order
 /// and point by point in the order they ran.
-pub fn blocked_points(results: &BenchResults) -> Vec<(String, String, String)> {
-    let mut out: Vec<(String, String, String)> = Vec::new();
-    for suite in &results.config.suites {
+pub fn blocked_points(results: &BenchResults) -> Vec<(SuiteName, String, PointKind)> {
+    let mut out: Vec<(SuiteName, String, PointKind)> = Vec::new();
+    for &suite in &results.config.suites {
         for run in results
             .runs
             .iter()
-            .filter(|x| &x.suite == suite && x.position.is_some())
+            .filter(|x| x.suite == suite && x.position.is_some())
         {
-            if !out.iter().any(|(s, p, _)| s == suite && p == &run.point) {
-                out.push((suite.clone(), run.point.clone(), run.kind.clone()));
+            if !out.iter().any(|(s, p, _)| *s == suite && p == &run.point) {
+                out.push((suite, run.point.clone(), run.kind));
             }
         }
     }
@@ -475,8 +476,8 @@ pub fn blocked_points(results: &BenchResults) -> Vec<(String, String, String)> {
 pub fn all(results: &BenchResults, reference: &str, margin: f64) -> Vec<PointVerdicts> {
     let mut out = Vec::new();
     for (suite, point, kind) in blocked_points(results) {
-        for metric in metrics_for(&suite, &kind) {
-            out.push(at_point(results, &suite, &point, metric, reference, margin));
+        for metric in metrics_for(suite, kind) {
+            out.push(at_point(results, suite, &point, metric, reference, margin));
         }
     }
     out

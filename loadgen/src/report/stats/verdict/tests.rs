@@ -73,7 +73,7 @@ fn detrended_intervals_cover_a_known_ratio_through_wandering_noise() {
         let mut config = crate::bench::suite::config(1.0);
         config.models = models.iter().map(|m| m.to_string()).collect();
         let bench = BenchResults::of_runs(config, runs);
-        let fig = figures(&bench, "pingpong", "100", &MSG_S);
+        let fig = figures(&bench, SuiteName::PingPong, "100", &MSG_S);
         let logs = paired_logs(&fig["slow"], &fig["epoll"]);
         let logs: Vec<f64> = logs.into_values().collect();
         let iv = paired(&logs).unwrap();
@@ -96,7 +96,7 @@ fn drift_within_a_round_is_taken_out_of_interleaved_slices() {
     // 20% drift through a round would swamp a 10% difference in a plain pairing: the
     // reference's slice and a model's lie up to a round apart.
     let r = interleaved(30, 0.2);
-    let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
+    let pv = at_point(&r, SuiteName::PingPong, "100", MSG_S, "epoll", 0.03);
     let row = |m: &str| pv.rows.iter().find(|x| x.model == m).unwrap().clone();
     let slow = row("slow").interval.unwrap();
     assert!(slow.lo < 0.9 && 0.9 < slow.hi, "{slow:?}");
@@ -109,7 +109,7 @@ fn drift_within_a_round_is_taken_out_of_interleaved_slices() {
     for x in &mut blocks.runs {
         x.slice = None;
     }
-    let plain = at_point(&blocks, "pingpong", "100", MSG_S, "epoll", 0.03);
+    let plain = at_point(&blocks, SuiteName::PingPong, "100", MSG_S, "epoll", 0.03);
     let wide = plain
         .rows
         .iter()
@@ -123,7 +123,7 @@ fn drift_within_a_round_is_taken_out_of_interleaved_slices() {
     );
     // Without drift, nothing moves but the noise.
     let calm = interleaved(30, 0.0);
-    let pv = at_point(&calm, "pingpong", "100", MSG_S, "epoll", 0.03);
+    let pv = at_point(&calm, SuiteName::PingPong, "100", MSG_S, "epoll", 0.03);
     let slow = pv.rows.iter().find(|x| x.model == "slow").unwrap();
     let iv = slow.interval.unwrap();
     assert!((iv.ratio - 0.9).abs() < 0.01, "{iv:?}");
@@ -134,7 +134,7 @@ fn paired_blocks_rank_through_shared_noise() {
     // The shared 10% noise would hide a 0% vs 20% difference in raw means over a few
     // runs; the per-block ratios cancel it.
     let r = synthetic(12);
-    let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
+    let pv = at_point(&r, SuiteName::PingPong, "100", MSG_S, "epoll", 0.03);
     let order: Vec<&str> = pv.rows.iter().map(|r| r.model.as_str()).collect();
     assert_eq!(order[0], "fast");
     assert_eq!(order[3], "slow");
@@ -149,7 +149,7 @@ fn paired_blocks_rank_through_shared_noise() {
     let iv = row("fast").interval.unwrap();
     assert!(iv.lo < 1.2 && 1.2 < iv.hi, "{iv:?}");
     // Another reference turns the ratios around.
-    let pv = at_point(&r, "pingpong", "100", MSG_S, "fast", 0.03);
+    let pv = at_point(&r, SuiteName::PingPong, "100", MSG_S, "fast", 0.03);
     assert!(
         pv.rows
             .iter()
@@ -162,7 +162,7 @@ fn a_model_with_errors_gets_its_error_share_not_a_speed_verdict() {
     // `slow` fails 45% of its samples: its ok/s is low because of it, not its speed.
     // One error in 2000 for `same`: under 1%, judged as before.
     let mut r = with_errors(10);
-    let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
+    let pv = at_point(&r, SuiteName::PingPong, "100", MSG_S, "epoll", 0.03);
     let row = |m: &str| pv.rows.iter().find(|x| x.model == m).unwrap().clone();
     assert_eq!(row("slow").verdict, Verdict::Errors);
     assert_eq!(row("slow").verdict_cell(&MSG_S), "errors 45%");
@@ -179,7 +179,7 @@ fn a_model_with_errors_gets_its_error_share_not_a_speed_verdict() {
     assert_eq!(err("epoll").verdict, errors::ErrorVerdict::Reference);
     // A looser limit gives `slow` its speed verdict back.
     r.config.max_error_pct = 50.0;
-    let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
+    let pv = at_point(&r, SuiteName::PingPong, "100", MSG_S, "epoll", 0.03);
     let slow = pv.rows.iter().find(|x| x.model == "slow").unwrap();
     assert_eq!(slow.verdict, Verdict::Worse);
 }
@@ -219,13 +219,13 @@ fn outliers_are_judged_on_paired_ratios() {
     for run in r.runs.iter_mut().filter(|x| x.block == 4) {
         run.messages_per_s = run.messages_per_s.map(|v| v * 2.5);
     }
-    let raw = figures(&r, "pingpong", "100", &MSG_S);
+    let raw = figures(&r, SuiteName::PingPong, "100", &MSG_S);
     assert!(
         models
             .iter()
             .all(|m| !outliers::by_deviation(&raw[*m]).is_empty())
     );
-    let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
+    let pv = at_point(&r, SuiteName::PingPong, "100", MSG_S, "epoll", 0.03);
     assert!(pv.outliers.is_empty(), "{:?}", pv.outliers);
     // One model off in one block: that model, that block.
     let mut lr = log_ratios(&[("fast", 1.2), ("same", 1.0), ("slow", 0.8)]);
@@ -240,7 +240,7 @@ fn outliers_are_judged_on_paired_ratios() {
 fn a_reference_outlier_is_named_once_as_the_references() {
     // The reference ran half as fast in block 9: every model's ratio doubles there.
     let r = reference_off_in_block_9(12);
-    let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
+    let pv = at_point(&r, SuiteName::PingPong, "100", MSG_S, "epoll", 0.03);
     assert_eq!(pv.outliers.len(), 1, "{:?}", pv.outliers);
     let o = &pv.outliers[0];
     assert!(
@@ -272,16 +272,16 @@ fn a_reference_outlier_is_named_once_as_the_references() {
 fn assert_tiers_follow_verdicts(r: &BenchResults) -> usize {
     let mut checked = 0;
     for (suite, point, kind) in blocked_points(r) {
-        for metric in metrics_for(&suite, &kind) {
+        for metric in metrics_for(suite, kind) {
             let pv = at_point(
                 r,
-                &suite,
+                suite,
                 &point,
                 metric,
                 &r.config.reference,
                 r.config.margin,
             );
-            let fig = figures(r, &suite, &point, &metric);
+            let fig = figures(r, suite, &point, &metric);
             let tiered: Vec<&Row> = pv.rows.iter().filter(|x| x.tier > 0).collect();
             for a in &tiered {
                 for b in &tiered {
@@ -323,7 +323,14 @@ fn assert_tiers_follow_verdicts(r: &BenchResults) -> usize {
 fn tiers_never_contradict_the_verdicts_on_synthetic_benches() {
     assert!(assert_tiers_follow_verdicts(&synthetic(12)) > 0);
     assert!(assert_tiers_follow_verdicts(&interleaved(30, 0.1)) > 0);
-    let pv = at_point(&synthetic(12), "pingpong", "100", MSG_S, "epoll", 0.03);
+    let pv = at_point(
+        &synthetic(12),
+        SuiteName::PingPong,
+        "100",
+        MSG_S,
+        "epoll",
+        0.03,
+    );
     let tier = |m: &str| pv.rows.iter().find(|x| x.model == m).unwrap().tier;
     assert_eq!(
         (tier("fast"), tier("epoll"), tier("same"), tier("slow")),
@@ -351,7 +358,7 @@ fn tiers_never_contradict_the_verdicts_on_committed_benches() {
 #[test]
 fn a_saturated_client_marks_messages_per_second_client_bound() {
     let r = client_bound();
-    let pv = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
+    let pv = at_point(&r, SuiteName::PingPong, "100", MSG_S, "epoll", 0.03);
     let slow = pv.rows.iter().find(|x| x.model == "slow").unwrap();
     assert!(
         (slow.loadgen_cpu_pct.unwrap() - 95.0).abs() < 0.5,
@@ -373,7 +380,7 @@ fn a_point_takes_server_cpu_from_one_source() {
         with_samples(run, 1000, 0);
         run.server_cpu_ns = (run.block % 2 == 0).then_some(8_000_000);
     }
-    let pv = at_point(&r, "pingpong", "100", CPU_MSG, "epoll", 0.03);
+    let pv = at_point(&r, SuiteName::PingPong, "100", CPU_MSG, "epoll", 0.03);
     assert_eq!(pv.cpu_source, Some(CpuSource::Nanoseconds));
     let fast = pv.rows.iter().find(|x| x.model == "fast").unwrap();
     assert_eq!((fast.blocks, fast.missing), (5, 5));
@@ -389,12 +396,12 @@ fn fixed_rate_p99_leaves_out_runs_whose_sender_was_late() {
     // p99 of 100 us everywhere (`slow` 150 us); loadgen's send lateness p99 5 us, except in
     // the first three blocks of `slow`, where it was 40 us: over a tenth of that p99.
     let r = late_sender();
-    let pv = at_point(&r, "pingpong", "100", P99, "epoll", 0.03);
+    let pv = at_point(&r, SuiteName::PingPong, "100", P99, "epoll", 0.03);
     assert_eq!(pv.late_sender_runs, 3);
     let slow = pv.rows.iter().find(|x| x.model == "slow").unwrap();
     assert_eq!((slow.blocks, slow.missing), (7, 3));
     assert_eq!(slow.verdict, Verdict::Worse);
     // Other metrics keep every run.
-    let cpu = at_point(&r, "pingpong", "100", MSG_S, "epoll", 0.03);
+    let cpu = at_point(&r, SuiteName::PingPong, "100", MSG_S, "epoll", 0.03);
     assert_eq!(cpu.late_sender_runs, 0);
 }
