@@ -12,6 +12,6 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let _ = serde_json::to_string(&report);
-    let _ = loadgen::report::text::render(&report);
+    let _ = loadgen::run::text::render(&report);
     let _ = loadgen::merge::merge(&[report.clone(), report]);
 });

@@ -1,11 +1,11 @@
-//! loadgen's summariser-line parser (`loadgen::report::text::parse_summary_line`) on
+//! loadgen's summariser-line parser (`loadgen::run::text::parse_summary_line`) on
 //! arbitrary text: it must never panic, and a line it accepts must parse back the same
 //! after being written by `summary_line` where the figures allow.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use loadgen::report::text::parse_summary_line;
+use loadgen::run::text::parse_summary_line;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

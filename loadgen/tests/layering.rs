@@ -5,10 +5,11 @@
 //! a `use` (re-exports included: `pub use` in a `mod.rs` is an arrow to the child it
 //! re-exports), or a path in code such as `super::Grid`, `crate::stats::Histogram` or, in a
 //! parent, `text::render` for its child `text`. A path ends at the deepest module that is a
-//! file of its own, so `crate::report::verdict::paired` points at `report/verdict/mod.rs`
-//! however `paired` got there: inside a crate a file names the file it takes from. `mod x;`
-//! declarations are not arrows, nor are paths in comments and strings; `#[cfg(test)]`
-//! modules count like everything else. A file's arrows to itself are dropped.
+//! file of its own, so `crate::report::stats::verdict::paired` points at
+//! `report/stats/verdict/mod.rs` however `paired` got there: inside a crate a file names
+//! the file it takes from. `mod x;` declarations are not arrows, nor are paths in comments
+//! and strings; `#[cfg(test)]` modules count like everything else. A file's arrows to
+//! itself are dropped.
 //!
 //! Run with `cargo test -p loadgen --test layering`; a circle is printed with its files and
 //! the shortest way round it, each arrow with its line. `LAYERING_ARROWS=1` (with
