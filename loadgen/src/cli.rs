@@ -103,7 +103,7 @@ fn merge_runs(m: &MergeArgs, out: &mut dyn Write) -> Result<RunReport, Error> {
         .map(|f| json::read(f))
         .collect::<Result<Vec<_>, _>>()?;
     let mut report = merge::merge(&reports)?;
-    writeln!(out, "{}", text::header(&report.settings))?;
+    writeln!(out, "{}", text::header(&report.run.settings))?;
     finish(&mut report, &fail_if, m.json.as_deref(), out)?;
     Ok(report)
 }
@@ -121,7 +121,7 @@ fn import_jtl(args: &ImportJtlArgs, out: &mut dyn Write) -> Result<RunReport, Er
         generator: args.generator.clone(),
     };
     let mut report = jtl::import(&args.file, &opts)?;
-    let s = &report.settings;
+    let s = &report.run.settings;
     let plan = match s.loops {
         Some(l) => format!("{} threads x {l} loops", s.threads),
         None => format!("{} threads", s.threads),

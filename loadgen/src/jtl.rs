@@ -22,7 +22,7 @@ use std::path::Path;
 use thiserror::Error;
 
 use crate::probe::{CpuUsage, Environment};
-use crate::run::report::{Meta, RunReport, Settings};
+use crate::run::report::{Meta, RunInfo, RunReport, Settings};
 use crate::stats::{ErrorKind, Recorder};
 
 /// A results file that cannot be imported.
@@ -307,12 +307,14 @@ pub fn import_from(
         ..Settings::default()
     };
     let meta = Meta {
-        settings,
-        environment: Environment::current(),
-        parts: 1,
-        started_unix_ms: first_ms,
-        elapsed_s: last_ms.saturating_sub(first_ms) as f64 / 1000.0,
-        planned_samples: loops.map(|l| l * threads),
+        run: RunInfo {
+            settings,
+            environment: Environment::current(),
+            parts: 1,
+            started_unix_ms: first_ms,
+            elapsed_s: last_ms.saturating_sub(first_ms) as f64 / 1000.0,
+            planned_samples: loops.map(|l| l * threads),
+        },
         users: (per_thread.len() as u64, per_thread.len() as u64),
         intervals: Vec::new(),
         loadgen_cpu: CpuUsage::default(),
@@ -364,16 +366,16 @@ timeStamp,elapsed,label,responseCode,responseMessage,threadName,dataType,success
         let r = import_from(WITH_HEADER.as_bytes(), "t.jtl", &opts()).unwrap();
         assert_eq!((r.samples, r.ok, r.errors), (4, 3, 1));
         assert_eq!(r.errors_by_kind.mismatch, 1);
-        assert_eq!((r.settings.threads, r.settings.loops), (2, Some(2)));
-        assert_eq!(r.planned_samples, Some(4));
+        assert_eq!((r.run.settings.threads, r.run.settings.loops), (2, Some(2)));
+        assert_eq!(r.run.planned_samples, Some(4));
         assert_eq!(r.latency_us.min, 1000);
         assert_eq!(r.latency_us.max, 20_000);
         assert_eq!(r.latency_us.sum, 29_000);
-        assert_eq!(r.settings.message_size, 64);
+        assert_eq!(r.run.settings.message_size, 64);
         assert_eq!(r.bytes_received, 256);
-        assert_eq!(r.started_unix_ms, 1795299933120);
-        assert!((r.elapsed_s - 5.706).abs() < 1e-9);
-        assert_eq!(r.settings.generator, "jmeter");
+        assert_eq!(r.run.started_unix_ms, 1795299933120);
+        assert!((r.run.elapsed_s - 5.706).abs() < 1e-9);
+        assert_eq!(r.run.settings.generator, "jmeter");
     }
 
     #[test]
@@ -388,7 +390,7 @@ timeStamp,elapsed,label,responseCode,responseMessage,threadName,dataType,success
         assert_eq!((r.samples, r.ok), (3, 1));
         assert_eq!(r.errors_by_kind.refused, 1);
         assert_eq!(r.errors_by_kind.read_timeout, 1);
-        assert_eq!((r.settings.threads, r.settings.loops), (1, Some(3)));
+        assert_eq!((r.run.settings.threads, r.run.settings.loops), (1, Some(3)));
         // Without a header the bytes column is not known.
         assert_eq!(r.bytes_received, 0);
     }
@@ -403,7 +405,7 @@ timeStamp,elapsed,label,responseCode,responseMessage,threadName,dataType,success
         let r = import_from(text.as_bytes(), "t.jtl", &opts()).unwrap();
         assert_eq!((r.samples, r.ok, r.errors), (2, 2, 0));
         assert_eq!((r.bytes_sent, r.bytes_received), (128, 128));
-        assert!((r.elapsed_s - 0.004).abs() < 1e-9);
+        assert!((r.run.elapsed_s - 0.004).abs() < 1e-9);
     }
 
     #[test]
@@ -415,8 +417,8 @@ timeStamp,elapsed,label,responseCode,responseMessage,threadName,dataType,success
             ..opts()
         };
         let r = import_from(WITH_HEADER.as_bytes(), "t.jtl", &o).unwrap();
-        assert_eq!(r.planned_samples, Some(1000));
-        assert_eq!(r.settings.host, "127.0.0.1");
+        assert_eq!(r.run.planned_samples, Some(1000));
+        assert_eq!(r.run.settings.host, "127.0.0.1");
     }
 
     #[test]
@@ -459,7 +461,7 @@ timeStamp,elapsed,label,responseCode,responseMessage,threadName,dataType,success
     fn is_not_merged_with_loadgen_runs() {
         let jmeter = import_from(WITH_HEADER.as_bytes(), "t.jtl", &opts()).unwrap();
         let mut other = jmeter.clone();
-        other.settings.generator = "loadgen".into();
+        other.run.settings.generator = "loadgen".into();
         let e = crate::merge::merge(&[jmeter.clone(), other]).unwrap_err();
         assert_eq!(
             e.to_string(),

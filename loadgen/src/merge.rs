@@ -29,7 +29,7 @@ pub fn merge(reports: &[RunReport]) -> Result<RunReport, MergeError> {
     let mut stats = first.stats()?;
     let mut meta: Meta = first.meta();
     for r in rest {
-        let (a, b) = (&meta.settings, &r.settings);
+        let (a, b) = (&meta.run.settings, &r.run.settings);
         // A JMeter run (imported) and a loadgen run are compared side by side, not added up.
         if a.generator != b.generator {
             return Err(MergeError::Incompatible("load generators"));
@@ -47,25 +47,26 @@ pub fn merge(reports: &[RunReport]) -> Result<RunReport, MergeError> {
             return Err(MergeError::Incompatible(what));
         }
         let same_interval = a.summary_interval_s == b.summary_interval_s;
-        if meta.settings.rate.is_some() != r.settings.rate.is_some() {
+        if meta.run.settings.rate.is_some() != r.run.settings.rate.is_some() {
             return Err(MergeError::Incompatible("open/closed loop modes"));
         }
         stats.add(&r.stats()?)?;
-        let s = &mut meta.settings;
-        s.threads += r.settings.threads;
-        s.rate = s.rate.zip(r.settings.rate).map(|(x, y)| x + y);
-        s.procs += r.settings.procs;
-        for addr in &r.settings.source_addrs {
+        let s = &mut meta.run.settings;
+        s.threads += r.run.settings.threads;
+        s.rate = s.rate.zip(r.run.settings.rate).map(|(x, y)| x + y);
+        s.procs += r.run.settings.procs;
+        for addr in &r.run.settings.source_addrs {
             if !s.source_addrs.contains(addr) {
                 s.source_addrs.push(addr.clone());
             }
         }
-        meta.parts += r.parts;
-        meta.started_unix_ms = meta.started_unix_ms.min(r.started_unix_ms);
-        meta.elapsed_s = meta.elapsed_s.max(r.elapsed_s);
-        meta.planned_samples = meta
+        let (run, part) = (&mut meta.run, &r.run);
+        run.parts += part.parts;
+        run.started_unix_ms = run.started_unix_ms.min(part.started_unix_ms);
+        run.elapsed_s = run.elapsed_s.max(part.elapsed_s);
+        run.planned_samples = run
             .planned_samples
-            .zip(r.planned_samples)
+            .zip(part.planned_samples)
             .map(|(x, y)| x + y);
         meta.users = (
             meta.users.0 + r.users_started,
@@ -74,10 +75,11 @@ pub fn merge(reports: &[RunReport]) -> Result<RunReport, MergeError> {
         meta.loadgen_cpu.add(&r.loadgen_cpu);
         if meta.server.is_none() {
             meta.server = r.server.clone();
-            meta.settings.server_pid = r.settings.server_pid;
-            meta.settings
+            meta.run.settings.server_pid = r.run.settings.server_pid;
+            meta.run
+                .settings
                 .server_pids
-                .clone_from(&r.settings.server_pids);
+                .clone_from(&r.run.settings.server_pids);
         }
         meta.intervals = if same_interval {
             add_intervals(&meta.intervals, &r.intervals)

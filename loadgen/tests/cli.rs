@@ -112,7 +112,7 @@ fn the_summary_line_parses_back_into_the_json_figures() {
     assert_eq!(s.avg_ms, r.latency_us.sum / r.ok / 1000);
     assert_eq!(s.min_ms, r.latency_us.min / 1000);
     assert_eq!(s.max_ms, r.latency_us.max / 1000);
-    assert_eq!(s.elapsed_s, r.elapsed_s.round() as u64);
+    assert_eq!(s.elapsed_s, r.run.elapsed_s.round() as u64);
     if let Some(rate) = s.rate {
         assert!(
             (rate - r.throughput_per_s).abs() <= 0.05 + r.throughput_per_s * 1e-3,
@@ -209,9 +209,9 @@ fn procs_splits_users_over_children_and_merges_them_exactly() {
         text(&out.stderr)
     );
     let r = json::read(&file).unwrap();
-    assert_eq!((r.samples, r.ok, r.parts), (300, 300, 2));
-    assert_eq!(r.settings.threads, 6);
-    assert_eq!(r.settings.procs, 2);
+    assert_eq!((r.samples, r.ok, r.run.parts), (300, 300, 2));
+    assert_eq!(r.run.settings.threads, 6);
+    assert_eq!(r.run.settings.procs, 2);
     assert_eq!(r.users_finished, 6);
     assert!(r.server.is_some());
     assert!(stdout.contains("merged 2 runs"), "{stdout}");
@@ -241,7 +241,7 @@ fn merge_command_adds_runs_up() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let merged = json::read(&c).unwrap();
     assert_eq!(merged.samples, 200);
-    assert_eq!(merged.settings.threads, 5);
+    assert_eq!(merged.run.settings.threads, 5);
     let line = text(&out.stdout);
     let line = line.lines().find(|l| l.starts_with("summary =")).unwrap();
     assert_eq!(parse_summary_line(line).unwrap().samples, 200);

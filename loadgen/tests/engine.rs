@@ -27,7 +27,7 @@ fn counts_equal_threads_times_loops() {
             "100ms",
         ],
     );
-    assert_eq!(r.planned_samples, Some(5000));
+    assert_eq!(r.run.planned_samples, Some(5000));
     assert_eq!(r.samples, 5000, "{text}");
     assert_eq!(r.ok, 5000, "{text}");
     assert_eq!(r.errors, 0);
@@ -59,9 +59,9 @@ fn large_framed_messages_and_new_connections_per_sample() {
     assert_eq!((r.samples, r.ok), (24, 24), "{text}");
     assert_eq!(r.bytes_received, 24 * ((1 << 20) + 8));
     // Payload one way: 24 frames of 1 MiB over the run's wall time.
-    let mb = r.payload_mb_per_s * r.elapsed_s;
+    let mb = r.payload_mb_per_s * r.run.elapsed_s;
     assert!((mb - 24.0 * 1.048_576).abs() < 1e-6, "{mb} MB");
-    assert!((r.ok_per_s * r.elapsed_s - 24.0).abs() < 1e-9);
+    assert!((r.ok_per_s * r.run.elapsed_s - 24.0).abs() < 1e-9);
     assert!(text.contains(" frames/s ok, "), "{text}");
 
     let (r, text) = run_at(
@@ -78,7 +78,7 @@ fn half_close_sends_the_fin_with_each_request() {
     let args = ["--threads", "2", "--loops", "5", "--no-reuse", "--framed"];
     let (r, text) = run_at(addr, &[&args[..], &["--half-close"]].concat());
     assert_eq!((r.samples, r.ok), (10, 10), "{text}");
-    assert!(r.settings.half_close);
+    assert!(r.run.settings.half_close);
     assert!(text.contains("(half-closed after the request)"), "{text}");
     // Without it the client never says it is done, and every sample times out.
     let (r, text) = run_at(addr, &[&args[..], &["--timeout", "200ms"]].concat());
@@ -270,7 +270,7 @@ fn open_loop_reports_corrected_and_raw_latency() {
             "400ms",
         ],
     );
-    let planned = r.planned_samples.unwrap();
+    let planned = r.run.planned_samples.unwrap();
     assert_eq!(planned, 200);
     assert!(r.samples > 0 && r.samples <= planned, "{text}");
     let raw = r.raw_latency_us.expect("raw latency with --rate");
@@ -335,11 +335,11 @@ fn warmup_samples_are_left_out_of_every_figure() {
     assert_eq!(r.bytes_received, r.ok * (64 + 8), "{text}");
     // Elapsed time (and so every rate) counts from the end of the warm-up.
     assert!(
-        r.elapsed_s + 0.4 <= wall,
+        r.run.elapsed_s + 0.4 <= wall,
         "elapsed {} of {wall} s",
-        r.elapsed_s
+        r.run.elapsed_s
     );
-    assert!(r.elapsed_s >= 0.3, "elapsed {}", r.elapsed_s);
+    assert!(r.run.elapsed_s >= 0.3, "elapsed {}", r.run.elapsed_s);
     assert!(text.contains("after a 400ms warm-up"), "{text}");
 }
 
@@ -385,9 +385,9 @@ fn merged_files_equal_the_combined_run() {
     let rb = loadgen::run::json::read(&b).unwrap();
     assert_eq!(merged.samples, combined.samples);
     assert_eq!(merged.ok, ra.ok + rb.ok);
-    assert_eq!(merged.planned_samples, combined.planned_samples);
-    assert_eq!(merged.settings.threads, 10);
-    assert_eq!(merged.parts, 2);
+    assert_eq!(merged.run.planned_samples, combined.run.planned_samples);
+    assert_eq!(merged.run.settings.threads, 10);
+    assert_eq!(merged.run.parts, 2);
     assert_eq!(merged.latency_us.sum, ra.latency_us.sum + rb.latency_us.sum);
     assert_eq!(
         merged.latency_us.max,

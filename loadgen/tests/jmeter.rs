@@ -104,7 +104,10 @@ fn clean_run(model: &str) {
         r.errors_by_kind
     );
     assert_eq!(r.users_started, threads);
-    assert_eq!(r.settings.message_size, 64, "the echoed line is 64 bytes");
+    assert_eq!(
+        r.run.settings.message_size, 64,
+        "the echoed line is 64 bytes"
+    );
 }
 
 #[test]
@@ -191,5 +194,5 @@ fn two_jmeter_servers_run_the_plan_against_one_echo_server() {
         "the merged JTL: {:?}",
         r.errors_by_kind
     );
-    assert_eq!(r.planned_samples, Some(n));
+    assert_eq!(r.run.planned_samples, Some(n));
 }

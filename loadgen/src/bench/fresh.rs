@@ -150,7 +150,8 @@ impl Run<'_> {
         record.vsz_peak_kib = Some(vsz_peak);
         match outcome {
             Ok(r) => {
-                record.messages_per_s = (r.elapsed_s > 0.0).then(|| r.ok as f64 / r.elapsed_s);
+                record.messages_per_s =
+                    (r.run.elapsed_s > 0.0).then(|| r.ok as f64 / r.run.elapsed_s);
                 record.mb_per_s = Some(r.payload_mb_per_s);
                 record.report = Some(r);
             }

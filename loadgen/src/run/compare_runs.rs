@@ -57,7 +57,7 @@ pub fn markdown(runs: &[(String, RunReport)]) -> String {
 }
 
 fn row(name: &str, r: &RunReport) -> Vec<String> {
-    let s = &r.settings;
+    let s = &r.run.settings;
     let stop = match (s.loops, s.duration_s) {
         (Some(l), _) => num(l as f64, 0),
         (None, Some(d)) => format!("{d} s"),
@@ -84,7 +84,7 @@ fn row(name: &str, r: &RunReport) -> Vec<String> {
         lat(l.p50 as f64),
         lat(l.p95 as f64),
         lat(l.p99 as f64),
-        format!("{:.3}", r.elapsed_s),
+        format!("{:.3}", r.run.elapsed_s),
     ]
 }
 

@@ -131,4 +131,111 @@ mod tests {
         assert_eq!(back.send_lateness_us, None);
         assert!(back.stats().unwrap().lateness.is_none());
     }
+
+    /// A report with every optional part present: open loop, send lateness, fairness, a
+    /// server and a checked threshold.
+    fn full_report() -> RunReport {
+        let mut stats = Stats::new(true);
+        stats.ok(120, 95);
+        stats.ok(4_000, 3_100);
+        stats.sent_late(7);
+        let mut users = crate::stats::PerUser::new();
+        users.user(2, 4_000);
+        stats.per_user = Some(users);
+        let mut report = crate::run::report::test_report(&stats);
+        report.server = Some(crate::probe::ServerUsage::default());
+        report.server_cpu_us_per_sample = Some(0.0);
+        let limits = crate::threshold::parse_all(&["p99>5ms".into()]).unwrap();
+        report.thresholds = crate::run::thresholds::check(&limits, &report);
+        report
+    }
+
+    /// The top-level keys of a pretty-printed report, in the order written.
+    fn top_level_keys(text: &str) -> Vec<&str> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("  \""))
+            .filter_map(|l| l.split_once("\":").map(|(key, _)| key))
+            .collect()
+    }
+
+    #[test]
+    fn a_report_writes_its_keys_in_the_documented_order() {
+        // The run's facts are a struct of their own (`RunInfo`, flattened): in the file they
+        // stand inline, where they always stood. A reorder here changes every report.
+        let text = serde_json::to_string_pretty(&full_report()).unwrap();
+        assert_eq!(
+            top_level_keys(&text),
+            [
+                "format",
+                "loadgen_version",
+                "settings",
+                "environment",
+                "parts",
+                "started_unix_ms",
+                "elapsed_s",
+                "planned_samples",
+                "samples",
+                "ok",
+                "errors",
+                "errors_by_kind",
+                "users_started",
+                "users_finished",
+                "throughput_per_s",
+                "ok_per_s",
+                "payload_mb_per_s",
+                "bytes_sent",
+                "bytes_received",
+                "latency_us",
+                "raw_latency_us",
+                "histogram",
+                "raw_histogram",
+                "send_lateness_us",
+                "send_lateness_histogram",
+                "intervals",
+                "loadgen_cpu",
+                "loadgen_cpu_us_per_sample",
+                "server",
+                "server_cpu_us_per_sample",
+                "fairness",
+                "thresholds",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_report_read_back_writes_the_same_bytes() {
+        let mut report = full_report();
+        report.run.elapsed_s = 0.1 + 0.2;
+        report.throughput_per_s = 1.0 / 3.0;
+        let text = serde_json::to_string_pretty(&report).unwrap();
+        let back: RunReport = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, report);
+        assert_eq!(serde_json::to_string_pretty(&back).unwrap(), text);
+    }
+
+    #[test]
+    fn fields_absent_from_older_files_default() {
+        let mut value = serde_json::to_value(full_report()).unwrap();
+        let fields = value.as_object_mut().unwrap();
+        for key in [
+            "planned_samples",
+            "ok_per_s",
+            "payload_mb_per_s",
+            "fairness",
+        ] {
+            fields.remove(key);
+        }
+        let settings = fields["settings"].as_object_mut().unwrap();
+        for key in ["generator", "warmup_s", "half_close", "server_pids"] {
+            settings.remove(key);
+        }
+        let back: RunReport = serde_json::from_value(value).unwrap();
+        assert_eq!(back.run.planned_samples, None);
+        assert_eq!((back.ok_per_s, back.payload_mb_per_s), (0.0, 0.0));
+        assert_eq!(back.fairness, None);
+        let s = &back.run.settings;
+        assert_eq!(s.generator, "loadgen");
+        assert_eq!((s.warmup_s, s.half_close), (0.0, false));
+        assert!(s.server_pids.is_empty());
+    }
 }

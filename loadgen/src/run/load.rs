@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
 use super::json::{self, JsonError};
-use super::report::{Meta, RunReport, Settings};
+use super::report::{Meta, RunInfo, RunReport, Settings};
 use super::text;
 use super::thresholds;
 use crate::engine::{self, EngineError};
@@ -87,12 +87,14 @@ pub fn run(plan: &Plan, out: &mut dyn Write, live: bool) -> Result<RunReport, Lo
     } else {
         let o = engine::run(plan, out, live && !child)?;
         let meta = Meta {
-            settings: settings.clone(),
-            environment: Environment::default(),
-            parts: 1,
-            started_unix_ms,
-            elapsed_s: o.elapsed.as_secs_f64(),
-            planned_samples: plan.planned_samples(),
+            run: RunInfo {
+                settings: settings.clone(),
+                environment: Environment::default(),
+                parts: 1,
+                started_unix_ms,
+                elapsed_s: o.elapsed.as_secs_f64(),
+                planned_samples: plan.planned_samples(),
+            },
             users: (o.started, o.finished),
             intervals: o.intervals,
             loadgen_cpu: CpuUsage::default(),
@@ -117,9 +119,9 @@ pub fn run(plan: &Plan, out: &mut dyn Write, live: bool) -> Result<RunReport, Lo
         usage.processes = plan.server_pids.len() as u32;
         meta.server = Some(usage);
     }
-    meta.settings = settings;
-    meta.environment = Environment::current();
-    meta.started_unix_ms = started_unix_ms;
+    meta.run.settings = settings;
+    meta.run.environment = Environment::current();
+    meta.run.started_unix_ms = started_unix_ms;
     let mut report = RunReport::build(meta, &stats);
     write!(out, "{}", text::render(&report))?;
     thresholds::apply(&plan.fail_if, &mut report, out)?;

@@ -223,13 +223,17 @@ impl Interval {
     }
 }
 
-/// Everything about one run (or several merged).
+/// What ran, on what machine, when and for how long: the part of a [`RunReport`] that the
+/// statistics do not give, and that [`Meta`] hands to [`RunReport::build`] as it is.
+///
+/// The report writes these fields inline (`#[serde(flatten)]`), in this order, where they
+/// always stood. `intervals`, `loadgen_cpu` and `server` also pass from [`Meta`] into the
+/// report unchanged but are not here: in the JSON they stand after the figures, apart from
+/// these and from each other (`loadgen_cpu_us_per_sample` comes between `loadgen_cpu` and
+/// `server`), and a flattened struct's fields are written together, so moving them in
+/// would reorder every report written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunReport {
-    /// Layout version of this file.
-    pub format: u32,
-    /// Version of the loadgen that wrote it.
-    pub loadgen_version: String,
+pub struct RunInfo {
     /// The settings.
     pub settings: Settings,
     /// The machine (for merged reports, the first part's).
@@ -242,6 +246,19 @@ pub struct RunReport {
     pub elapsed_s: f64,
     /// Samples the plan asked for: threads x loops, or rate x duration; none for a closed-loop timed run.
     pub planned_samples: Option<u64>,
+}
+
+/// Everything about one run (or several merged).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// Layout version of this file.
+    pub format: u32,
+    /// Version of the loadgen that wrote it.
+    pub loadgen_version: String,
+    /// What ran, on what machine, when and for how long: its fields stand here in the JSON,
+    /// one level up, as they did before they were a struct.
+    #[serde(flatten)]
+    pub run: RunInfo,
     /// Samples finished: ok plus errors.
     pub samples: u64,
     /// Samples whose echo arrived complete and byte-for-byte correct.
@@ -365,22 +382,13 @@ impl Fairness {
     }
 }
 
-/// What a report is built from besides the statistics.
+/// What a report is built from besides the statistics: the run's [`RunInfo`], which the
+/// report holds as it is, and the rest of what it is given.
 #[derive(Debug, Clone)]
 pub struct Meta {
-    /// The settings.
-    pub settings: Settings,
-    /// The machine.
-    pub environment: Environment,
-    /// Runs added up.
-    pub parts: u32,
-    /// Wall-clock start, Unix ms.
-    pub started_unix_ms: u64,
-    /// Length of the run.
-    pub elapsed_s: f64,
-    /// Samples planned.
-    pub planned_samples: Option<u64>,
-    /// Users started and finished.
+    /// What ran, where, when and for how long.
+    pub run: RunInfo,
+    /// Users started and finished (the report's `users_started` and `users_finished`).
     pub users: (u64, u64),
     /// Interval figures.
     pub intervals: Vec<Interval>,
@@ -403,8 +411,8 @@ impl RunReport {
             }
         };
         let per_s = |x: f64| {
-            if meta.elapsed_s > 0.0 {
-                x / meta.elapsed_s
+            if meta.run.elapsed_s > 0.0 {
+                x / meta.run.elapsed_s
             } else {
                 0.0
             }
@@ -412,23 +420,19 @@ impl RunReport {
         RunReport {
             format: FORMAT,
             loadgen_version: env!("CARGO_PKG_VERSION").into(),
-            parts: meta.parts,
-            started_unix_ms: meta.started_unix_ms,
-            elapsed_s: meta.elapsed_s,
-            planned_samples: meta.planned_samples,
             samples,
             ok: t.ok,
             errors: t.errors.total(),
             errors_by_kind: t.errors,
             users_started: meta.users.0,
             users_finished: meta.users.1,
-            throughput_per_s: if meta.elapsed_s > 0.0 {
-                samples as f64 / meta.elapsed_s
+            throughput_per_s: if meta.run.elapsed_s > 0.0 {
+                samples as f64 / meta.run.elapsed_s
             } else {
                 0.0
             },
             ok_per_s: per_s(t.ok as f64),
-            payload_mb_per_s: per_s(t.ok as f64 * meta.settings.message_size as f64 / 1e6),
+            payload_mb_per_s: per_s(t.ok as f64 * meta.run.settings.message_size as f64 / 1e6),
             bytes_sent: stats.bytes_sent,
             bytes_received: stats.bytes_received,
             latency_us: Latency::of(&stats.latency, Some(t)),
@@ -444,8 +448,7 @@ impl RunReport {
             server: meta.server,
             fairness: stats.per_user.as_ref().and_then(|p| Fairness::of(p, t.ok)),
             thresholds: Vec::new(),
-            settings: meta.settings,
-            environment: meta.environment,
+            run: meta.run,
         }
     }
 
@@ -490,12 +493,7 @@ impl RunReport {
     /// The part of the report that is not derived from the statistics.
     pub fn meta(&self) -> Meta {
         Meta {
-            settings: self.settings.clone(),
-            environment: self.environment.clone(),
-            parts: self.parts,
-            started_unix_ms: self.started_unix_ms,
-            elapsed_s: self.elapsed_s,
-            planned_samples: self.planned_samples,
+            run: self.run.clone(),
             users: (self.users_started, self.users_finished),
             intervals: self.intervals.clone(),
             loadgen_cpu: self.loadgen_cpu,
@@ -512,12 +510,14 @@ pub(crate) fn test_report(stats: &crate::stats::Stats) -> RunReport {
     let opts = crate::opts::Opts::parse_from(["loadgen", "--duration", "1s"]);
     let plan = crate::plan::Plan::from_args(&opts.load).expect("a plan");
     let meta = Meta {
-        settings: Settings::of(&plan),
-        environment: crate::probe::Environment::default(),
-        parts: 1,
-        started_unix_ms: 0,
-        elapsed_s: 1.0,
-        planned_samples: None,
+        run: RunInfo {
+            settings: Settings::of(&plan),
+            environment: crate::probe::Environment::default(),
+            parts: 1,
+            started_unix_ms: 0,
+            elapsed_s: 1.0,
+            planned_samples: None,
+        },
         users: (1, 1),
         intervals: vec![],
         loadgen_cpu: crate::probe::CpuUsage::default(),

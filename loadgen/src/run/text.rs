@@ -270,10 +270,10 @@ pub fn render(r: &RunReport) -> String {
         },
         max_us: r.latency_us.max,
     };
-    let elapsed = Duration::from_secs_f64(r.elapsed_s.max(0.0));
+    let elapsed = Duration::from_secs_f64(r.run.elapsed_s.max(0.0));
     let mut o = String::new();
     let _ = writeln!(o, "{}", summary_line('=', &tally, elapsed, None));
-    let planned = match r.planned_samples {
+    let planned = match r.run.planned_samples {
         Some(p) => format!("{p} planned, "),
         None => String::new(),
     };
@@ -320,26 +320,26 @@ pub fn render(r: &RunReport) -> String {
             .collect();
         let _ = writeln!(o, "errors: {}", kinds.join(", "));
     }
-    let secs = r.elapsed_s.max(1e-9);
+    let secs = r.run.elapsed_s.max(1e-9);
     let _ = writeln!(
         o,
         "throughput: {:.1} samples/s over {:.3} s; {:.2} MB/s sent, {:.2} MB/s received",
         r.throughput_per_s,
-        r.elapsed_s,
+        r.run.elapsed_s,
         r.bytes_sent as f64 / secs / 1e6,
         r.bytes_received as f64 / secs / 1e6
     );
-    if r.settings.framed {
+    if r.run.settings.framed {
         let _ = writeln!(
             o,
             "frames: {:.2} frames/s ok, {:.2} MB/s of payload one way ({}-byte frames whole \
              and checked, headers not counted; MB = 10^6 bytes)",
-            r.ok_per_s, r.payload_mb_per_s, r.settings.message_size
+            r.ok_per_s, r.payload_mb_per_s, r.run.settings.message_size
         );
     }
     let c = &r.loadgen_cpu;
     // An imported JMeter run has no loadgen CPU to show.
-    if r.settings.generator == "loadgen" {
+    if r.run.settings.generator == "loadgen" {
         let _ = writeln!(
             o,
             "loadgen cpu: user {:.2} s, system {:.2} s ({:.1}% of one CPU), {:.2} us per sample; \
@@ -373,11 +373,11 @@ pub fn render(r: &RunReport) -> String {
             }
         );
     }
-    if r.parts > 1 {
+    if r.run.parts > 1 {
         let _ = writeln!(
             o,
             "merged {} runs exactly: counts added, histograms merged",
-            r.parts
+            r.run.parts
         );
     }
     o

@@ -376,7 +376,7 @@ impl RunRecord {
             None => self
                 .report
                 .as_ref()
-                .map(|rep| rep.loadgen_cpu.total_s() / rep.elapsed_s.max(1e-9) * 100.0),
+                .map(|rep| rep.loadgen_cpu.total_s() / rep.run.elapsed_s.max(1e-9) * 100.0),
         }
     }
 

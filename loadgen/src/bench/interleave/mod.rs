@@ -33,7 +33,7 @@ use super::schedule::block_order;
 use super::server::ServerGroup;
 use super::suite::spec::Suite;
 use crate::probe::{self, CpuUsage, Environment, ServerUsage};
-use crate::run::report::{Meta, RunReport, Settings};
+use crate::run::report::{Meta, RunInfo, RunReport, Settings};
 use driver::{Driver, Load, SliceOutcome, Slicing};
 
 /// How one point runs.
@@ -387,14 +387,16 @@ impl Group<'_> {
             ..CpuUsage::default()
         };
         let meta = Meta {
-            settings: u.settings.clone(),
-            // The bench's environment, recorded once at the top of raw.json, is every
-            // slice's: not repeated in thousands of slices.
-            environment: Environment::default(),
-            parts: 1,
-            started_unix_ms: o.started_unix_ms,
-            elapsed_s: o.measured_s,
-            planned_samples: None,
+            run: RunInfo {
+                settings: u.settings.clone(),
+                // The bench's environment, recorded once at the top of raw.json, is every
+                // slice's: not repeated in thousands of slices.
+                environment: Environment::default(),
+                parts: 1,
+                started_unix_ms: o.started_unix_ms,
+                elapsed_s: o.measured_s,
+                planned_samples: None,
+            },
             users: (o.connected as u64, o.connected as u64),
             intervals: Vec::new(),
             loadgen_cpu,

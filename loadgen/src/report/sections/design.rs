@@ -101,7 +101,7 @@ fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
             runs.iter()
                 .filter_map(|x| match x.slice {
                     Some(sl) => Some(sl.measured_s),
-                    None => x.report.as_ref().map(|rep| rep.elapsed_s),
+                    None => x.report.as_ref().map(|rep| rep.run.elapsed_s),
                 })
                 .collect(),
         );

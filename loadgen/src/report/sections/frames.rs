@@ -25,7 +25,7 @@ fn mib_of(point: &str) -> f64 {
 fn cpu_ms_per_mb(r: &RunRecord) -> Option<f64> {
     let rep = r.report.as_ref()?;
     let cpu = rep.server.as_ref()?.cpu.total_s();
-    let mb = rep.ok as f64 * rep.settings.message_size as f64 / 1e6;
+    let mb = rep.ok as f64 * rep.run.settings.message_size as f64 / 1e6;
     (mb > 0.0).then(|| cpu * 1e3 / mb)
 }
 
