@@ -37,12 +37,14 @@
 //! users), [`procs`] and [`merge`] (runs added up), [`plan`] (checked settings, with
 //! [`addrs`]), [`opts`] (flags), [`stats`] (counts, histograms), [`probe`] (/proc) and
 //! [`threshold`] (`--fail-if` read); [`md`] (Markdown helpers) is the floor of both the
-//! summary and one run's compare.
+//! summary and one run's compare, [`csv`] (CSV quoting) the floor of both CSV files
+//! (runs.csv, `--csv`).
 //! This file only declares the modules and re-exports what outside users need.
 
 pub mod addrs;
 pub mod bench;
 pub mod cli;
+pub mod csv;
 pub mod engine;
 pub mod error;
 pub mod jtl;

@@ -81,6 +81,23 @@ fn interleaved_bench_with_a_twin_fixed_rate_plans_and_frames() {
         "interleaved-forest-svg",
         svg(&bench, "forest-pingpong-100-msg-s.svg")
     );
+    insta::assert_snapshot!("interleaved-runs-csv", runs_csv(&bench));
+}
+
+/// runs.csv's header, its first two rows (slices of an interleaved point) and its last (a
+/// fresh-server run), after checking that it has a row per record of raw.json and that
+/// every row has every column.
+fn runs_csv(bench: &Path) -> String {
+    let text = fs::read_to_string(bench.join("runs.csv")).expect("runs.csv written");
+    let raw: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(bench.join("raw.json")).expect("raw.json"))
+            .expect("raw.json parses");
+    let rows = loadgen::csv::parse(&text);
+    assert_eq!(rows.len(), 1 + raw["runs"].as_array().expect("runs").len());
+    assert!(rows.iter().all(|r| r.len() == rows[0].len()));
+    let lines: Vec<&str> = text.lines().collect();
+    let last = lines.last().expect("a row");
+    format!("{}\n...\n{last}\n", lines[..3].join("\n"))
 }
 
 #[test]

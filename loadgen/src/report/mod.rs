@@ -11,10 +11,14 @@
 //!   that rank models), [`svg`] (line charts, forest plots), [`studies`] (the figures the
 //!   studies published), and `crate::md` (tables and numbers as Markdown).
 //!
+//! [`csv`] writes runs.csv, one row per record of raw.json, on the same floor as the
+//! sections (beside them, importing none).
+//!
 //! [`compare_benches`] compares two bench folders (`loadgen compare A B`), on the same
 //! floor; one run against another is `crate::run::compare_runs`.
 
 pub mod compare_benches;
+pub mod csv;
 pub mod figures;
 pub mod sections;
 pub mod stats;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use super::csv;
 use super::sections::baselines::{self, Baselines, README_BEGIN, README_END};
 use super::sections::design::{self, HowMeasured};
 use super::sections::environment::Environment;
@@ -212,6 +213,9 @@ pub fn render_dir(args: &ReportArgs) -> Result<Vec<PathBuf>, ReportError> {
     }
     let path = args.dir.join("summary.md");
     write(&path, &markdown(&bench, &charts))?;
+    written.push(path);
+    let path = args.dir.join(csv::FILE);
+    write(&path, &csv::runs(&results))?;
     written.push(path);
     let runs = format!(
         "{} runs{}",
