@@ -473,6 +473,11 @@ pub struct LoadArgs {
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 
+    /// Also write one row per `summary +` interval (at, length, samples, per second,
+    /// mean/min/max latency, errors, users active, started, finished) as CSV to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+
     /// Pass/fail thresholds: a comma-separated list of METRIC OP VALUE, crossed when the
     /// comparison holds; e.g. 'p99>5ms,errors>0.1%,rate<10000'. METRIC: p50, p90, p95, p99,
     /// p99.9, mean, max (latency of the ok samples, VALUE with us, ms or s), errors (VALUE a

@@ -87,6 +87,8 @@ pub struct Plan {
     pub server_pids: Vec<u32>,
     /// Where to write the JSON result.
     pub json: Option<PathBuf>,
+    /// Where to write the intervals as CSV.
+    pub csv: Option<PathBuf>,
     /// `--fail-if`: checked against the finished run (by the parent with `--procs`).
     pub fail_if: Vec<Threshold>,
 }
@@ -259,6 +261,7 @@ impl Plan {
             summary_interval: a.summary_interval,
             server_pids: a.server_pid.clone(),
             json: a.json.clone(),
+            csv: a.csv.clone(),
             fail_if,
         })
     }

@@ -1,8 +1,9 @@
 //! One load run, as `loadgen` without a subcommand makes it: a checked [`Plan`] runs on the
 //! engine (or in `--procs` children whose results merge exactly) while loadgen's own and the
 //! server's CPU and memory are read around it; the finished [`RunReport`] is printed, checked
-//! against `--fail-if` and written as JSON. `loadgen bench` runs its fresh-server points
-//! through here too, with a plan it builds from its typed settings.
+//! against `--fail-if` and written as JSON (its intervals as CSV with `--csv`). `loadgen
+//! bench` runs its fresh-server points through here too, with a plan it builds from its
+//! typed settings.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -10,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 
+use super::csv;
 use super::json::{self, JsonError};
 use super::report::{Meta, RunInfo, RunReport, Settings};
 use super::text;
@@ -25,6 +27,10 @@ use crate::procs::{self, ProcsError};
 pub enum LoadError {
     #[error("cannot write --json {path}: {source}")]
     JsonPath { path: String, source: io::Error },
+    #[error("cannot write --csv {path}: {source}")]
+    CsvPath { path: String, source: io::Error },
+    #[error("cannot write --csv {path} after the run: {source}")]
+    Csv { path: String, source: io::Error },
     #[error(transparent)]
     Json(#[from] JsonError),
     #[error(transparent)]
@@ -38,12 +44,14 @@ pub enum LoadError {
 }
 
 impl LoadError {
-    /// True for input that cannot be used (exit 2): an unwritable `--json` path, children's
+    /// True for input that cannot be used (exit 2): an unwritable `--json` or `--csv` path
+    /// (found before any load; one that fails only at the end is not input), children's
     /// results that do not merge, a result file that cannot be read back.
     pub fn is_input(&self) -> bool {
         matches!(
             self,
             LoadError::JsonPath { .. }
+                | LoadError::CsvPath { .. }
                 | LoadError::Merge(_)
                 | LoadError::Json(
                     JsonError::Read { .. } | JsonError::Parse { .. } | JsonError::Format { .. }
@@ -56,7 +64,16 @@ impl LoadError {
 /// progress line too with `live`); a `--part` child prints nothing.
 pub fn run(plan: &Plan, out: &mut dyn Write, live: bool) -> Result<RunReport, LoadError> {
     if let Some(path) = &plan.json {
-        check_writable(path)?;
+        check_writable(path).map_err(|source| LoadError::JsonPath {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
+    if let Some(path) = &plan.csv {
+        check_writable(path).map_err(|source| LoadError::CsvPath {
+            path: path.display().to_string(),
+            source,
+        })?;
     }
     let child = plan.part.1 > 1;
     let mut sink = io::sink();
@@ -129,18 +146,20 @@ pub fn run(plan: &Plan, out: &mut dyn Write, live: bool) -> Result<RunReport, Lo
     if let Some(path) = &plan.json {
         json::write(&report, path)?;
     }
+    if let Some(path) = &plan.csv {
+        csv::write(&report, path).map_err(|source| LoadError::Csv {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
     Ok(report)
 }
 
-/// Fails early, before any load, when the JSON file cannot be written.
-fn check_writable(path: &Path) -> Result<(), LoadError> {
+/// Fails early, before any load, when an output file cannot be written.
+fn check_writable(path: &Path) -> io::Result<()> {
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
         .map(drop)
-        .map_err(|source| LoadError::JsonPath {
-            path: path.display().to_string(),
-            source,
-        })
 }
