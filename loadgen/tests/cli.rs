@@ -53,6 +53,7 @@ fn bad_input_exits_2_with_one_line_and_sends_nothing() {
         &["--loops", "5", "--rate", "100", "--rampup", "1s"],
         &["--loops", "5", "--procs", "0"],
         &["--loops", "5", "--json", "/nonexistent-dir/x.json"],
+        &["--loops", "5", "--csv", "/nonexistent-dir/x.csv"],
         &["--loops", "5", "--no-such-flag"],
         &["--loops", "5", "--half-close"],
         &["--loops", "5", "--fail-if", "p99>5"],
@@ -126,6 +127,78 @@ fn the_summary_line_parses_back_into_the_json_figures() {
     assert!(stdout.contains("latency us: p50 "), "{stdout}");
     // Not a terminal: no progress line, no escape codes.
     assert!(!stdout.contains('\x1b'), "{stdout:?}");
+}
+
+#[test]
+fn csv_has_a_header_and_a_row_per_summary_interval_as_the_json_has_them() {
+    let server = Server::start("epoll", &[]);
+    let port = server.addr.port().to_string();
+    let (csv, json_file) = (temp("intervals.csv"), temp("intervals.json"));
+    let out = loadgen(&[
+        "--port",
+        &port,
+        "--threads",
+        "4",
+        "--duration",
+        "1s",
+        "--summary-interval",
+        "250ms",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--json",
+        json_file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let r = json::read(&json_file).unwrap();
+    let rows = loadgen::csv::parse(&std::fs::read_to_string(&csv).unwrap());
+    assert_eq!(
+        rows[0],
+        [
+            "at_s",
+            "elapsed_s",
+            "samples",
+            "per_s",
+            "mean_us",
+            "min_us",
+            "max_us",
+            "errors",
+            "active",
+            "started",
+            "finished"
+        ]
+    );
+    assert!(r.intervals.len() >= 3, "{} intervals", r.intervals.len());
+    assert_eq!(rows.len(), 1 + r.intervals.len());
+    for (row, i) in rows[1..].iter().zip(&r.intervals) {
+        assert_eq!(row[0], i.at_s.to_string());
+        assert_eq!(row[1], i.elapsed_s.to_string());
+        assert_eq!(row[2], i.samples.to_string());
+        let per_s: f64 = row[3].parse().unwrap();
+        assert_eq!(per_s, i.samples as f64 / i.elapsed_s);
+        // Latency of the interval's ok samples: none, no figures.
+        let latency = [
+            i.mean_us.to_string(),
+            i.min_us.to_string(),
+            i.max_us.to_string(),
+        ];
+        let latency = latency.map(|l| {
+            if i.samples > i.errors {
+                l
+            } else {
+                String::new()
+            }
+        });
+        assert_eq!(row[4..7], latency);
+        let counts = [i.errors, i.active, i.started, i.finished];
+        assert_eq!(row[7..], counts.map(|n| n.to_string()));
+        assert_eq!((i.errors, i.started), (0, 4));
+    }
+    let samples: u64 = rows[1..].iter().map(|r| r[2].parse::<u64>().unwrap()).sum();
+    assert!(
+        samples > 0 && samples >= r.samples,
+        "{samples} vs {}",
+        r.samples
+    );
 }
 
 #[test]
@@ -428,6 +501,7 @@ fn help_documents_the_flags() {
         "--rate",
         "--procs",
         "--json",
+        "--csv",
         "--no-reuse",
         "--half-close",
         "--fail-if",
