@@ -17,7 +17,7 @@ FUZZ_TIME ?= 60
 # Where measurement targets write their results: results/<date>-<host>/
 RESULTS ?= results/$(shell date +%Y-%m-%d)-$(shell hostname -s)
 
-.PHONY: help deps build release install uninstall test lint fmt run-server faults fuzz idle-rss bench bench-full bench-frames bench-mixed bench-spread bench-baselines bench-glommio jmeter jmeter-distributed clean
+.PHONY: help deps build release install uninstall test lint fmt run-server faults fuzz idle-rss bench bench-full bench-frames bench-mixed bench-spread bench-baselines bench-glommio jmeter jmeter-distributed screenshot clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -130,6 +130,10 @@ jmeter-distributed: ## MODEL=epoll [THREADS=10 LOOPS=100]: the bundled plan from
 	./target/release/loadgen import-jtl $$d/results.jtl --threads $$((2 * $(THREADS))) \
 	  --loops $(LOOPS) --rampup 1s --target $$(cat $$d/target) --summary $$d/console.txt \
 	  --fail-if 'errors>0' --json $$d/jmeter.json >$$d/jmeter.txt; s=$$?; cat $$d/jmeter.txt; exit $$s
+
+screenshot: ## DIR=results/<run>/bench: its report.html as report.png, 1280 px wide, full height (headless chromium)
+	@test -n "$(DIR)" || { echo "usage: make screenshot DIR=results/<run>/bench" >&2; exit 2; }
+	bash scripts/page-screenshot.sh $(DIR)
 
 clean: ## remove build outputs
 	$(CARGO) clean

@@ -65,6 +65,22 @@ if [ ${#py_missing[@]} -gt 0 ]; then
     fi
 fi
 
+# Debian's chromium, which the browser test runs headless on loadgen's HTML pages
+# (loadgen/tests/html.rs) and scripts/page-screenshot.sh uses, with fonts-dejavu-core so
+# that text renders in a screenshot. Fatal: the test needs it. About 40 s to install on a
+# fresh 2-core Debian 12 machine (115 packages).
+if ! command -v chromium >/dev/null || [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        say "installing chromium and fonts-dejavu-core (the browser test)"
+        if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; } >/dev/null 2>&1; then
+            say "could not install chromium: the browser test (loadgen/tests/html.rs) needs it"; exit 1
+        fi
+    else
+        say "missing chromium (the browser test, loadgen/tests/html.rs, needs it): install Debian's chromium and fonts-dejavu-core with apt-get as root"
+        exit 1
+    fi
+fi
+
 # JMeter, which the tests run for real (loadgen/tests/jmeter.rs) and `make jmeter` uses:
 # Debian's jmeter and jmeter-tcp when there is none, plus, for that JMeter 2.13 only, the
 # files that let it load plans (scripts/jmeter-setup.sh). Fatal: the tests need it.
