@@ -45,6 +45,7 @@ pub mod bench;
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod html;
 pub mod jtl;
 pub mod md;
 pub mod merge;

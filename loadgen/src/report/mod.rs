@@ -16,6 +16,7 @@
 
 pub mod compare_benches;
 pub mod figures;
+pub mod html;
 pub mod sections;
 pub mod stats;
 pub mod studies;

@@ -1,5 +1,5 @@
 //! `loadgen report DIR`: reads DIR/raw.json, draws every section's charts and writes
-//! summary.md, its sections in the order below; with `--readme FILE`, also puts a link and
+//! summary.md, its sections in the order below, and report.html (`super::html`); with `--readme FILE`, also puts a link and
 //! the main table into FILE between two marker lines (`--baselines-readme`: the baselines'
 //! section). The only file that knows every section (`TOP`, `BODY`).
 
@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use super::html::page;
 use super::sections::baselines::{self, Baselines, README_BEGIN, README_END};
 use super::sections::design::{self, HowMeasured};
 use super::sections::environment::Environment;
@@ -212,6 +213,12 @@ pub fn render_dir(args: &ReportArgs) -> Result<Vec<PathBuf>, ReportError> {
     }
     let path = args.dir.join("summary.md");
     write(&path, &markdown(&bench, &charts))?;
+    written.push(path);
+    let path = args.dir.join("report.html");
+    write(
+        &path,
+        &crate::html::render(&page(&results, reference, margin)),
+    )?;
     written.push(path);
     let runs = format!(
         "{} runs{}",

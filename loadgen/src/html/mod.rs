@@ -1,0 +1,434 @@
+//! The HTML pages' floor: one self-contained file per page (`loadgen report` writes the
+//! bench's report.html, `loadgen --html` one run's, `loadgen compare A B --html` a
+//! comparison's). The builders above (`crate::run::html`, `crate::report::html`,
+//! `crate::report::compare_benches::html`) compute every figure in Rust into a [`Page`];
+//! [`render`] writes it as embedded JSON inside a page whose inline script only draws it:
+//! line charts (log or "nines" axes, intervals as whiskers or bands, a tooltip with the
+//! exact value), forest plots, sortable tables and metric switches.
+//!
+//! The page follows the contract its browser test checks: a Content-Security-Policy that
+//! forbids every request, the data in `<script type="application/json" id="echolab-data">`,
+//! a status script that counts errors into `data-errors` and sets `data-rendered`, every
+//! chart a `<figure class="chart" data-chart=NAME data-points=N>`, every table a
+//! `<table class=NAME data-rows=N>`. Imports nothing of the crate.
+
+use serde::Serialize;
+
+/// The policy that blocks every request the page could make.
+pub const CSP: &str =
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:";
+
+const CSS: &str = include_str!("page.css");
+const STATUS_JS: &str = include_str!("status.js");
+const KIT_JS: &str = include_str!("kit.js");
+
+/// A whole page, as its script reads it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    /// `bench`, `run` or `compare`.
+    pub page: &'static str,
+    /// The heading and the window's title.
+    pub title: String,
+    /// Name and value lines under the heading (the environment, the settings).
+    pub header: Vec<(String, String)>,
+    /// Links under the header (relative: raw.json, runs.csv).
+    pub links: Vec<Link>,
+    /// The sections, in order; a section with nothing to show is left out by its builder.
+    pub sections: Vec<Section>,
+}
+
+/// A relative link.
+#[derive(Debug, Clone, Serialize)]
+pub struct Link {
+    /// Relative address.
+    pub href: String,
+    /// Its words.
+    pub text: String,
+}
+
+/// A section of the page: a heading, paragraphs, then its blocks.
+#[derive(Debug, Clone, Serialize)]
+pub struct Section {
+    /// Anchor.
+    pub id: String,
+    /// Heading.
+    pub title: String,
+    /// Paragraphs under the heading.
+    pub text: Vec<String>,
+    /// Charts, tables, switches.
+    pub blocks: Vec<Block>,
+}
+
+/// One thing a section shows.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Block {
+    /// A table.
+    Table(Table),
+    /// A line chart.
+    Line(LineChart),
+    /// A forest plot of ratios.
+    Forest(Forest),
+    /// Buttons that show one of several groups of blocks (a metric, a point).
+    Switch(Switch),
+    /// A bulleted list.
+    List { items: Vec<String> },
+    /// A sub-heading.
+    Heading { text: String },
+}
+
+/// A table; cells are numbers (sorted as numbers) or words.
+#[derive(Debug, Clone, Serialize)]
+pub struct Table {
+    /// Its class (`verdicts` for the bench's verdict tables).
+    pub class: String,
+    /// More attributes of the `<table>` (`data-point`, `data-metric`).
+    pub attrs: Vec<(String, String)>,
+    /// Column headings.
+    pub columns: Vec<String>,
+    /// Rows of cells.
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// A table cell.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Cell {
+    /// A number, shown with up to five significant digits (integers whole).
+    Num(f64),
+    /// Words.
+    Text(String),
+    /// Nothing (shown as `-`).
+    None,
+}
+
+impl From<f64> for Cell {
+    fn from(v: f64) -> Cell {
+        if v.is_finite() {
+            Cell::Num(sig(v))
+        } else {
+            Cell::None
+        }
+    }
+}
+
+impl From<Option<f64>> for Cell {
+    fn from(v: Option<f64>) -> Cell {
+        v.map_or(Cell::None, Cell::from)
+    }
+}
+
+impl From<u64> for Cell {
+    fn from(v: u64) -> Cell {
+        Cell::Num(v as f64)
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(v: &str) -> Cell {
+        Cell::Text(v.to_string())
+    }
+}
+
+impl From<String> for Cell {
+    fn from(v: String) -> Cell {
+        Cell::Text(v)
+    }
+}
+
+/// One axis of a line chart.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Axis {
+    /// Its label, with the unit.
+    pub label: String,
+    /// Logarithmic.
+    pub log: bool,
+    /// Percentiles on a "nines" axis: x is a percentile, drawn at -log10(1 - x/100), so
+    /// that 90, 99 and 99.9 stand evenly apart.
+    pub nines: bool,
+}
+
+impl Axis {
+    /// A linear axis.
+    pub fn linear(label: &str) -> Axis {
+        Axis {
+            label: label.into(),
+            ..Axis::default()
+        }
+    }
+
+    /// A logarithmic axis.
+    pub fn log(label: &str) -> Axis {
+        Axis {
+            label: label.into(),
+            log: true,
+            ..Axis::default()
+        }
+    }
+
+    /// A percentile axis in nines.
+    pub fn nines(label: &str) -> Axis {
+        Axis {
+            label: label.into(),
+            nines: true,
+            ..Axis::default()
+        }
+    }
+}
+
+/// A line chart: series of points, each with an optional interval.
+#[derive(Debug, Clone, Serialize)]
+pub struct LineChart {
+    /// `data-chart` name, unique on the page.
+    pub name: String,
+    /// Caption.
+    pub title: String,
+    /// The x axis.
+    pub x: Axis,
+    /// The y axis.
+    pub y: Axis,
+    /// Intervals drawn as a band (true) or whiskers (false).
+    pub band: bool,
+    /// The lines.
+    pub series: Vec<Series>,
+}
+
+impl LineChart {
+    /// A chart with no series yet.
+    pub fn new(name: String, title: String, x: Axis, y: Axis) -> LineChart {
+        LineChart {
+            name,
+            title,
+            x,
+            y,
+            band: false,
+            series: Vec::new(),
+        }
+    }
+
+    /// True when some series has a point.
+    pub fn has_points(&self) -> bool {
+        self.series.iter().any(|s| !s.x.is_empty())
+    }
+}
+
+/// One line: compact arrays of equal length (`lo` and `hi` empty without intervals).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Series {
+    /// Its name in the legend.
+    pub name: String,
+    /// x values.
+    pub x: Vec<f64>,
+    /// y values.
+    pub y: Vec<f64>,
+    /// Lower ends of the intervals.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lo: Vec<f64>,
+    /// Upper ends.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hi: Vec<f64>,
+}
+
+impl Series {
+    /// An empty series called `name`.
+    pub fn named(name: &str) -> Series {
+        Series {
+            name: name.into(),
+            ..Series::default()
+        }
+    }
+
+    /// Adds a point (rounded to five significant digits).
+    pub fn push(&mut self, x: f64, y: f64) {
+        self.x.push(sig(x));
+        self.y.push(sig(y));
+    }
+
+    /// Adds a point with its interval.
+    pub fn push_interval(&mut self, x: f64, y: f64, lo: f64, hi: f64) {
+        self.push(x, y);
+        self.lo.push(sig(lo));
+        self.hi.push(sig(hi));
+    }
+}
+
+/// The percentile curve of a histogram: a point at every quarter of a nine (0, 43.8, 68.4,
+/// 82.2, 90, ... percent) up to the last nine the count reaches, which is the largest value.
+/// Values are exact (no rounding): the curve never falls.
+pub fn percentile_series(name: &str, h: &hdrhistogram::Histogram<u64>) -> Series {
+    let mut s = Series::named(name);
+    if h.is_empty() {
+        return s;
+    }
+    let steps = 4 * (h.len() as f64).log10().ceil().max(1.0) as i32;
+    for j in 0..=steps {
+        let q = 1.0 - 10f64.powf(-f64::from(j) / 4.0);
+        let v = if j == steps {
+            h.max()
+        } else {
+            h.value_at_quantile(q).clamp(h.min(), h.max())
+        };
+        s.x.push((q * 100.0 * 1e9).round() / 1e9);
+        s.y.push(v as f64);
+    }
+    s
+}
+
+/// A forest plot: each row's ratio with its interval, against 1 and the margin around it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Forest {
+    /// `data-chart` name.
+    pub name: String,
+    /// Caption.
+    pub title: String,
+    /// The axis's words (`ratio to epoll`).
+    pub label: String,
+    /// The margin around 1, a fraction.
+    pub margin: f64,
+    /// One row per model.
+    pub rows: Vec<ForestRow>,
+}
+
+/// One row of a forest plot.
+#[derive(Debug, Clone, Serialize)]
+pub struct ForestRow {
+    /// Its name.
+    pub label: String,
+    /// The ratio.
+    pub ratio: f64,
+    /// Lower end of its interval (None from fewer than two blocks).
+    pub lo: Option<f64>,
+    /// Upper end.
+    pub hi: Option<f64>,
+    /// Its verdict's words.
+    pub verdict: String,
+}
+
+/// Buttons that show one group of blocks at a time.
+#[derive(Debug, Clone, Serialize)]
+pub struct Switch {
+    /// What the buttons choose (`metric`, `point`).
+    pub label: String,
+    /// The groups, the first shown.
+    pub options: Vec<SwitchOption>,
+}
+
+/// One group of a switch.
+#[derive(Debug, Clone, Serialize)]
+pub struct SwitchOption {
+    /// Its button's words.
+    pub name: String,
+    /// What it shows.
+    pub blocks: Vec<Block>,
+}
+
+/// A block for a switch of `options`: the one option's blocks as they are when there is
+/// only one, nothing when there is none.
+pub fn switch(label: &str, options: Vec<SwitchOption>) -> Vec<Block> {
+    match options.len() {
+        0 => Vec::new(),
+        1 => options.into_iter().flat_map(|o| o.blocks).collect(),
+        _ => vec![Block::Switch(Switch {
+            label: label.into(),
+            options,
+        })],
+    }
+}
+
+/// `v` rounded to five significant digits, which is what a chart or a table shows; keeps
+/// the embedded data small.
+pub fn sig(v: f64) -> f64 {
+    if !v.is_finite() || v == 0.0 {
+        return v;
+    }
+    format!("{v:.4e}").parse().unwrap_or(v)
+}
+
+/// The page: the policy, the styles, the status script, the data and the drawing script,
+/// all inline.
+pub fn render(page: &Page) -> String {
+    let data = serde_json::to_string(page).expect("a page's data serializes");
+    // Inside a <script>, `</` could end it early; JSON allows `<\/` for the same text.
+    let data = data.replace("</", "<\\/");
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\" data-errors=\"0\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{title}</title>\n<script>\n{STATUS_JS}</script>\n<style>\n{CSS}</style>\n</head>\n\
+         <body>\n<main id=\"echolab\"></main>\n\
+         <script type=\"application/json\" id=\"echolab-data\">{data}</script>\n\
+         <script>\n{KIT_JS}</script>\n</body>\n</html>\n",
+        title = escape(&page.title),
+    )
+}
+
+/// Text made safe inside HTML.
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page() -> Page {
+        let mut chart = LineChart::new("c".into(), "C".into(), Axis::log("x"), Axis::linear("y"));
+        let mut s = Series::named("m");
+        s.push(1.0, 123456.0);
+        chart.series.push(s);
+        Page {
+            page: "run",
+            title: "a </script> <b>".into(),
+            header: vec![("k".into(), "v".into())],
+            links: vec![],
+            sections: vec![Section {
+                id: "s".into(),
+                title: "S".into(),
+                text: vec![],
+                blocks: vec![Block::Line(chart)],
+            }],
+        }
+    }
+
+    #[test]
+    fn the_page_holds_the_policy_and_its_data_as_json() {
+        let html = render(&page());
+        assert!(html.contains(&format!("content=\"{CSP}\"")));
+        let start = html.find("id=\"echolab-data\">").unwrap() + "id=\"echolab-data\">".len();
+        let end = start + html[start..].find("</script>").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&html[start..end]).unwrap();
+        assert_eq!(v["page"], "run");
+        assert_eq!(v["title"], "a </script> <b>");
+        assert_eq!(v["sections"][0]["blocks"][0]["kind"], "line");
+        assert_eq!(v["sections"][0]["blocks"][0]["series"][0]["y"][0], 123460.0);
+        assert!(html.contains("<title>a &lt;/script&gt; &lt;b&gt;</title>"));
+    }
+
+    #[test]
+    fn numbers_keep_five_significant_digits() {
+        assert_eq!(sig(0.001234567), 0.0012346);
+        assert_eq!(sig(987654.3), 987650.0);
+        assert_eq!(sig(0.0), 0.0);
+        assert_eq!(Cell::from(f64::NAN), Cell::None);
+    }
+
+    #[test]
+    fn a_switch_of_one_option_is_its_blocks() {
+        let one = SwitchOption {
+            name: "a".into(),
+            blocks: vec![Block::Heading { text: "h".into() }],
+        };
+        assert!(matches!(
+            switch("m", vec![one.clone()])[..],
+            [Block::Heading { .. }]
+        ));
+        assert!(matches!(
+            switch("m", vec![one.clone(), one])[..],
+            [Block::Switch(_)]
+        ));
+        assert!(switch("m", vec![]).is_empty());
+    }
+}
