@@ -122,6 +122,11 @@ pub struct CompareArgs {
     /// machine's moment but whose ratios should not.
     #[arg(long)]
     pub ratios: bool,
+
+    /// Two bench folders: also write the comparison as one self-contained HTML page to
+    /// FILE: the table, sortable, and a forest plot per point and metric.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 /// `loadgen bench [--suite ..] [--models ..] [--conns ..] ...`.
@@ -472,6 +477,11 @@ pub struct LoadArgs {
     /// Also write every setting, every figure and the HDR histograms as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+
+    /// Also write the run as one self-contained HTML page to FILE (opens offline): its
+    /// figures, the latency percentile curve and the intervals over time.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 
     /// Pass/fail thresholds: a comma-separated list of METRIC OP VALUE, crossed when the
     /// comparison holds; e.g. 'p99>5ms,errors>0.1%,rate<10000'. METRIC: p50, p90, p95, p99,

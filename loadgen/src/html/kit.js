@@ -67,6 +67,14 @@
       }
       return out;
     }
+    if (axis.log && hi / lo < 20) {
+      // Less than about a decade: evenly stepped ticks read better than powers of ten.
+      var st = niceStep(hi - lo, 5);
+      for (var u = Math.ceil(lo / st) * st; u <= hi + st * 1e-9; u += st) {
+        out.push([u, fmt(Number(u.toPrecision(12)))]);
+      }
+      return out;
+    }
     if (axis.log) {
       var e0 = Math.floor(Math.log10(lo)), e1 = Math.ceil(Math.log10(hi));
       var mult = e1 - e0 <= 2 ? [1, 2, 5] : [1];
@@ -119,6 +127,12 @@
     var W = 760, H = 330, L = 70, R = 170, T = 12, B = 46;
     var xs = [], ys = [];
     spec.series.forEach(function (s) {
+      if (!Array.isArray(s.x)) {
+        // 1, 2, 3, ... written as {from, n}.
+        var from = s.x.from, n = s.x.n;
+        s.x = [];
+        for (var k = 0; k < n; k++) s.x.push(from + k);
+      }
       xs = xs.concat(s.x); ys = ys.concat(s.y);
       if (s.lo) ys = ys.concat(s.lo, s.hi);
     });

@@ -217,15 +217,17 @@ impl LineChart {
 pub struct Series {
     /// Its name in the legend.
     pub name: String,
-    /// x values.
+    /// x values; 1, 2, 3, ... (blocks) are written `{"from": 1, "n": 150}`.
+    #[serde(serialize_with = "compact_x")]
     pub x: Vec<f64>,
     /// y values.
+    #[serde(serialize_with = "compact")]
     pub y: Vec<f64>,
     /// Lower ends of the intervals.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "compact")]
     pub lo: Vec<f64>,
     /// Upper ends.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "compact")]
     pub hi: Vec<f64>,
 }
 
@@ -252,21 +254,57 @@ impl Series {
     }
 }
 
+/// Numbers as JSON with whole ones written without `.0` (`12` not `12.0`): thousands of
+/// points over time stay small.
+fn compact<S: serde::Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(v.len()))?;
+    for &x in v {
+        if x.fract() == 0.0 && x.abs() < 1e15 {
+            seq.serialize_element(&(x as i64))?;
+        } else {
+            seq.serialize_element(&x)?;
+        }
+    }
+    seq.end()
+}
+
+/// x values as [`compact`], or `{"from": A, "n": N}` for N > 3 whole numbers that count up
+/// by one from A.
+fn compact_x<S: serde::Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let counts = v.len() > 3 && v[0].fract() == 0.0 && v.windows(2).all(|w| w[1] == w[0] + 1.0);
+    if !counts {
+        return compact(v, s);
+    }
+    let mut st = s.serialize_struct("Run", 2)?;
+    st.serialize_field("from", &(v[0] as i64))?;
+    st.serialize_field("n", &v.len())?;
+    st.end()
+}
+
 /// The percentile curve of a histogram: a point at every quarter of a nine (0, 43.8, 68.4,
-/// 82.2, 90, ... percent) up to the last nine the count reaches, which is the largest value.
-/// Values are exact (no rounding): the curve never falls.
-pub fn percentile_series(name: &str, h: &hdrhistogram::Histogram<u64>) -> Series {
+/// 82.2, 90, ... percent) up to the last nine the count reaches, where it ends at the
+/// largest value. `exact` is the smallest and largest value as counted beside the
+/// histogram (whose buckets round up); each point is clamped into it, so the curve starts
+/// at the exact minimum, ends at the exact maximum and never falls.
+pub fn percentile_series(
+    name: &str,
+    h: &hdrhistogram::Histogram<u64>,
+    exact: (u64, u64),
+) -> Series {
     let mut s = Series::named(name);
     if h.is_empty() {
         return s;
     }
+    let (min, max) = (exact.0, exact.1.max(exact.0));
     let steps = 4 * (h.len() as f64).log10().ceil().max(1.0) as i32;
     for j in 0..=steps {
         let q = 1.0 - 10f64.powf(-f64::from(j) / 4.0);
-        let v = if j == steps {
-            h.max()
-        } else {
-            h.value_at_quantile(q).clamp(h.min(), h.max())
+        let v = match j {
+            0 => min,
+            j if j == steps => max,
+            _ => h.value_at_quantile(q).clamp(min, max),
         };
         s.x.push((q * 100.0 * 1e9).round() / 1e9);
         s.y.push(v as f64);
@@ -403,7 +441,14 @@ mod tests {
         assert_eq!(v["page"], "run");
         assert_eq!(v["title"], "a </script> <b>");
         assert_eq!(v["sections"][0]["blocks"][0]["kind"], "line");
-        assert_eq!(v["sections"][0]["blocks"][0]["series"][0]["y"][0], 123460.0);
+        assert_eq!(v["sections"][0]["blocks"][0]["series"][0]["y"][0], 123460);
+        assert!(html.contains("\"x\":[1],\"y\":[123460]"));
+        let mut blocks = Series::named("b");
+        for b in 1..=5 {
+            blocks.push(f64::from(b), 0.5);
+        }
+        let json = serde_json::to_string(&blocks).unwrap();
+        assert!(json.contains("\"x\":{\"from\":1,\"n\":5}"), "{json}");
         assert!(html.contains("<title>a &lt;/script&gt; &lt;b&gt;</title>"));
     }
 

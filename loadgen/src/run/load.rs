@@ -25,6 +25,8 @@ use crate::procs::{self, ProcsError};
 pub enum LoadError {
     #[error("cannot write --json {path}: {source}")]
     JsonPath { path: String, source: io::Error },
+    #[error("cannot write --html {path}: {source}")]
+    HtmlPath { path: String, source: io::Error },
     #[error(transparent)]
     Json(#[from] JsonError),
     #[error(transparent)]
@@ -38,12 +40,13 @@ pub enum LoadError {
 }
 
 impl LoadError {
-    /// True for input that cannot be used (exit 2): an unwritable `--json` path, children's
+    /// True for input that cannot be used (exit 2): an unwritable `--json` or `--html` path, children's
     /// results that do not merge, a result file that cannot be read back.
     pub fn is_input(&self) -> bool {
         matches!(
             self,
             LoadError::JsonPath { .. }
+                | LoadError::HtmlPath { .. }
                 | LoadError::Merge(_)
                 | LoadError::Json(
                     JsonError::Read { .. } | JsonError::Parse { .. } | JsonError::Format { .. }
@@ -143,4 +146,26 @@ fn check_writable(path: &Path) -> Result<(), LoadError> {
             path: path.display().to_string(),
             source,
         })
+}
+
+/// Fails early, before any load, when the `--html` page cannot be written.
+pub fn check_html(path: &Path) -> Result<(), LoadError> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map(drop)
+        .map_err(|source| html_error(path, source))
+}
+
+/// Writes the run's page (`--html`).
+pub fn write_html(report: &RunReport, path: &Path) -> Result<(), LoadError> {
+    super::html::write(report, path).map_err(|source| html_error(path, source))
+}
+
+fn html_error(path: &Path, source: io::Error) -> LoadError {
+    LoadError::HtmlPath {
+        path: path.display().to_string(),
+        source,
+    }
 }

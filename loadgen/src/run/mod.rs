@@ -6,6 +6,7 @@
 //! (`crate::report`) are layers above this one.
 
 pub mod compare_runs;
+pub mod html;
 pub mod json;
 pub mod load;
 pub mod report;

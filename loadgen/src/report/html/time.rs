@@ -60,18 +60,20 @@ pub fn merged_curve(
     model: &str,
 ) -> Option<Series> {
     let mut merged: Option<hdrhistogram::Histogram<u64>> = None;
+    let (mut min, mut max) = (u64::MAX, 0);
     for x in runs_of(r, suite, point, model).filter(|x| x.status == RunStatus::Ok) {
         let Some(rep) = x.report.as_ref().filter(|p| p.ok > 0) else {
             continue;
         };
         let h = decode_histogram(&rep.histogram).ok()?;
+        (min, max) = (min.min(rep.latency_us.min), max.max(rep.latency_us.max));
         match &mut merged {
             Some(m) => m.add(&h).ok()?,
             None => merged = Some(h),
         }
     }
     let h = merged?;
-    let s = html::percentile_series(&label(model), &h);
+    let s = html::percentile_series(&label(model), &h, (min, max));
     (!s.x.is_empty()).then_some(s)
 }
 
