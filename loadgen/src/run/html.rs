@@ -197,19 +197,19 @@ fn figures(r: &RunReport) -> Section {
 fn percentiles(r: &RunReport) -> Option<Section> {
     let mut chart = LineChart::new(
         "latency".into(),
-        "latency by percentile".into(),
+        "latency by percentile (with --rate: corrected for coordinated omission, from each request's due time, and raw, from its actual send)".into(),
         Axis::nines("percentile"),
         Axis::log("latency, us"),
     );
     let corrected = if r.raw_histogram.is_some() {
-        "from each request's due time (coordinated omission corrected)"
+        "corrected: from the due time"
     } else {
         "latency"
     };
     let raw = r.raw_histogram.as_ref().zip(r.raw_latency_us.as_ref());
     for (name, h) in [
         (corrected, Some((&r.histogram, &r.latency_us))),
-        ("from the actual send", raw),
+        ("raw: from the actual send", raw),
     ] {
         let Some((h, l)) = h else { continue };
         if let Ok(h) = decode_histogram(h) {
@@ -278,7 +278,7 @@ fn over_time(r: &RunReport) -> Option<Section> {
     (!blocks.is_empty()).then(|| Section {
         id: "over-time".into(),
         title: "Over time".into(),
-        text: vec!["One point per `summary +` interval.".into()],
+        text: vec!["One point per summary + interval.".into()],
         blocks,
     })
 }
