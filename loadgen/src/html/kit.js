@@ -164,11 +164,11 @@
       if (s.lo && spec.band && pts.length) {
         var up = pts.map(function (k) { return sx(s.x[k]).toFixed(1) + ',' + sy(Math.max(s.hi[k], ry[0])).toFixed(1); });
         var down = pts.slice().reverse().map(function (k) { return sx(s.x[k]).toFixed(1) + ',' + sy(Math.max(s.lo[k], ry[0])).toFixed(1); });
-        o.push('<polygon fill="' + c + '" fill-opacity="0.15" stroke="none" points="' + up.concat(down).join(' ') + '"/>');
+        o.push('<polygon class="s' + i + '" fill="' + c + '" fill-opacity="0.15" stroke="none" points="' + up.concat(down).join(' ') + '"/>');
         marks += pts.length;
       }
       if (pts.length > 1) {
-        o.push('<polyline fill="none" stroke="' + c + '" stroke-width="1.5" points="' + pts.map(function (k) {
+        o.push('<polyline class="s' + i + '" fill="none" stroke="' + c + '" stroke-width="1.5" points="' + pts.map(function (k) {
           return sx(s.x[k]).toFixed(1) + ',' + sy(s.y[k]).toFixed(1);
         }).join(' ') + '"/>');
       }
@@ -178,21 +178,32 @@
         if (s.lo && isFinite(s.lo[k])) {
           t += ' [' + fmt(s.lo[k]) + ', ' + fmt(s.hi[k]) + ']';
           if (!spec.band) {
-            o.push('<line stroke="' + c + '" x1="' + x + '" x2="' + x + '" y1="' + sy(Math.max(s.lo[k], ry[0])).toFixed(1) +
+            o.push('<line class="s' + i + '" stroke="' + c + '" x1="' + x + '" x2="' + x + '" y1="' + sy(Math.max(s.lo[k], ry[0])).toFixed(1) +
               '" y2="' + sy(s.hi[k]).toFixed(1) + '" data-tip="' + esc(t) + '"/>');
             marks++;
           }
         }
-        o.push('<circle cx="' + x + '" cy="' + y + '" r="' + (many ? 2 : 3) + '" fill="' + c + '" data-tip="' + esc(t) + '"/>');
+        o.push('<circle class="s' + i + '" cx="' + x + '" cy="' + y + '" r="' + (many ? 2 : 3) + '" fill="' + c + '" data-tip="' + esc(t) + '"/>');
         marks++;
       });
       var ly = T + 8 + i * 16;
+      o.push('<g class="legend" data-series="' + i + '"><title>click to hide or show</title>');
       o.push('<rect x="' + (W - R + 12) + '" y="' + (ly - 5) + '" width="12" height="3" fill="' + c + '"/>');
-      o.push('<text x="' + (W - R + 30) + '" y="' + ly + '">' + esc(s.name) + '</text>');
+      o.push('<text x="' + (W - R + 30) + '" y="' + ly + '">' + esc(s.name) + '</text></g>');
     });
     o.push('</svg>');
     if (!marks) return nodata(spec);
-    return figure(spec, o.join(''), marks);
+    var f = figure(spec, o.join(''), marks);
+    // A click on a legend entry hides or shows its series.
+    f.addEventListener('click', function (e) {
+      var g = e.target.closest ? e.target.closest('g.legend') : null;
+      if (!g) return;
+      var off = g.classList.toggle('off');
+      Array.prototype.forEach.call(f.querySelectorAll('.s' + g.getAttribute('data-series')), function (m) {
+        m.style.display = off ? 'none' : '';
+      });
+    });
+    return f;
   }
 
   // ---- forest plot ----
@@ -296,7 +307,7 @@
 
   function block(b) {
     switch (b.kind) {
-      case 'table': return table(b);
+      case 'table': var w = el('div', { 'class': 'scroll' }); w.appendChild(table(b)); return w;
       case 'line': return line(b);
       case 'forest': return forest(b);
       case 'switch': return switcher(b);

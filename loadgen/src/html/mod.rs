@@ -386,8 +386,9 @@ pub fn sig(v: f64) -> f64 {
 /// all inline.
 pub fn render(page: &Page) -> String {
     let data = serde_json::to_string(page).expect("a page's data serializes");
-    // Inside a <script>, `</` could end it early; JSON allows `<\/` for the same text.
-    let data = data.replace("</", "<\\/");
+    // Inside a <script>, `</script` or `<!--` would end or confuse it: every `<` (found
+    // only inside JSON strings) is written as the escape `\u003c`, the same text to JSON.
+    let data = data.replace('<', "\\u003c");
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\" data-errors=\"0\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n\

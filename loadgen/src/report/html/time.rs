@@ -136,7 +136,7 @@ pub const OVER_TIME: [Figure; 4] = [
     Figure {
         key: "throughput",
         what: "throughput",
-        unit: "messages/s",
+        unit: "messages/s (frames: frames/s)",
         value: |x| x.messages_per_s,
     },
     Figure {
