@@ -254,7 +254,7 @@
     var head = '<thead><tr>' + spec.columns.map(function (c) { return '<th>' + esc(c) + '</th>'; }).join('') + '</tr></thead>';
     var body = '<tbody>' + spec.rows.map(function (r) {
       return '<tr>' + r.map(function (c) {
-        return '<td' + (typeof c === 'number' ? ' data-v="' + c + '"' : '') + '>' + esc(fmt(c)) + '</td>';
+        return '<td' + (typeof c === 'number' ? ' data-v="' + c + '"' : typeof c === 'string' ? ' class="t"' : '') + '>' + esc(fmt(c)) + '</td>';
       }).join('') + '</tr>';
     }).join('') + '</tbody>';
     t.innerHTML = head + body;

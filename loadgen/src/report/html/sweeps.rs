@@ -48,10 +48,10 @@ fn option(name: &str, chart: LineChart) -> Option<SwitchOption> {
     })
 }
 
-/// The ping-pong sweep against connections; None without a sweep of two points or more.
+/// The ping-pong sweep against connections; None without a sweep point.
 pub fn against_connections(r: &BenchResults) -> Option<Section> {
     let g = Grid::new(r, SuiteName::PingPong, PointKind::Sweep);
-    if g.points.len() < 2 {
+    if g.is_empty() {
         return None;
     }
     let cpu = g.cpu_us_per_message();
@@ -192,7 +192,7 @@ pub fn fairness(r: &BenchResults) -> Option<Section> {
             chart.series.push(s);
         }
     }
-    if g.points.len() >= 2 && chart.has_points() {
+    if chart.has_points() {
         blocks.push(Block::Line(chart));
     }
     blocks.push(Block::Table(Table {
