@@ -138,6 +138,11 @@
     });
     var rx = range(spec.x, xs, false), ry = range(spec.y, ys, !spec.y.log);
     if (!rx || !ry) return nodata(spec);
+    // Figures that cannot be negative keep the axis at 0 even when an interval from few
+    // blocks reaches below it (its whisker is cut there).
+    var mainY = [];
+    spec.series.forEach(function (s) { mainY = mainY.concat(s.y); });
+    if (!spec.y.log && ry[0] < 0 && Math.min.apply(null, mainY) >= 0) ry[0] = 0;
     var sx = scale(spec.x, rx[0], rx[1], L, W - R), sy = scale(spec.y, ry[0], ry[1], H - B, T);
     var o = ['<svg viewBox="0 0 ' + W + ' ' + H + '" role="img">'];
     ticks(spec.x, rx[0], rx[1]).forEach(function (t) {

@@ -284,10 +284,11 @@ fn compact_x<S: serde::Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
 }
 
 /// The percentile curve of a histogram: a point at every quarter of a nine (0, 43.8, 68.4,
-/// 82.2, 90, ... percent) up to the last nine the count reaches, where it ends at the
-/// largest value. `exact` is the smallest and largest value as counted beside the
-/// histogram (whose buckets round up); each point is clamped into it, so the curve starts
-/// at the exact minimum, ends at the exact maximum and never falls.
+/// 82.2, 90, ... percent) below the last nine its count reaches, then the largest value at
+/// the percentile of the last sample, 100 (1 - 1/count). `exact` is the smallest and
+/// largest value as counted beside the histogram (whose buckets round up); each point is
+/// clamped into it, so the curve starts at the exact minimum, ends at the exact maximum and
+/// never falls.
 pub fn percentile_series(
     name: &str,
     h: &hdrhistogram::Histogram<u64>,
@@ -298,17 +299,21 @@ pub fn percentile_series(
         return s;
     }
     let (min, max) = (exact.0, exact.1.max(exact.0));
-    let steps = 4 * (h.len() as f64).log10().ceil().max(1.0) as i32;
-    for j in 0..=steps {
+    let n = h.len() as f64;
+    let percent = |q: f64| (q * 100.0 * 1e9).round() / 1e9;
+    let steps = 4 * n.log10().floor().max(0.0) as i32;
+    for j in 0..steps {
         let q = 1.0 - 10f64.powf(-f64::from(j) / 4.0);
-        let v = match j {
-            0 => min,
-            j if j == steps => max,
-            _ => h.value_at_quantile(q).clamp(min, max),
+        let v = if j == 0 {
+            min
+        } else {
+            h.value_at_quantile(q).clamp(min, max)
         };
-        s.x.push((q * 100.0 * 1e9).round() / 1e9);
+        s.x.push(percent(q));
         s.y.push(v as f64);
     }
+    s.x.push(percent(1.0 - 1.0 / n));
+    s.y.push(max as f64);
     s
 }
 
@@ -459,6 +464,25 @@ mod tests {
         assert_eq!(sig(987654.3), 987650.0);
         assert_eq!(sig(0.0), 0.0);
         assert_eq!(Cell::from(f64::NAN), Cell::None);
+    }
+
+    #[test]
+    fn a_percentile_curve_ends_at_the_last_sample() {
+        let mut h = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+        h.record(7).unwrap();
+        let one = percentile_series("one", &h, (7, 7));
+        assert_eq!((one.x.clone(), one.y.clone()), (vec![0.0], vec![7.0]));
+        for v in 1..=20_000u64 {
+            h.record(v).unwrap();
+        }
+        let s = percentile_series("many", &h, (1, 20_000));
+        // 20,001 values: four nines below the last, four points each, then the maximum at
+        // the last sample's percentile.
+        assert_eq!(s.x.len(), 17);
+        assert_eq!(*s.y.last().unwrap(), 20_000.0);
+        assert!((s.x[16] - 100.0 * (1.0 - 1.0 / 20_001.0)).abs() < 1e-6);
+        assert!(s.y.windows(2).all(|w| w[0] <= w[1]));
+        assert!(s.x.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

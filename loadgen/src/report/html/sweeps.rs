@@ -265,7 +265,7 @@ pub fn frames(r: &BenchResults) -> Option<Section> {
     for m in &limits.models {
         for p in &limits.points {
             if let (Some(c), true) = (limits.cell(m, p, |x| x.mb_per_s), hi_x > 0.0) {
-                let mut s = Series::named(&format!("loopback limit ({m})"));
+                let mut s = Series::named(&format!("loopback: {m}"));
                 s.push(lo_x, c.mean);
                 if hi_x > lo_x {
                     s.push(hi_x, c.mean);
