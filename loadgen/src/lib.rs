@@ -37,7 +37,8 @@
 //! users), [`procs`] and [`merge`] (runs added up), [`plan`] (checked settings, with
 //! [`addrs`]), [`opts`] (flags), [`stats`] (counts, histograms), [`probe`] (/proc) and
 //! [`threshold`] (`--fail-if` read); [`md`] (Markdown helpers) is the floor of both the
-//! summary and one run's compare.
+//! summary and one run's compare, and [`html`] (one self-contained page: its shell, script
+//! and styles) the floor of the HTML pages of a bench, a run and a comparison.
 //! This file only declares the modules and re-exports what outside users need.
 
 pub mod addrs;

@@ -11,6 +11,9 @@
 //!   that rank models), [`svg`] (line charts, forest plots), [`studies`] (the figures the
 //!   studies published), and `crate::md` (tables and numbers as Markdown).
 //!
+//! [`html`] computes the bench's page, report.html, on the same floor; no section imports
+//! it, and `summary` writes it beside summary.md.
+//!
 //! [`compare_benches`] compares two bench folders (`loadgen compare A B`), on the same
 //! floor; one run against another is `crate::run::compare_runs`.
 

@@ -1,7 +1,8 @@
 //! `loadgen report DIR`: reads DIR/raw.json, draws every section's charts and writes
-//! summary.md, its sections in the order below, and report.html (`super::html`); with `--readme FILE`, also puts a link and
-//! the main table into FILE between two marker lines (`--baselines-readme`: the baselines'
-//! section). The only file that knows every section (`TOP`, `BODY`).
+//! summary.md, its sections in the order below, and the page report.html (`super::html`);
+//! with `--readme FILE`, also puts a link and the main table into FILE between two marker
+//! lines (`--baselines-readme`: the baselines' section). The only file that knows every
+//! section (`TOP`, `BODY`).
 
 use std::fmt::Write as _;
 use std::fs;

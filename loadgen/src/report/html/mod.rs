@@ -4,10 +4,10 @@
 //! module; `super::summary` writes the page beside summary.md.
 //!
 //! The page's sections, each left out when the bench has nothing for it: the verdicts
-//! ([`verdicts`]: a forest plot and a sortable table per point and metric, and the
+//! (`verdicts`: a forest plot and a sortable table per point and metric, and the
 //! baselines beside the studies' ratios), the sweep against connections, fairness, frames
-//! against the loopback limit and the mixed suite's knee ([`sweeps`]), the latency
-//! percentile curves and the measurement block by block ([`time`]), then the problems.
+//! against the loopback limit and the mixed suite's knee (`sweeps`), the latency
+//! percentile curves and the measurement block by block (`time`), then the problems.
 
 mod sweeps;
 mod time;
