@@ -41,7 +41,8 @@ pub enum Command {
     /// loadgen, in blocks that run every model once at a point in a shuffled order; writes
     /// OUT/raw.json after every run. Render it with `loadgen report OUT`.
     Bench(BenchArgs),
-    /// Render DIR/raw.json (from `loadgen bench`) as DIR/summary.md with SVG charts.
+    /// Render DIR/raw.json (from `loadgen bench`) as DIR/summary.md with SVG charts, and as
+    /// DIR/report.html, one self-contained page with interactive charts.
     Report(ReportArgs),
     /// Measure the loopback limit one way: one connection, one thread writing as fast as
     /// the socket takes it to loadgen's own discard sink (or to a discard server on
