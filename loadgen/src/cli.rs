@@ -91,7 +91,14 @@ pub fn run_to(opts: Opts, out: &mut dyn Write, live: bool) -> Result<Outcome, Er
 /// `loadgen [flags]`: the flags checked into a plan, then run.
 fn load_run(args: &LoadArgs, out: &mut dyn Write, live: bool) -> Result<RunReport, Error> {
     let plan = Plan::from_args(args)?;
-    Ok(load::run(&plan, out, live)?)
+    if let Some(path) = &args.html {
+        load::check_html(path)?;
+    }
+    let report = load::run(&plan, out, live)?;
+    if let Some(path) = &args.html {
+        load::write_html(&report, path)?;
+    }
+    Ok(report)
 }
 
 /// `loadgen merge`: the reports added up exactly, printed, checked, written.
@@ -196,6 +203,11 @@ fn report_dir(r: &ReportArgs, out: &mut dyn Write) -> Result<(), Error> {
 /// `--ratios`) two or more bench folders' ratios.
 fn compare(c: &CompareArgs, out: &mut dyn Write) -> Result<(), Error> {
     let dirs = c.files.iter().filter(|f| f.is_dir()).count();
+    if c.html.is_some() && (c.ratios || dirs != 2 || c.files.len() != 2) {
+        return Err(Error::CompareArgs(
+            "--html takes exactly two bench folders (without --ratios)".into(),
+        ));
+    }
     if c.ratios {
         if dirs < 2 || dirs != c.files.len() {
             return Err(Error::CompareArgs(format!(
@@ -214,8 +226,15 @@ fn compare(c: &CompareArgs, out: &mut dyn Write) -> Result<(), Error> {
             out.flush()?;
         }
         (2, [a, b]) => {
-            let md = compare_benches::compare_dirs(a, b, c.margin, c.reference.as_deref())?;
-            write!(out, "{md}")?;
+            if let Some(path) = &c.html {
+                compare_benches::html::check_writable(path)?;
+            }
+            let (cmp, margin) = compare_benches::compare(a, b, c.margin, c.reference.as_deref())?;
+            let (a, b) = (a.display().to_string(), b.display().to_string());
+            write!(out, "{}", compare_benches::markdown(&a, &b, &cmp, margin))?;
+            if let Some(path) = &c.html {
+                compare_benches::html::write(&a, &b, &cmp, margin, path)?;
+            }
         }
         _ => {
             return Err(Error::CompareArgs(format!(

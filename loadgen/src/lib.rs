@@ -38,7 +38,8 @@
 //! [`addrs`]), [`opts`] (flags), [`stats`] (counts, histograms), [`probe`] (/proc) and
 //! [`threshold`] (`--fail-if` read); [`md`] (Markdown helpers) is the floor of both the
 //! summary and one run's compare, [`csv`] (CSV quoting) the floor of both CSV files
-//! (runs.csv, `--csv`).
+//! (runs.csv, `--csv`), and [`html`] (one self-contained page: its shell, script and
+//! styles) the floor of the HTML pages of a bench, a run and a comparison.
 //! This file only declares the modules and re-exports what outside users need.
 
 pub mod addrs;
@@ -47,6 +48,7 @@ pub mod cli;
 pub mod csv;
 pub mod engine;
 pub mod error;
+pub mod html;
 pub mod jtl;
 pub mod md;
 pub mod merge;

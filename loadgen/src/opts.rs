@@ -41,7 +41,8 @@ pub enum Command {
     /// loadgen, in blocks that run every model once at a point in a shuffled order; writes
     /// OUT/raw.json after every run. Render it with `loadgen report OUT`.
     Bench(BenchArgs),
-    /// Render DIR/raw.json (from `loadgen bench`) as DIR/summary.md with SVG charts.
+    /// Render DIR/raw.json (from `loadgen bench`) as DIR/summary.md with SVG charts, and as
+    /// DIR/report.html, one self-contained page with interactive charts.
     Report(ReportArgs),
     /// Measure the loopback limit one way: one connection, one thread writing as fast as
     /// the socket takes it to loadgen's own discard sink (or to a discard server on
@@ -122,6 +123,11 @@ pub struct CompareArgs {
     /// machine's moment but whose ratios should not.
     #[arg(long)]
     pub ratios: bool,
+
+    /// Two bench folders: also write the comparison as one self-contained HTML page to
+    /// FILE: the table, sortable, and a forest plot per point and metric.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 /// `loadgen bench [--suite ..] [--models ..] [--conns ..] ...`.
@@ -477,6 +483,10 @@ pub struct LoadArgs {
     /// mean/min/max latency, errors, users active, started, finished) as CSV to FILE.
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
+    /// Also write the run as one self-contained HTML page to FILE (opens offline): its
+    /// figures, the latency percentile curve and the intervals over time.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 
     /// Pass/fail thresholds: a comma-separated list of METRIC OP VALUE, crossed when the
     /// comparison holds; e.g. 'p99>5ms,errors>0.1%,rate<10000'. METRIC: p50, p90, p95, p99,

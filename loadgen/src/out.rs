@@ -77,6 +77,16 @@ impl<W: Write> Write for Lenient<W> {
     }
 }
 
+/// Fails early, before any load or work, when an output file (`--json`, `--csv`, `--html`)
+/// cannot be written: opens it for appending, creating it, and closes it again.
+pub fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -127,11 +127,77 @@ fn spread_over_processes_and_accept_modes() {
     insta::assert_snapshot!("spread", render("spread").1);
 }
 
+/// The JSON inside `<script type="application/json" id="echolab-data">`, parsed.
+fn page_data(html: &str) -> serde_json::Value {
+    let open = r#"<script type="application/json" id="echolab-data">"#;
+    let start = html.find(open).expect("the data script") + open.len();
+    let end = start + html[start..].find("</script>").expect("its end");
+    serde_json::from_str(&html[start..end]).expect("the data script holds JSON")
+}
+
+/// Asserts what makes a page self-contained (html-contract.md, items 1 and 2): the policy
+/// that blocks every request, the data as JSON, no http(s) address in a src or href.
+fn assert_self_contained(html: &str, page: &str) {
+    assert!(html.contains(
+        r#"<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">"#
+    ));
+    assert_eq!(page_data(html)["page"], page);
+    for attr in ["src=", "href="] {
+        for (at, _) in html.match_indices(attr) {
+            let value = html[at + attr.len()..].trim_start_matches(['"', '\'']);
+            assert!(
+                !value.starts_with("http://") && !value.starts_with("https://"),
+                "an external address at {}",
+                &html[at..(at + 60).min(html.len())]
+            );
+        }
+    }
+}
+
+#[test]
+fn every_bench_gets_a_self_contained_page() {
+    let names = [
+        "interleaved",
+        "interleaved-again",
+        "variants",
+        "errors",
+        "baselines",
+        "mixed",
+        "spread",
+    ];
+    let dir = scratch("html", &names);
+    for name in names {
+        loadgen(&dir, &["report", name]);
+        let html = fs::read_to_string(dir.join(name).join("report.html")).expect("report.html");
+        assert_self_contained(&html, "bench");
+        let data = page_data(&html);
+        assert!(
+            data["sections"].as_array().is_some_and(|s| !s.is_empty()),
+            "{name}: a page with sections"
+        );
+        assert!(html.contains(r#""href":"raw.json""#) && html.contains(r#""href":"runs.csv""#));
+    }
+}
+
 #[test]
 fn compare_two_benches_by_their_ratios_to_a_shared_reference() {
     let dir = scratch("compare", &["interleaved", "interleaved-again"]);
     let verdicts = loadgen(&dir, &["compare", "interleaved", "interleaved-again"]);
     insta::assert_snapshot!("compare", verdicts);
+    // With --html, the same Markdown and a page of the same comparison.
+    let with_page = loadgen(
+        &dir,
+        &[
+            "compare",
+            "interleaved",
+            "interleaved-again",
+            "--html",
+            "compare.html",
+        ],
+    );
+    assert_eq!(with_page, verdicts);
+    let html = fs::read_to_string(dir.join("compare.html")).expect("compare.html");
+    assert_self_contained(&html, "compare");
     let ratios = loadgen(
         &dir,
         &["compare", "--ratios", "interleaved", "interleaved-again"],

@@ -13,6 +13,8 @@
 //!
 //! [`csv`] writes runs.csv, one row per record of raw.json, on the same floor as the
 //! sections (beside them, importing none).
+//! [`html`] computes the bench's page, report.html, on the same floor; no section imports
+//! it, and `summary` writes it beside summary.md.
 //!
 //! [`compare_benches`] compares two bench folders (`loadgen compare A B`), on the same
 //! floor; one run against another is `crate::run::compare_runs`.
@@ -20,6 +22,7 @@
 pub mod compare_benches;
 pub mod csv;
 pub mod figures;
+pub mod html;
 pub mod sections;
 pub mod stats;
 pub mod studies;

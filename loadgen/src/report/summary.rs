@@ -1,7 +1,8 @@
 //! `loadgen report DIR`: reads DIR/raw.json, draws every section's charts and writes
-//! summary.md, its sections in the order below; with `--readme FILE`, also puts a link and
-//! the main table into FILE between two marker lines (`--baselines-readme`: the baselines'
-//! section). The only file that knows every section (`TOP`, `BODY`).
+//! summary.md, its sections in the order below, and the page report.html (`super::html`);
+//! with `--readme FILE`, also puts a link and the main table into FILE between two marker
+//! lines (`--baselines-readme`: the baselines' section). The only file that knows every
+//! section (`TOP`, `BODY`).
 
 use std::fmt::Write as _;
 use std::fs;
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use super::csv;
+use super::html::page;
 use super::sections::baselines::{self, Baselines, README_BEGIN, README_END};
 use super::sections::design::{self, HowMeasured};
 use super::sections::environment::Environment;
@@ -216,6 +218,11 @@ pub fn render_dir(args: &ReportArgs) -> Result<Vec<PathBuf>, ReportError> {
     written.push(path);
     let path = args.dir.join(csv::FILE);
     write(&path, &csv::runs(&results))?;
+    let path = args.dir.join("report.html");
+    write(
+        &path,
+        &crate::html::render(&page(&results, reference, margin)),
+    )?;
     written.push(path);
     let runs = format!(
         "{} runs{}",

@@ -18,6 +18,7 @@ use super::text;
 use super::thresholds;
 use crate::engine::{self, EngineError};
 use crate::merge::{self, MergeError};
+use crate::out::check_writable;
 use crate::plan::Plan;
 use crate::probe::{self, CpuUsage, Environment, ServerUsage};
 use crate::procs::{self, ProcsError};
@@ -31,6 +32,8 @@ pub enum LoadError {
     CsvPath { path: String, source: io::Error },
     #[error("cannot write --csv {path} after the run: {source}")]
     Csv { path: String, source: io::Error },
+    #[error("cannot write --html {path}: {source}")]
+    HtmlPath { path: String, source: io::Error },
     #[error(transparent)]
     Json(#[from] JsonError),
     #[error(transparent)]
@@ -44,14 +47,15 @@ pub enum LoadError {
 }
 
 impl LoadError {
-    /// True for input that cannot be used (exit 2): an unwritable `--json` or `--csv` path
-    /// (found before any load; one that fails only at the end is not input), children's
+    /// True for input that cannot be used (exit 2): an unwritable `--json`, `--csv` or `--html`
+    /// path (found before any load; one that fails only at the end is not input), children's
     /// results that do not merge, a result file that cannot be read back.
     pub fn is_input(&self) -> bool {
         matches!(
             self,
             LoadError::JsonPath { .. }
                 | LoadError::CsvPath { .. }
+                | LoadError::HtmlPath { .. }
                 | LoadError::Merge(_)
                 | LoadError::Json(
                     JsonError::Read { .. } | JsonError::Parse { .. } | JsonError::Format { .. }
@@ -155,11 +159,19 @@ pub fn run(plan: &Plan, out: &mut dyn Write, live: bool) -> Result<RunReport, Lo
     Ok(report)
 }
 
-/// Fails early, before any load, when an output file cannot be written.
-fn check_writable(path: &Path) -> io::Result<()> {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map(drop)
+/// Fails early, before any load, when the `--html` page cannot be written.
+pub fn check_html(path: &Path) -> Result<(), LoadError> {
+    check_writable(path).map_err(|source| html_error(path, source))
+}
+
+/// Writes the run's page (`--html`).
+pub fn write_html(report: &RunReport, path: &Path) -> Result<(), LoadError> {
+    super::html::write(report, path).map_err(|source| html_error(path, source))
+}
+
+fn html_error(path: &Path, source: io::Error) -> LoadError {
+    LoadError::HtmlPath {
+        path: path.display().to_string(),
+        source,
+    }
 }

@@ -20,6 +20,7 @@ use crate::bench::names::{PointKind, SuiteName};
 use crate::md::table;
 use crate::report::stats::verdict::{self, Interval, Metric, Verdict};
 
+pub mod html;
 pub mod ratios;
 
 /// Two benches that cannot be compared.
@@ -39,6 +40,11 @@ pub enum CompareError {
     NoReference { a: String, b: String },
     #[error("--reference {0}: not run at any point of {1}")]
     ReferenceMissing(String, String),
+    #[error("cannot write --html {path}: {source}")]
+    Html {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// The runs of a point in the blocked design (the ones verdicts pair).
@@ -301,6 +307,23 @@ pub fn markdown(a_name: &str, b_name: &str, c: &Comparison, margin: f64) -> Stri
     s
 }
 
+/// Reads `a/raw.json` and `b/raw.json` and compares them: the comparison and its margin
+/// (given, else A's).
+pub fn compare(
+    a: &Path,
+    b: &Path,
+    margin: Option<f64>,
+    reference: Option<&str>,
+) -> Result<(Comparison, f64), CompareError> {
+    let ra = BenchResults::read(&a.join("raw.json"))?;
+    let rb = BenchResults::read(&b.join("raw.json"))?;
+    let margin = margin.unwrap_or(ra.config.margin);
+    if !(margin > 0.0 && margin < 1.0) {
+        return Err(CompareError::BadMargin);
+    }
+    Ok((changes(&ra, &rb, margin, reference)?, margin))
+}
+
 /// Reads `a/raw.json` and `b/raw.json` and renders the comparison.
 pub fn compare_dirs(
     a: &Path,
@@ -308,13 +331,7 @@ pub fn compare_dirs(
     margin: Option<f64>,
     reference: Option<&str>,
 ) -> Result<String, CompareError> {
-    let ra = BenchResults::read(&a.join("raw.json"))?;
-    let rb = BenchResults::read(&b.join("raw.json"))?;
-    let margin = margin.unwrap_or(ra.config.margin);
-    if !(margin > 0.0 && margin < 1.0) {
-        return Err(CompareError::BadMargin);
-    }
-    let c = changes(&ra, &rb, margin, reference)?;
+    let (c, margin) = compare(a, b, margin, reference)?;
     Ok(markdown(
         &a.display().to_string(),
         &b.display().to_string(),
