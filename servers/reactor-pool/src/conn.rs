@@ -21,8 +21,10 @@ use crate::pool::Unit;
 const READS_PER_STEP: usize = 4;
 
 /// Raw mode's spare unit buffers, kept by the loop: a written reply's buffer takes the
-/// next read chunk, so ping-pong allocates nothing per message.
+/// next read chunk, so ping-pong allocates nothing per message. At most this many, of at
+/// most [`FREE_BUFFER_BYTES`] each (4 MiB in all): a larger chunk's buffer is freed.
 const FREE_BUFFERS: usize = 1024;
+const FREE_BUFFER_BYTES: usize = 4 << 10;
 
 pub struct Conn {
     pub stream: TcpStream,
@@ -174,7 +176,9 @@ impl Conn {
                     f.spare = Some(unit.buf);
                 }
                 Some(_) => {}
-                None if free.len() < FREE_BUFFERS => free.push(unit.buf),
+                None if free.len() < FREE_BUFFERS && unit.buf.capacity() <= FREE_BUFFER_BYTES => {
+                    free.push(unit.buf)
+                }
                 None => {}
             }
         }

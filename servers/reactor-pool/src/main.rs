@@ -21,7 +21,8 @@
 //!   are counted in `--stats-file` (`out_of_order`), as are the hand-offs (`handoffs`).
 //! - Backpressure: a connection is not read while the bytes it owes - in the pool or
 //!   written only in part - reach `--buffer-size`, so a client that never reads holds at
-//!   most about two buffers of server memory. A unit's buffer comes back with its reply and
+//!   most about two buffers of server memory. That bound per connection is what bounds
+//!   the channels too (they are unbounded, so the loop never blocks on a hand-off). A unit's buffer comes back with its reply and
 //!   is reused: raw mode's from a free list, framed mode's as the connection's next frame
 //!   buffer, so framed mode allocates only for a frame larger than any before it.
 //! - `--max-conns N`: at N open connections the loop stops calling accept(); a close
