@@ -30,8 +30,8 @@
 
 use std::net::{TcpListener, TcpStream};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use common::limit::{Gate, Pass};
@@ -62,13 +62,22 @@ fn serve(config: Config) -> anyhow::Result<()> {
     let listener = common::net::bind(config.addr, config.reuse_port)?;
     common::service::counter("queue_full", &QUEUE_FULL);
     let (queue, jobs) = crossbeam_channel::bounded::<Job>(QUEUE_PER_WORKER * config.threads);
+    // Ready once every worker runs and has set up its allocator state (glibc's cache per
+    // thread, about half a KiB, made at a thread's first allocation): a thousand threads
+    // take a while to start, and none of that should come after the readiness line.
+    let started = Arc::new(Barrier::new(config.threads + 1));
     for i in 0..config.threads {
-        let (jobs, echo) = (jobs.clone(), config.echo);
+        let (jobs, echo, started) = (jobs.clone(), config.echo, Arc::clone(&started));
         std::thread::Builder::new()
             .name(format!("worker-{i}"))
             .stack_size(STACK_SIZE)
-            .spawn(move || work(&jobs, echo))?;
+            .spawn(move || {
+                drop(std::hint::black_box(Vec::<u8>::with_capacity(64)));
+                started.wait();
+                work(&jobs, echo)
+            })?;
     }
+    started.wait();
     common::ready(listener.local_addr()?, config.threads);
     let gate = config.max_conns.map(Gate::new);
     accept_loop(&listener, &queue, config.echo.idle_timeout, gate)
