@@ -1,5 +1,5 @@
 # echolab: `make help` lists the targets.
-MODELS := thread epoll tokio tokio-callback async-std smol glommio may uring compio
+MODELS := thread epoll tokio tokio-callback async-std smol glommio may uring compio pool reactor-pool
 CARGO  ?= cargo
 MODEL  ?= epoll
 ARGS   ?=

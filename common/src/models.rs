@@ -3,7 +3,7 @@
 //! Always compiled: loadgen's bench reads them as well as the tests.
 
 /// Every model, in the order of DESIGN.md's table.
-pub const MODELS: [&str; 10] = [
+pub const MODELS: [&str; 12] = [
     "thread",
     "epoll",
     "tokio",
@@ -14,7 +14,31 @@ pub const MODELS: [&str; 10] = [
     "may",
     "uring",
     "compio",
+    "pool",
+    "reactor-pool",
 ];
+
+/// Flags the test kit adds when it starts `model` and the test gives no `--threads`
+/// (`crate::testkit::Server::start`). A pool serves one connection per worker and makes
+/// the others wait: started with the most workers the flag takes, it serves every case
+/// of the suites (up to 500 connections open at once) as the other models do, so those
+/// cases test the contract, not the pool's size; the pool's own cases test its queue.
+pub fn test_args(model: &str) -> &'static [&'static str] {
+    match model {
+        "pool" => &["--threads", "1024"],
+        _ => &[],
+    }
+}
+
+/// The most connections `model` serves at once when started with [`test_args`] (the
+/// pool's workers; the rest wait unread); `None` for a model that serves every
+/// connection it accepts. idle-rss measures a pool with this many.
+pub fn serves_at_most(model: &str) -> Option<usize> {
+    match test_args(model) {
+        ["--threads", n] => n.parse().ok(),
+        _ => None,
+    }
+}
 
 /// The studies' Python servers (`baselines/python/echo-<name>`), in the order of
 /// DESIGN.md's baselines: not models of the workspace, but started the same way.

@@ -57,20 +57,20 @@ pub enum Exclusive {
 /// Whether `model` can accept with an exclusive wake-up: a declared capability, checked
 /// before anything is bound, and read by the bench to know which accept modes to run.
 ///
-/// - thread: a blocking accept() sleeps on the listener as an exclusive waiter
+/// - thread, pool: a blocking accept() sleeps on the listener as an exclusive waiter
 ///   (inet_csk_wait_for_connect), so one thread wakes per connection.
 /// - glommio, uring, compio: io_uring's IORING_OP_ACCEPT arms its poll with
 ///   EPOLLEXCLUSIVE (`poll_exclusive` in io_uring/opdef.c).
-/// - epoll: mio's epoll descriptor is reachable, so the listener is re-added with
+/// - epoll, reactor-pool: mio's epoll descriptor is reachable, so the listener is re-added with
 ///   EPOLLEXCLUSIVE.
 /// - tokio, tokio-callback, async-std, smol, may: the runtime's epoll descriptor is
 ///   private and registers the listener without EPOLLEXCLUSIVE; there is no equivalent.
 pub fn exclusive_support(model: &str) -> Exclusive {
     const IORING: &str = "io_uring's accept arms its poll with EPOLLEXCLUSIVE";
     match model {
-        "thread" => Exclusive::Native("a blocking accept() is an exclusive wait"),
+        "thread" | "pool" => Exclusive::Native("a blocking accept() is an exclusive wait"),
         "glommio" | "uring" | "compio" => Exclusive::Native(IORING),
-        "epoll" => Exclusive::Epoll,
+        "epoll" | "reactor-pool" => Exclusive::Epoll,
         _ => Exclusive::Unsupported(
             "its runtime's epoll descriptor is private, so EPOLLEXCLUSIVE cannot be set",
         ),

@@ -32,6 +32,9 @@ static FIRST: OnceLock<Instant> = OnceLock::new();
 /// Requests sent in full but left out as warm-up.
 static LEFT_OUT: AtomicU64 = AtomicU64::new(0);
 
+/// A model's own counters (`counter`), written into the stats file as `"counters"`.
+static COUNTERS: Mutex<Vec<(&'static str, &'static AtomicU64)>> = Mutex::new(Vec::new());
+
 /// Longest wait at exit for replies being sent to be recorded. Well under the contract's
 /// one second to exit; a reply that is really on its way is recorded in microseconds.
 pub const GRACE: Duration = Duration::from_millis(300);
@@ -64,6 +67,25 @@ pub fn start() -> Option<Instant> {
 /// count, and the workers' shares of the requests would be skewed by the measurement.
 pub fn start_warmup_clock() {
     FIRST.get_or_init(Instant::now);
+}
+
+/// Adds a model's own counter to the stats file, as `"counters": {"name": value}` (the
+/// pool's full-queue hand-offs, say). Prefork parts are summed, except a counter whose
+/// name ends in `_max`, of which the largest is kept.
+pub fn counter(name: &'static str, value: &'static AtomicU64) {
+    COUNTERS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((name, value));
+}
+
+/// The registered counters' values now.
+fn counters_now() -> Vec<(String, u64)> {
+    let counters = COUNTERS.lock().unwrap_or_else(|e| e.into_inner());
+    counters
+        .iter()
+        .map(|(name, v)| (name.to_string(), v.load(Ordering::Relaxed)))
+        .collect()
 }
 
 /// Whether a request that began at `started` counts: not within `warmup` of `first`.
@@ -136,6 +158,7 @@ pub fn write(path: &Path) -> std::io::Result<()> {
         connections: crate::conn::counts().1,
         warmup_us: WARMUP_NS.load(Ordering::Relaxed) / 1000,
         left_out: LEFT_OUT.load(Ordering::Relaxed),
+        counters: counters_now(),
     };
     std::fs::write(path, render(&all, &totals))
 }
@@ -146,6 +169,49 @@ struct Totals {
     connections: u64,
     warmup_us: u64,
     left_out: u64,
+    /// The model's own counters ([`counter`]), in the order registered.
+    counters: Vec<(String, u64)>,
+}
+
+impl Totals {
+    /// Adds a prefork part's counters: summed, or the largest for a `_max` counter.
+    fn add_counters(&mut self, part: &[(String, u64)]) {
+        for (name, value) in part {
+            match self.counters.iter_mut().find(|(n, _)| n == name) {
+                Some((_, v)) if name.ends_with("_max") => *v = (*v).max(*value),
+                Some((_, v)) => *v += value,
+                None => self.counters.push((name.clone(), *value)),
+            }
+        }
+    }
+}
+
+/// The `"counters": {..},` line, empty without counters.
+fn render_counters(counters: &[(String, u64)]) -> String {
+    if counters.is_empty() {
+        return String::new();
+    }
+    let pairs: Vec<String> = counters
+        .iter()
+        .map(|(name, v)| format!("\"{name}\": {v}"))
+        .collect();
+    format!("\"counters\": {{{}}},\n  ", pairs.join(", "))
+}
+
+/// The counters of a stats file's `"counters"` line (none without one).
+fn parse_counters(text: &str) -> Option<Vec<(String, u64)>> {
+    let Some(rest) = text.split("\"counters\": {").nth(1) else {
+        return Some(Vec::new());
+    };
+    let inner = rest.split('}').next()?;
+    inner
+        .split(", ")
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (name, v) = pair.split_once(": ")?;
+            Some((name.trim_matches('"').to_string(), v.parse().ok()?))
+        })
+        .collect()
 }
 
 fn render(all: &Histogram<u64>, t: &Totals) -> String {
@@ -160,7 +226,7 @@ fn render(all: &Histogram<u64>, t: &Totals) -> String {
          \"min_us\": {},\n  \"p50_us\": {},\n  \"p90_us\": {},\n  \"p95_us\": {},\n  \
          \"p99_us\": {},\n  \"p999_us\": {},\n  \"max_us\": {},\n  \
          \"warmup_us\": {},\n  \"warmup_left_out\": {},\n  \"connections\": {},\n  \
-         {}\"histogram\": [{}]\n}}\n",
+         {}{}\"histogram\": [{}]\n}}\n",
         all.len(),
         all.mean(),
         all.min(),
@@ -173,6 +239,7 @@ fn render(all: &Histogram<u64>, t: &Totals) -> String {
         t.warmup_us,
         t.left_out,
         t.connections,
+        render_counters(&t.counters),
         allocations(),
         pairs.join(", ")
     )
@@ -212,6 +279,7 @@ fn parse(text: &str) -> Option<(Histogram<u64>, Totals)> {
         connections: field(text, "connections")?,
         warmup_us: field(text, "warmup_us")?,
         left_out: field(text, "warmup_left_out")?,
+        counters: parse_counters(text)?,
     };
     (h.len() == field(text, "requests")?).then_some((h, totals))
 }
@@ -235,6 +303,7 @@ pub fn merge(parts: &[std::path::PathBuf], path: &Path) -> anyhow::Result<()> {
         all.add(&h).context("cannot add histograms")?;
         totals.connections += t.connections;
         totals.left_out += t.left_out;
+        totals.add_counters(&t.counters);
         totals.warmup_us = t.warmup_us;
         found += 1;
     }
@@ -293,6 +362,7 @@ mod tests {
             connections,
             warmup_us: 200_000,
             left_out: 1,
+            counters: vec![("queue_full".into(), connections), ("depth_max".into(), 7)],
         };
         let (ra, rb) = (render(&a, &t(3)), render(&b, &t(2)));
         let (back, totals) = parse(&ra).unwrap();
@@ -309,6 +379,11 @@ mod tests {
         both.add(&b).unwrap();
         assert_eq!(h, both);
         assert_eq!((totals.connections, totals.left_out), (5, 2));
+        let counters = vec![("queue_full".into(), 5), ("depth_max".into(), 7)];
+        assert_eq!(
+            totals.counters, counters,
+            "summed, and the largest of a _max"
+        );
         assert_eq!(field(&merged, "requests"), Some(9));
         assert_eq!(field(&merged, "max_us"), Some(both.max()));
         // An empty histogram round-trips too; a part that is not a stats file is an error.

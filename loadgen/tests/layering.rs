@@ -495,7 +495,7 @@ fn common_has_no_import_circle() {
 
 #[test]
 fn the_hand_written_servers_have_no_import_circle() {
-    for server in ["epoll", "uring"] {
+    for server in ["epoll", "uring", "reactor-pool"] {
         check(&format!("../servers/{server}/src"));
     }
 }

@@ -15,7 +15,7 @@ use crate::probe::Environment;
 const CARGO_LOCK: &str = include_str!("../../../Cargo.lock");
 
 /// The runtime crates behind the models.
-const RUNTIME_CRATES: [&str; 9] = [
+const RUNTIME_CRATES: [&str; 10] = [
     "mio",
     "tokio",
     "async-std",
@@ -24,6 +24,7 @@ const RUNTIME_CRATES: [&str; 9] = [
     "may",
     "io-uring",
     "compio",
+    "crossbeam-channel",
     "libc",
 ];
 

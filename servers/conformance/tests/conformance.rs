@@ -162,7 +162,9 @@ fn bounds_memory_for_a_client_that_does_not_read(model: &str) {
     const TOTAL: u64 = 64 << 20;
     let server = Server::start(model, &[]);
     echo_once(&server, b"warm-up");
-    let baseline = server.rss_kib().unwrap();
+    // Settled: a server whose threads are still starting (echo-pool's 1,024 workers on a
+    // busy machine) would otherwise count their first stack pages as growth.
+    let baseline = settled(|| server.rss_kib().unwrap() as usize) as u64;
     let stream = connect(server.addr).unwrap();
     let mut writer = stream.try_clone().unwrap();
     let written = Arc::new(AtomicU64::new(0));
@@ -450,11 +452,17 @@ fn refuses_bad_input_with_one_line(model: &str) {
 /// The server's open descriptors once the count has stopped changing (connections the
 /// test closed are closed by the server a moment later).
 fn settled_fds(server: &Server) -> usize {
-    let mut last = server.open_fds();
+    settled(|| server.open_fds())
+}
+
+/// A figure of the server once it has stopped changing: the same four times in a row,
+/// 50 ms apart.
+fn settled(figure: impl Fn() -> usize) -> usize {
+    let mut last = figure();
     let mut same = 0;
     while same < 4 {
         std::thread::sleep(Duration::from_millis(50));
-        let now = server.open_fds();
+        let now = figure();
         same = if now == last { same + 1 } else { 0 };
         last = now;
     }
@@ -979,8 +987,13 @@ fn prefork_workers_share_the_port(model: &str) {
                 &stats_arg,
             ],
         );
+        // The test kit's --threads for the model (common::models::test_args), or 1.
+        let threads = match common::models::test_args(model) {
+            ["--threads", n] => n,
+            _ => "1",
+        };
         let expected = format!(
-            "listening on {} model={model} threads=1 processes=2 accept={mode}",
+            "listening on {} model={model} threads={threads} processes=2 accept={mode}",
             server.addr
         );
         assert_eq!(server.ready_line, expected);
@@ -1230,6 +1243,85 @@ conformance! {
     may => "may",
     uring => "uring",
     compio => "compio",
+    pool => "pool",
+    reactor_pool => "reactor-pool",
+}
+
+/// The pool's own case: with `--threads 2` (the test kit starts it with 1024 workers
+/// otherwise, `common::models::test_args`), a third connection waits until one of the two
+/// served closes, and once both workers are busy and the queue (one place per worker)
+/// is full, the accept loop blocks: `queue_full` in the stats file counts it.
+#[test]
+fn pool_makes_connections_beyond_the_pool_wait() {
+    let dir = std::env::temp_dir().join(format!("pool-queue-{}.json", std::process::id()));
+    let stats = dir.display().to_string();
+    let args = ["--threads", "2", "--framed", "--stats-file", &stats];
+    let mut server = Server::start("pool", &args);
+    let mut rng = Rng::new(21);
+    let (a, b) = (connect(server.addr).unwrap(), connect(server.addr).unwrap());
+    frame_round_trip(&a, 10, &mut rng);
+    frame_round_trip(&b, 10, &mut rng);
+    let mut c = connect(server.addr).unwrap();
+    c.write_all(&common::frame::header(3)).unwrap();
+    c.write_all(b"abc").unwrap();
+    c.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut got = [0u8; 11];
+    assert!(
+        c.read(&mut got).is_err(),
+        "pool: served beyond its 2 workers"
+    );
+    drop(a);
+    c.set_read_timeout(None).unwrap();
+    c.read_exact(&mut got).unwrap();
+    assert_eq!(
+        &got[8..],
+        b"abc",
+        "pool: the waiting connection after a close"
+    );
+    // b and c hold both workers: two more fill the queue, and the next blocks the accept
+    // loop (its hand-off is counted).
+    let waiting: Vec<TcpStream> = (0..3).map(|_| connect(server.addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    server.signal(libc::SIGTERM);
+    let status = server.wait_exit(Duration::from_secs(1));
+    assert!(status.is_some_and(|s| s.success()), "pool: {status:?}");
+    let text = std::fs::read_to_string(&dir).unwrap();
+    std::fs::remove_file(&dir).unwrap();
+    assert!(
+        text.contains("\"counters\": {\"queue_full\": 1}"),
+        "pool: {text}"
+    );
+    drop((b, c, waiting));
+}
+
+/// reactor-pool's own case: with four workers, 2,000 frames of different sizes written
+/// without waiting for replies come back in the order sent, whichever worker finishes
+/// first. With 200 us of CPU work each, most replies come back out of order (1,797 of
+/// 2,000 in one run here: the stats file's `out_of_order`), so the reorder buffer is what
+/// this checks.
+#[test]
+fn reactor_pool_keeps_order_with_several_workers() {
+    let args = ["--threads", "4", "--framed", "--cpu-work", "200us"];
+    let server = Server::start("reactor-pool", &args);
+    let stream = connect(server.addr).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let frame = |i: u64| {
+        let len = i % 97;
+        let mut f = common::frame::header(len).to_vec();
+        f.extend((0..len).map(|b| (b + i) as u8));
+        f
+    };
+    let writing = std::thread::spawn(move || {
+        for i in 0..2000 {
+            writer.write_all(&frame(i)).unwrap();
+        }
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+    let got = read_to_end(&stream).unwrap();
+    writing.join().unwrap();
+    let sent: Vec<u8> = (0..2000).flat_map(frame).collect();
+    assert!(got == sent, "reactor-pool: replies out of order or changed");
 }
 
 /// The studies' Python servers (baselines/python, see DESIGN.md) through the cases of the

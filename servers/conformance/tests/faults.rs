@@ -33,6 +33,8 @@ mod every_case {
         may => "may",
         uring => "uring",
         compio => "compio",
+        pool => "pool",
+        reactor_pool => "reactor-pool",
     }
 }
 

@@ -237,7 +237,15 @@ mod tests {
                 "{why}"
             );
         }
-        for m in ["thread", "epoll", "glommio", "uring", "compio"] {
+        for m in [
+            "thread",
+            "epoll",
+            "glommio",
+            "uring",
+            "compio",
+            "pool",
+            "reactor-pool",
+        ] {
             assert!(refused(m).is_empty(), "{m}");
         }
         assert_eq!(refusal("tokio", Accept::Reuseport), None);

@@ -6,7 +6,9 @@
 //! third time. Writes `idle-rss.json` (every figure and setting) and `idle-rss.md`
 //! (rendered from the JSON) into `--out`.
 //!
-//! Run: `make idle-rss` (10,000 connections per model, about a minute).
+//! Run: `make idle-rss` (10,000 connections per model, about a minute; echo-pool, which
+//! serves one connection per worker, with as many as the test kit gives it workers,
+//! 1,024: `common::models::serves_at_most`).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -99,8 +101,11 @@ fn run(opts: Opts) -> anyhow::Result<()> {
     }
     let mut rows = Vec::new();
     for model in &models {
-        common::log!("{model}: {} connections", opts.conns);
-        let row = measure(model, opts.conns).with_context(|| format!("model {model}"))?;
+        // A pool serves only as many connections as it has workers (the rest would wait
+        // unread): it is measured with that many.
+        let conns = common::models::serves_at_most(model).map_or(opts.conns, |n| n.min(opts.conns));
+        common::log!("{model}: {conns} connections");
+        let row = measure(model, conns).with_context(|| format!("model {model}"))?;
         common::log!(
             "{model}: {} B per idle connection, {} B after one echo",
             row.bytes_per_idle_conn,

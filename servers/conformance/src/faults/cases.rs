@@ -328,7 +328,8 @@ fn with_fd_limit(cmd: &mut Command, limit: u64) {
 /// Descriptor exhaustion: a low open-file limit and more clients than it allows.
 fn fd_exhaustion(model: &str, sz: Sizes, r: &mut CaseResult) {
     let mut cmd = Command::new(binary(&format!("echo-{model}")));
-    cmd.args(["--addr", "127.0.0.1:0"]);
+    cmd.args(["--addr", "127.0.0.1:0"])
+        .args(common::models::test_args(model));
     with_fd_limit(&mut cmd, sz.fd_limit);
     let mut server = Server::spawn(&mut cmd);
     let addr = server.addr;
