@@ -18,23 +18,25 @@ pub const MODELS: [&str; 12] = [
     "reactor-pool",
 ];
 
-/// Flags the test kit adds when it starts `model` and the test gives no `--threads`
-/// (`crate::testkit::Server::start`). A pool serves one connection per worker and makes
-/// the others wait: started with the most workers the flag takes, it serves every case
-/// of the suites (up to 500 connections open at once) as the other models do, so those
-/// cases test the contract, not the pool's size; the pool's own cases test its queue.
-pub fn test_args(model: &str) -> &'static [&'static str] {
+/// Flags `model` is started with when nothing else sets them: by the test kit when a test
+/// gives no `--threads` (`crate::testkit::Server::start`) and by loadgen's bench when a
+/// variant gives none. A pool serves one connection per worker and makes the others wait:
+/// started with the most workers the flag takes, it serves every case of the suites (up to
+/// 500 connections open at once) and every point of `make bench` (up to 1,000) as the
+/// other models do, so those test the contract and measure the model, not the pool's size;
+/// the pool's own cases test its queue, and the bench's variants with `--threads` its size.
+pub fn default_args(model: &str) -> &'static [&'static str] {
     match model {
         "pool" => &["--threads", "1024"],
         _ => &[],
     }
 }
 
-/// The most connections `model` serves at once when started with [`test_args`] (the
+/// The most connections `model` serves at once when started with [`default_args`] (the
 /// pool's workers; the rest wait unread); `None` for a model that serves every
 /// connection it accepts. idle-rss measures a pool with this many.
 pub fn serves_at_most(model: &str) -> Option<usize> {
-    match test_args(model) {
+    match default_args(model) {
         ["--threads", n] => n.parse().ok(),
         _ => None,
     }

@@ -108,7 +108,7 @@ pub struct Server {
 
 impl Server {
     /// Starts `echo-<model>` (or a baseline, see [`server_program`]) on 127.0.0.1:0 with
-    /// extra `args` (and the model's [`crate::models::test_args`] unless they give
+    /// extra `args` (and the model's [`crate::models::default_args`] unless they give
     /// `--threads`) and waits until it is ready.
     pub fn start(model: &str, args: &[&str]) -> Server {
         let mut cmd = Command::new(server_program(model));
@@ -116,7 +116,7 @@ impl Server {
             cmd.args(["--addr", "127.0.0.1:0"]);
         }
         if !args.contains(&"--threads") {
-            cmd.args(crate::models::test_args(model));
+            cmd.args(crate::models::default_args(model));
         }
         Self::spawn(cmd.args(args))
     }
@@ -135,7 +135,7 @@ impl Server {
             cmd.args(["--addr", "127.0.0.1:0"]);
         }
         if !args.contains(&"--threads") {
-            cmd.args(crate::models::test_args(model));
+            cmd.args(crate::models::default_args(model));
         }
         Self::spawn_with_stderr(cmd.args(args), Some(stderr))
     }

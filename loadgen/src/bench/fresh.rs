@@ -57,10 +57,8 @@ impl Run<'_> {
             vec![]
         };
         server_args.extend(self.point.server_args.iter().cloned());
+        server_args.extend(self.config.model_server_args(self.model));
         let variant = self.config.variant(self.model);
-        if let Some(v) = variant {
-            server_args.extend(v.server_args.iter().cloned());
-        }
         record.server_args.clone_from(&server_args);
         // Service times: the server writes them at SIGTERM, read back after it stopped.
         // It leaves out the requests of loadgen's warm-up, as every other figure does.

@@ -987,8 +987,8 @@ fn prefork_workers_share_the_port(model: &str) {
                 &stats_arg,
             ],
         );
-        // The test kit's --threads for the model (common::models::test_args), or 1.
-        let threads = match common::models::test_args(model) {
+        // The test kit's --threads for the model (common::models::default_args), or 1.
+        let threads = match common::models::default_args(model) {
             ["--threads", n] => n,
             _ => "1",
         };
@@ -1248,7 +1248,7 @@ conformance! {
 }
 
 /// The pool's own case: with `--threads 2` (the test kit starts it with 1024 workers
-/// otherwise, `common::models::test_args`), a third connection waits until one of the two
+/// otherwise, `common::models::default_args`), a third connection waits until one of the two
 /// served closes, and once both workers are busy and the queue (one place per worker)
 /// is full, the accept loop blocks: `queue_full` in the stats file counts it.
 #[test]

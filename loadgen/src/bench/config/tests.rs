@@ -104,6 +104,28 @@ fn baselines_are_named_or_added_and_found_in_the_checkout() {
 }
 
 #[test]
+fn a_pool_runs_with_its_default_workers_unless_its_variant_sizes_it() {
+    let bins = tempdir_with(&["echo-pool", "echo-epoll"]);
+    let mut a = args(&[
+        "--models",
+        "epoll,pool",
+        "--variant",
+        "pool-8=pool:--threads=8",
+        "--variant",
+        "pool-capped=pool:--max-conns=9",
+    ]);
+    a.bin_dir = Some(bins.clone());
+    let c = check(&a, vec![]).unwrap();
+    assert_eq!(c.model_server_args("epoll"), Vec::<String>::new());
+    assert_eq!(c.model_server_args("pool"), ["--threads", "1024"]);
+    assert_eq!(c.model_server_args("pool-8"), ["--threads=8"]);
+    assert_eq!(
+        c.model_server_args("pool-capped"),
+        ["--threads", "1024", "--max-conns=9"]
+    );
+}
+
+#[test]
 fn variants_join_the_models_and_run_their_models_program() {
     let bins = tempdir_with(&["echo-epoll", "echo-glommio"]);
     let run = |extra: &[&str]| {

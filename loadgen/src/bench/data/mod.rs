@@ -135,6 +135,30 @@ impl BenchConfig {
         self.variants.iter().find(|v| v.name == name)
     }
 
+    /// Server flags `name` gets beyond the suite's and the point's: the model's defaults
+    /// (`common::models::default_args`: a pool runs with 1,024 workers) and then its
+    /// variant's flags; a default whose flag the variant also gives is left out, so that
+    /// `pool-8=pool:--threads=8` runs 8 workers.
+    pub fn model_server_args(&self, name: &str) -> Vec<String> {
+        let given: Vec<String> = self
+            .variant(name)
+            .map(|v| v.server_args.clone())
+            .unwrap_or_default();
+        let flag_given = |flag: &str| {
+            given
+                .iter()
+                .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+        };
+        let mut args: Vec<String> = Vec::new();
+        for pair in common::models::default_args(self.base_model(name)).chunks(2) {
+            if !flag_given(pair[0]) {
+                args.extend(pair.iter().map(|a| a.to_string()));
+            }
+        }
+        args.extend(given);
+        args
+    }
+
     /// The model whose program runs for `name`: a variant's model, else `name` itself.
     pub fn base_model<'a>(&'a self, name: &'a str) -> &'a str {
         self.variant(name).map_or(name, |v| v.model.as_str())

@@ -275,10 +275,8 @@ impl Group<'_> {
     /// Starts `model`'s server and opens the point's connections to it.
     fn start(&self, model: &str, driver: &mut Driver) -> Result<Up, RunStatus> {
         let mut server_args = self.point.server_args.clone();
+        server_args.extend(self.config.model_server_args(model));
         let variant = self.config.variant(model);
-        if let Some(v) = variant {
-            server_args.extend(v.server_args.iter().cloned());
-        }
         let env = variant.map_or(&[][..], |v| &v.env[..]);
         let bin = self.config.server_program(model);
         let server = ServerGroup::start(&bin, 1, &server_args, env, self.cpus)

@@ -329,7 +329,7 @@ fn with_fd_limit(cmd: &mut Command, limit: u64) {
 fn fd_exhaustion(model: &str, sz: Sizes, r: &mut CaseResult) {
     let mut cmd = Command::new(binary(&format!("echo-{model}")));
     cmd.args(["--addr", "127.0.0.1:0"])
-        .args(common::models::test_args(model));
+        .args(common::models::default_args(model));
     with_fd_limit(&mut cmd, sz.fd_limit);
     let mut server = Server::spawn(&mut cmd);
     let addr = server.addr;
