@@ -346,6 +346,21 @@ pub struct Fairness {
 }
 
 impl Fairness {
+    /// Users that got fewer ok samples than `share` of the best-served user's (0.01: under
+    /// 1%), read from the per-user histogram; None when it cannot be read. A pool that
+    /// serves 8 of 100 connections leaves the other 92 here, although each may get one echo
+    /// when the served ones close at the end and `starved` (none at all) misses them.
+    pub fn underserved(&self, share: f64) -> Option<u64> {
+        let h = decode_histogram(&self.histogram).ok()?;
+        let limit = self.max as f64 * share;
+        Some(
+            h.iter_recorded()
+                .filter(|v| (v.value_iterated_to() as f64) < limit)
+                .map(|v| v.count_at_value())
+                .sum(),
+        )
+    }
+
     /// The figures of per-user statistics; `ok` is the sum of their samples.
     pub fn of(p: &crate::stats::PerUser, ok: u64) -> Option<Fairness> {
         let h = &p.samples;
@@ -545,5 +560,27 @@ mod tests {
         let back = f.per_user().unwrap();
         assert_eq!(back.samples.len(), 4);
         assert_eq!((back.sum_sq, back.max_wait_us), (a.sum_sq, a.max_wait_us));
+    }
+
+    #[test]
+    fn a_pools_waiting_connections_are_underserved_though_none_is_starved() {
+        // 8 connections served 15,000 times each, 92 once (when the served ones closed).
+        let mut pool = PerUser::new();
+        for _ in 0..8 {
+            pool.user(15_000, 100);
+        }
+        for _ in 0..92 {
+            pool.user(1, 1_300_000);
+        }
+        let f = Fairness::of(&pool, 8 * 15_000 + 92).unwrap();
+        assert_eq!(f.starved, 0);
+        assert_eq!(f.underserved(0.01), Some(92));
+        // Served alike within a factor of two: nobody is under 1% of the best-served.
+        let mut fair = PerUser::new();
+        for k in 0..100 {
+            fair.user(1_000 + 10 * k, 100);
+        }
+        let f = Fairness::of(&fair, (0..100).map(|k| 1_000 + 10 * k).sum()).unwrap();
+        assert_eq!(f.underserved(0.01), Some(0));
     }
 }
