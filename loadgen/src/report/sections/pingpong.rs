@@ -107,7 +107,10 @@ fn fairness(g: &Grid, s: &mut String) {
             "No connection was starved: every one got at least 1% of the best-served connection's echoes in every measured window."
                 .to_string()
         } else {
-            format!("Starved connections (the worst block for each): {}.", starved.join("; "))
+            format!(
+                "Starved connections (the worst block for each): {}.",
+                starved.join("; ")
+            )
         }
     );
 }
