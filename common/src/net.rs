@@ -131,6 +131,24 @@ pub fn accept_failed(err: &io::Error) -> Duration {
     }
 }
 
+/// Writes as much of `data` as a non-blocking socket takes now and returns how much that
+/// was: `WouldBlock` stops early (the rest waits for writability), `Interrupted` retries, a
+/// zero-length write is `WriteZero`, anything else is the connection's error. The readiness
+/// loops (epoll, reactor-pool) write through it.
+pub fn write_some(socket: &mut impl io::Write, data: &[u8]) -> io::Result<usize> {
+    let mut sent = 0;
+    while sent < data.len() {
+        match socket.write(&data[sent..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(sent)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

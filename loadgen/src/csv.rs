@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::fmt::Display;
+use std::io::{self, BufRead};
 
 /// One column: its header and how a row's field is made (empty for a missing figure).
 pub type Column<T> = (&'static str, fn(&T) -> String);
@@ -54,34 +55,76 @@ pub fn opt<T: Display>(v: Option<T>) -> String {
 }
 
 /// Reads CSV text back into records of fields, undoing [`quote`]; for tests and tools that
-/// check what was written. Text after a closing quote up to the next comma is kept as it is.
+/// check what was written.
 pub fn parse(text: &str) -> Vec<Vec<String>> {
+    let mut reader = Reader::new(text.as_bytes());
     let mut records = Vec::new();
-    let (mut record, mut field) = (Vec::new(), String::new());
-    let (mut quoted, mut chars) = (false, text.chars().peekable());
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') if field.is_empty() => quoted = true,
-            (false, ',') => record.push(std::mem::take(&mut field)),
-            (false, '\r') if chars.peek() == Some(&'\n') => {}
-            (false, '\n') => {
-                record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
-            }
-            (false, c) => field.push(c),
-        }
-    }
-    if !field.is_empty() || !record.is_empty() {
-        record.push(field);
-        records.push(record);
+    let mut fields = Vec::new();
+    // Reading from memory cannot fail.
+    while reader.next_record(&mut fields).unwrap_or(false) {
+        records.push(fields.clone());
     }
     records
+}
+
+/// Reads CSV records one at a time (JMeter's JTL files, the files loadgen writes): fields
+/// split on commas, `"..."` quoting with `""` for a quote, line breaks allowed inside quotes,
+/// blank lines skipped.
+pub struct Reader<R> {
+    input: R,
+    line: String,
+}
+
+impl<R: BufRead> Reader<R> {
+    /// A reader of `input`.
+    pub fn new(input: R) -> Self {
+        Reader {
+            input,
+            line: String::new(),
+        }
+    }
+
+    /// The next record into `fields`; false at the end of the input. Blank lines are skipped.
+    pub fn next_record(&mut self, fields: &mut Vec<String>) -> io::Result<bool> {
+        fields.clear();
+        let mut field = String::new();
+        let mut quoted = false;
+        loop {
+            self.line.clear();
+            if self.input.read_line(&mut self.line)? == 0 {
+                if quoted || !field.is_empty() || !fields.is_empty() {
+                    fields.push(field);
+                    return Ok(true);
+                }
+                return Ok(false);
+            }
+            let text = self.line.trim_end_matches(['\n', '\r']);
+            if !quoted && fields.is_empty() && field.is_empty() && text.is_empty() {
+                continue;
+            }
+            let mut chars = text.chars().peekable();
+            while let Some(c) = chars.next() {
+                match (quoted, c) {
+                    (true, '"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    (true, '"') => quoted = false,
+                    (true, c) => field.push(c),
+                    (false, '"') if field.is_empty() => quoted = true,
+                    (false, ',') => fields.push(std::mem::take(&mut field)),
+                    (false, c) => field.push(c),
+                }
+            }
+            if quoted {
+                // The line break is part of the quoted field.
+                field.push('\n');
+                continue;
+            }
+            fields.push(field);
+            return Ok(true);
+        }
+    }
 }
 
 #[cfg(test)]

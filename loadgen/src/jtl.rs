@@ -21,6 +21,7 @@ use std::path::Path;
 
 use thiserror::Error;
 
+use crate::csv;
 use crate::probe::{CpuUsage, Environment};
 use crate::run::report::{Meta, RunInfo, RunReport, Settings};
 use crate::stats::{ErrorKind, Recorder};
@@ -115,64 +116,6 @@ impl Columns {
     }
 }
 
-/// Reads CSV records: fields split on commas, `"..."` quoting with `""` for a quote, line
-/// breaks allowed inside quotes.
-struct CsvReader<R> {
-    input: R,
-    line: String,
-}
-
-impl<R: BufRead> CsvReader<R> {
-    fn new(input: R) -> Self {
-        CsvReader {
-            input,
-            line: String::new(),
-        }
-    }
-
-    /// The next record into `fields`; false at the end of the input. Blank lines are skipped.
-    fn next_record(&mut self, fields: &mut Vec<String>) -> io::Result<bool> {
-        fields.clear();
-        let mut field = String::new();
-        let mut quoted = false;
-        loop {
-            self.line.clear();
-            if self.input.read_line(&mut self.line)? == 0 {
-                if quoted || !field.is_empty() || !fields.is_empty() {
-                    fields.push(field);
-                    return Ok(true);
-                }
-                return Ok(false);
-            }
-            let text = self.line.trim_end_matches(['\n', '\r']);
-            if !quoted && fields.is_empty() && field.is_empty() && text.is_empty() {
-                continue;
-            }
-            let mut chars = text.chars().peekable();
-            while let Some(c) = chars.next() {
-                match (quoted, c) {
-                    (true, '"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    (true, '"') => quoted = false,
-                    (true, c) => field.push(c),
-                    (false, '"') if field.is_empty() => quoted = true,
-                    (false, ',') => fields.push(std::mem::take(&mut field)),
-                    (false, c) => field.push(c),
-                }
-            }
-            if quoted {
-                // The line break is part of the quoted field.
-                field.push('\n');
-                continue;
-            }
-            fields.push(field);
-            return Ok(true);
-        }
-    }
-}
-
 /// The kind of a failed JMeter sample, from its response code and message.
 ///
 /// TCPClientImpl reports socket errors as code 500 with the exception as the message; a
@@ -212,7 +155,7 @@ pub fn import_from(
     name: &str,
     opts: &ImportOptions,
 ) -> Result<RunReport, JtlError> {
-    let mut reader = CsvReader::new(input);
+    let mut reader = csv::Reader::new(input);
     let mut fields = Vec::new();
     let mut rec = Recorder::new(false);
     let mut per_thread: HashMap<String, u64> = HashMap::new();

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use super::csv;
+use super::figures::shell_words;
 use super::html::page;
 use super::sections::baselines::{self, Baselines, README_BEGIN, README_END};
 use super::sections::design::{self, HowMeasured};
@@ -161,24 +162,6 @@ fn intro(r: &BenchResults) -> String {
         design::sentence(r),
     );
     s
-}
-
-/// A command line as one could paste it into a shell.
-fn shell_words(words: &[String]) -> String {
-    words
-        .iter()
-        .map(|w| {
-            if !w.is_empty()
-                && w.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./,=:+".contains(c))
-            {
-                w.clone()
-            } else {
-                format!("'{}'", w.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn write(path: &Path, text: &str) -> Result<(), ReportError> {

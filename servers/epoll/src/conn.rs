@@ -3,11 +3,12 @@
 //! connection's `FrameBuf`, runs the request's work (the wait is a loop timer), and
 //! writes the frame back from the same buffer.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
 use common::echo::inside_frame;
 use common::frame::{FrameBuf, HEADER_LEN};
+use common::net::write_some;
 use common::work::spin;
 use common::{ConnGuard, EchoSettings, Mode, Workload};
 use mio::net::TcpStream;
@@ -312,19 +313,4 @@ fn after_read(filled_buffer: bool, peer_closed: bool) -> Next {
     } else {
         Next::Wait
     }
-}
-
-/// Writes as much of `data` as the socket takes now; returns how much that was.
-fn write_some(stream: &mut TcpStream, data: &[u8]) -> io::Result<usize> {
-    let mut sent = 0;
-    while sent < data.len() {
-        match stream.write(&data[sent..]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => sent += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(sent)
 }

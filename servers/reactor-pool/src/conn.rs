@@ -6,11 +6,12 @@
 //! earlier one waits for it.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::time::Instant;
 
 use common::echo::inside_frame;
 use common::frame::{FrameBuf, HEADER_LEN};
+use common::net::write_some;
 use common::{ConnGuard, EchoSettings, Mode};
 use mio::net::TcpStream;
 
@@ -283,19 +284,4 @@ impl Conn {
             Err(e) => Err(e),
         }
     }
-}
-
-/// Writes as much of `data` as the socket takes now; returns how much that was.
-fn write_some(stream: &mut TcpStream, data: &[u8]) -> io::Result<usize> {
-    let mut sent = 0;
-    while sent < data.len() {
-        match stream.write(&data[sent..]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => sent += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(sent)
 }

@@ -13,6 +13,7 @@ mod sweeps;
 mod time;
 mod verdicts;
 
+use super::figures::shell_words;
 use crate::bench::data::{BenchResults, RunStatus};
 use crate::html::{Block, Cell, Link, Page, Section, Table};
 
@@ -150,24 +151,6 @@ fn design(r: &BenchResults) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     )
-}
-
-/// A command line as one could paste it into a shell.
-fn shell_words(words: &[String]) -> String {
-    words
-        .iter()
-        .map(|w| {
-            if !w.is_empty()
-                && w.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./,=:+".contains(c))
-            {
-                w.clone()
-            } else {
-                format!("'{}'", w.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Runs that failed or had failed samples, and the bench's notes.
