@@ -41,10 +41,14 @@ pub struct Conn {
     /// this is at the bound (`--buffer-size`).
     owed: usize,
     /// The socket may hold unread input: set by a readiness event, cleared by a read that
-    /// finds nothing (mio registers edge-triggered).
+    /// finds nothing or less than it asked for (mio registers edge-triggered: input that
+    /// arrives after it raises a new event).
     pub readable: bool,
     /// The client has closed its side (a read returned 0).
     eof: bool,
+    /// A readiness event said the client closed its side (or the socket failed): reads
+    /// go on until they return 0 or an error.
+    pub peer_closed: bool,
     framing: Option<Framing>,
     /// A read returned data since the loop last looked (`--idle-timeout`).
     pub input_seen: bool,
@@ -94,6 +98,7 @@ impl Conn {
             owed: 0,
             readable: true,
             eof: false,
+            peer_closed: false,
             framing,
             input_seen: false,
             last_input: now,
@@ -210,6 +215,7 @@ impl Conn {
             &mut f.frame.header_mut()[f.filled..]
         };
         let at_start = !f.payload && f.filled == 0;
+        let wanted = target.len();
         let n = match self.stream.read(target) {
             Ok(0) if at_start => {
                 self.eof = true;
@@ -225,6 +231,7 @@ impl Conn {
             Err(e) => return Err(e),
         };
         self.input_seen = true;
+        after_read(&mut self.readable, self.peer_closed, n < wanted);
         if at_start {
             f.started = common::service::start();
         }
@@ -274,6 +281,7 @@ impl Conn {
             }
             Ok(n) => {
                 self.input_seen = true;
+                after_read(&mut self.readable, self.peer_closed, n < buf.len());
                 Ok(Some(n))
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -283,5 +291,14 @@ impl Conn {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// After a read that returned data: a short one drained the socket, and input that
+/// arrives later raises a new edge - unless the client's close was seen already, whose
+/// end of stream is still to be read and raises nothing more.
+fn after_read(readable: &mut bool, peer_closed: bool, short: bool) {
+    if short && !peer_closed {
+        *readable = false;
     }
 }

@@ -8,12 +8,16 @@
 //!
 //! What is special about it:
 //! - The loop (mio, on the main thread) accepts, reads and writes. Each complete unit it
-//!   reads - a read chunk in raw mode, a whole frame in framed mode (`common::frame`) - goes
-//!   with its connection's key, id and a sequence number to the pool of `--threads` workers
-//!   over a crossbeam channel (`pool.rs`). A worker runs the request's workload, if any
+//!   reads - a read chunk in raw mode, a whole frame in framed mode (`common::frame`) - is
+//!   tagged with its connection's key, id and a sequence number. At the end of each turn
+//!   the loop hands what the turn read to the pool of `--threads` workers over a crossbeam
+//!   channel (`pool.rs`), in at most `--threads` batches: one channel operation and at most
+//!   one wake-up per batch, not per message. A worker runs each request's workload, if any
 //!   (`common::work`: CPU spin, and the backend wait as a blocking sleep, since a worker is
-//!   a plain thread), sends the unit back over a second channel and wakes the loop
-//!   (`mio::Waker`). The hand-off is two channel operations and a wake-up per message; in
+//!   a plain thread) and sends the units back over a second channel: a batch without work
+//!   whole, a unit with work as soon as it is done. It wakes the loop (`mio::Waker`, an
+//!   eventfd write) only if the loop sleeps. When messages come one at a time the
+//!   hand-off still costs two thread switches a message (loop to worker and back); in
 //!   exchange the loop goes on accepting and reading while the work runs elsewhere.
 //! - Order per connection: several workers may finish one connection's units out of
 //!   order, so each connection keeps a reorder buffer (`conn.rs`: one slot per unit not yet
@@ -22,9 +26,10 @@
 //! - Backpressure: a connection is not read while the bytes it owes - in the pool or
 //!   written only in part - reach `--buffer-size`, so a client that never reads holds at
 //!   most about two buffers of server memory. That bound per connection is what bounds
-//!   the channels too (they are unbounded, so the loop never blocks on a hand-off). A unit's buffer comes back with its reply and
-//!   is reused: raw mode's from a free list, framed mode's as the connection's next frame
-//!   buffer, so framed mode allocates only for a frame larger than any before it.
+//!   the channels too (they are unbounded, so the loop never blocks on a hand-off). A
+//!   unit's buffer comes back with its reply and is reused: raw mode's from a free list,
+//!   framed mode's as the connection's next frame buffer, so framed mode allocates only
+//!   for a frame larger than any before it.
 //! - `--max-conns N`: at N open connections the loop stops calling accept(); a close
 //!   accepts again at once. `--idle-timeout`: `common::idle::IdleChecks`, as echo-epoll; a
 //!   connection that owes replies is not idle.
@@ -47,11 +52,13 @@ use conn::{Conn, Next};
 use crossbeam_channel::{Receiver, Sender};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
-use pool::Unit;
+use pool::{Batch, LoopWake, Unit};
 use slab::Slab;
 
 const LISTENER: Token = Token(usize::MAX);
 const WAKER: Token = Token(usize::MAX - 1);
+/// Emptied batches kept for reuse; more are freed.
+const SPARE_BATCHES: usize = 64;
 
 /// Units handed to the pool.
 static HANDOFFS: AtomicU64 = AtomicU64::new(0);
@@ -69,13 +76,20 @@ fn serve(config: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     common::service::counter("handoffs", &HANDOFFS);
     common::service::counter("out_of_order", &OUT_OF_ORDER);
-    let mut event_loop = EventLoop::new(listener, config.echo, config.max_conns)?;
+    let mut event_loop = EventLoop::new(listener, config.echo, config.max_conns, config.threads)?;
     let (units, jobs) = crossbeam_channel::unbounded();
     let (replies, done) = crossbeam_channel::unbounded();
-    let waker = Arc::new(Waker::new(event_loop.poll.registry(), WAKER).context("eventfd")?);
-    pool::start(config.threads, config.echo.workload, jobs, replies, waker)?;
+    let waker = Waker::new(event_loop.poll.registry(), WAKER).context("eventfd")?;
+    let wake = Arc::new(LoopWake::new(waker));
+    pool::start(
+        config.threads,
+        config.echo.workload,
+        jobs,
+        replies,
+        Arc::clone(&wake),
+    )?;
     common::ready(addr, config.threads);
-    event_loop.run(&units, &done)
+    event_loop.run(&units, &done, &wake)
 }
 
 struct EventLoop {
@@ -93,6 +107,12 @@ struct EventLoop {
     free: Vec<Vec<u8>>,
     /// Connections to serve next turn without waiting for an event.
     again: Vec<usize>,
+    /// The units read this turn, handed to the pool at its end in at most `threads`
+    /// batches.
+    pending: Vec<Unit>,
+    threads: usize,
+    /// Batches back from the pool, emptied, to send the next turn's units in.
+    spare_batches: Vec<Batch>,
     idle_checks: IdleChecks,
     now: Instant,
 }
@@ -102,6 +122,7 @@ impl EventLoop {
         listener: std::net::TcpListener,
         echo: EchoSettings,
         max_conns: Option<usize>,
+        threads: usize,
     ) -> anyhow::Result<Self> {
         listener.set_nonblocking(true)?;
         let mut listener = TcpListener::from_std(listener);
@@ -119,21 +140,38 @@ impl EventLoop {
             buf: vec![0u8; echo.buffer_size],
             free: Vec::new(),
             again: Vec::new(),
+            pending: Vec::new(),
+            threads: threads.max(1),
+            spare_batches: Vec::new(),
             idle_checks: IdleChecks::new(echo.idle_timeout),
             now: Instant::now(),
         })
     }
 
-    fn run(&mut self, units: &Sender<Unit>, done: &Receiver<Unit>) -> anyhow::Result<()> {
+    fn run(
+        &mut self,
+        units: &Sender<Batch>,
+        done: &Receiver<Batch>,
+        wake: &LoopWake,
+    ) -> anyhow::Result<()> {
         let mut events = Events::with_capacity(1024);
         loop {
-            let timeout = if self.again.is_empty() {
+            let mut timeout = if self.again.is_empty() {
                 self.next_due()
                     .map(|due| due.saturating_duration_since(Instant::now()))
             } else {
                 Some(Duration::ZERO)
             };
-            match self.poll.poll(&mut events, timeout) {
+            if timeout != Some(Duration::ZERO) {
+                // From here a worker's reply wakes the loop; one sent before is taken now.
+                wake.park();
+                if !done.is_empty() {
+                    timeout = Some(Duration::ZERO);
+                }
+            }
+            let polled = self.poll.poll(&mut events, timeout);
+            wake.unpark();
+            match polled {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e).context("epoll_wait"),
@@ -153,46 +191,72 @@ impl EventLoop {
                             if event.is_readable() || event.is_read_closed() || event.is_error() {
                                 conn.readable = true;
                             }
+                            if event.is_read_closed() || event.is_error() {
+                                conn.peer_closed = true;
+                            }
                         }
-                        self.serve(key, units)?;
+                        self.serve(key)?;
                     }
                 }
             }
-            self.take_replies(done, units)?;
+            self.take_replies(done)?;
             for key in turn {
-                self.serve(key, units)?;
+                self.serve(key)?;
             }
             self.close_idle()?;
+            self.hand_over(units);
+        }
+    }
+
+    /// Hands this turn's units to the pool: in one batch for one worker, else cut into
+    /// at most `threads` batches of consecutive units, one per worker that may be free.
+    fn hand_over(&mut self, units: &Sender<Batch>) {
+        let n = self.pending.len();
+        if n == 0 {
+            return;
+        }
+        HANDOFFS.fetch_add(n as u64, Ordering::Relaxed);
+        let size = n.div_ceil(n.min(self.threads));
+        let mut pending = self.pending.drain(..);
+        while pending.len() > 0 {
+            let mut batch = self.spare_batches.pop().unwrap_or_default();
+            batch.extend(pending.by_ref().take(size));
+            // The workers live as long as the process.
+            let _ = units.send(batch);
         }
     }
 
     /// Puts every reply that has come back into its connection's reorder buffer and
     /// writes what is in order.
-    fn take_replies(&mut self, done: &Receiver<Unit>, units: &Sender<Unit>) -> io::Result<()> {
-        while let Ok(unit) = done.try_recv() {
-            let key = unit.key;
-            let Some(conn) = self.conns.get_mut(key).filter(|c| c.id == unit.id) else {
-                continue; // its connection has closed
-            };
-            let first = conn.first_seq();
-            if !conn.reply(unit, first) {
-                OUT_OF_ORDER.fetch_add(1, Ordering::Relaxed);
+    fn take_replies(&mut self, done: &Receiver<Batch>) -> io::Result<()> {
+        while let Ok(mut batch) = done.try_recv() {
+            for unit in batch.drain(..) {
+                let key = unit.key;
+                let Some(conn) = self.conns.get_mut(key).filter(|c| c.id == unit.id) else {
+                    continue; // its connection has closed
+                };
+                let first = conn.first_seq();
+                if !conn.reply(unit, first) {
+                    OUT_OF_ORDER.fetch_add(1, Ordering::Relaxed);
+                }
+                self.serve(key)?;
             }
-            self.serve(key, units)?;
+            if self.spare_batches.len() < SPARE_BATCHES {
+                self.spare_batches.push(batch);
+            }
         }
         Ok(())
     }
 
     /// Runs one step of one connection: write what is ready, read what the bound allows.
-    fn serve(&mut self, key: usize, units: &Sender<Unit>) -> io::Result<()> {
+    fn serve(&mut self, key: usize) -> io::Result<()> {
         let Some(conn) = self.conns.get_mut(key) else {
             return Ok(());
         };
+        let pending = &mut self.pending;
         let send = |mut unit: Unit| {
             unit.key = key;
-            HANDOFFS.fetch_add(1, Ordering::Relaxed);
-            // The workers live as long as the process.
-            let _ = units.send(unit);
+            pending.push(unit);
         };
         let result = conn.step(self.echo.buffer_size, &mut self.buf, &mut self.free, send);
         if conn.input_seen {

@@ -1,9 +1,10 @@
-//! The pool: `--threads` workers that take units of work from the loop, run the
+//! The pool: `--threads` workers that take batches of units from the loop, run each
 //! request's workload (`common::work`, with a blocking sleep for the backend wait: a
-//! worker is a plain thread), and hand the unit back as its reply, waking the loop.
-//! Nothing here touches a socket.
+//! worker is a plain thread), and hand the units back as replies, waking the loop only
+//! when it sleeps. Nothing here touches a socket.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::time::Instant;
 
 use common::Workload;
@@ -30,30 +31,84 @@ pub struct Unit {
     pub started: Option<Instant>,
 }
 
-/// Starts `threads` workers. Each takes units from `units`, runs `workload` on it if
-/// there is one, sends it back on `replies` and wakes the loop.
+/// Units handed over together: one channel operation, and at most one wake-up, for all
+/// of them. The loop sends what one turn read, cut into at most `--threads` batches; a
+/// worker sends back a batch it served without work whole (the same vector, reused by the
+/// loop), and each unit that ran a workload alone, as soon as it is done.
+pub type Batch = Vec<Unit>;
+
+/// How workers wake the loop: through its `mio::Waker` (an eventfd write), and only while
+/// it sleeps in epoll_wait or is about to. A reply sent while the loop is busy is taken in
+/// its next turn without a system call.
+pub struct LoopWake {
+    waker: Waker,
+    /// Set by the loop before it waits, cleared when it wakes or is woken.
+    parked: AtomicBool,
+}
+
+impl LoopWake {
+    pub fn new(waker: Waker) -> LoopWake {
+        LoopWake {
+            waker,
+            parked: AtomicBool::new(false),
+        }
+    }
+
+    /// The loop is about to wait: replies sent from now on wake it. The loop must look for
+    /// replies after this and before it waits: then either it sees a reply, or the
+    /// worker that sent it sees `parked` (the fences order both sides' store before
+    /// their load).
+    pub fn park(&self) {
+        self.parked.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+    }
+
+    /// The loop is awake: replies are taken without waking it.
+    pub fn unpark(&self) {
+        self.parked.store(false, Ordering::Relaxed);
+    }
+
+    /// A worker has sent a reply: wakes the loop if it sleeps. A failed wake-up leaves the
+    /// reply for the loop's next turn.
+    fn reply_sent(&self) {
+        fence(Ordering::SeqCst);
+        if self.parked.swap(false, Ordering::SeqCst) {
+            let _ = self.waker.wake();
+        }
+    }
+}
+
+/// Starts `threads` workers. Each takes batches from `units`, runs `workload` on each
+/// unit if there is one, sends the replies back on `replies` and wakes the loop.
 pub fn start(
     threads: usize,
     workload: Option<Workload>,
-    units: Receiver<Unit>,
-    replies: Sender<Unit>,
-    waker: Arc<Waker>,
+    units: Receiver<Batch>,
+    replies: Sender<Batch>,
+    wake: Arc<LoopWake>,
 ) -> std::io::Result<()> {
     for i in 0..threads {
-        let (units, replies, waker) = (units.clone(), replies.clone(), Arc::clone(&waker));
+        let (units, replies, wake) = (units.clone(), replies.clone(), Arc::clone(&wake));
         std::thread::Builder::new()
             .name(format!("worker-{i}"))
             .stack_size(STACK_SIZE)
             .spawn(move || {
-                for unit in units {
-                    if let Some(w) = workload {
-                        w.run_blocking(std::thread::sleep);
-                    }
-                    if replies.send(unit).is_err() {
+                let send = |batch: Batch| {
+                    let sent = replies.send(batch).is_ok();
+                    wake.reply_sent();
+                    sent
+                };
+                for batch in units {
+                    let sent = match workload {
+                        None => send(batch),
+                        Some(w) => batch.into_iter().all(|unit| {
+                            w.run_blocking(std::thread::sleep);
+                            send(vec![unit])
+                        }),
+                    };
+                    if !sent {
                         return; // the loop has gone: the process is ending
                     }
-                    // A failed wake-up leaves the reply for the loop's next turn.
-                    let _ = waker.wake();
                 }
             })?;
     }
