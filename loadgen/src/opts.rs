@@ -491,7 +491,8 @@ pub struct LoadArgs {
     /// Pass/fail thresholds: a comma-separated list of METRIC OP VALUE, crossed when the
     /// comparison holds; e.g. 'p99>5ms,errors>0.1%,rate<10000'. METRIC: p50, p90, p95, p99,
     /// p99.9, mean, max (latency of the ok samples, VALUE with us, ms or s), errors (VALUE a
-    /// share with %, or a count), rate (ok samples/s). OP: > >= < <=. The whole report still
+    /// share with %, or a count; with --rate, requests never sent because their connection
+    /// was still busy count too), rate (ok samples/s). OP: > >= < <=. The whole report still
     /// prints, then one line per crossed threshold, and loadgen exits 3; a latency threshold
     /// of a run without ok samples is crossed. May be repeated.
     #[arg(long, value_name = "LIST")]

@@ -135,6 +135,10 @@ pub struct Tally {
     pub min_us: u64,
     /// Largest latency of an ok sample.
     pub max_us: u64,
+    /// Open loop, timed run: requests that fell due in the counted window but never went
+    /// out, their connection still waiting for an earlier echo when the run ended. They
+    /// are not samples (nothing was sent, nothing timed); counted when a user finishes.
+    pub unsent: u64,
 }
 
 impl Default for Tally {
@@ -145,6 +149,7 @@ impl Default for Tally {
             sum_us: 0,
             min_us: u64::MAX,
             max_us: 0,
+            unsent: 0,
         }
     }
 }
@@ -179,6 +184,7 @@ impl Tally {
         self.sum_us += o.sum_us;
         self.min_us = self.min_us.min(o.min_us);
         self.max_us = self.max_us.max(o.max_us);
+        self.unsent += o.unsent;
     }
 }
 
@@ -346,6 +352,12 @@ impl Recorder {
     #[inline]
     pub fn sent_late(&mut self, us: u64) {
         self.total.sent_late(us);
+    }
+
+    /// Open loop: `n` requests fell due in the counted window and were never sent.
+    pub fn unsent(&mut self, n: u64) {
+        self.total.tally.unsent += n;
+        self.interval.unsent += n;
     }
 
     /// A failed sample.

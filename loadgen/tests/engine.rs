@@ -272,7 +272,9 @@ fn open_loop_reports_corrected_and_raw_latency() {
     );
     let planned = r.run.planned_samples.unwrap();
     assert_eq!(planned, 200);
-    assert!(r.samples > 0 && r.samples <= planned, "{text}");
+    // Every request due in the window went out: a reply takes microseconds, the next
+    // request of a user falls due 20 ms later.
+    assert_eq!((r.samples, r.unsent), (planned, 0), "{text}");
     let raw = r.raw_latency_us.expect("raw latency with --rate");
     // Per sample, due time <= send time, so corrected latency is never below raw.
     assert!(
@@ -291,6 +293,38 @@ fn open_loop_reports_corrected_and_raw_latency() {
         r.intervals.iter().map(|i| i.samples).sum::<u64>(),
         r.samples
     );
+}
+
+#[test]
+fn open_loop_counts_the_requests_a_busy_connection_never_sent() {
+    // One worker serves one connection at a time, 30 ms a request: the first connection it
+    // takes falls ever further behind its schedule (a request every 20 ms) and so holds the
+    // worker past the end; the other three wait in the queue from their first request
+    // until it closes. Their later requests fell due and were never sent.
+    let server = Server::start(
+        "pool",
+        &["--threads", "1", "--framed", "--backend-wait", "30ms"],
+    );
+    let (r, text) = run_at(
+        server.addr,
+        &[
+            "--threads",
+            "4",
+            "--duration",
+            "1s",
+            "--rate",
+            "200",
+            "--framed",
+        ],
+    );
+    let planned = r.run.planned_samples.unwrap();
+    assert_eq!(planned, 200);
+    assert_eq!(r.samples + r.unsent, planned, "{text}");
+    assert_eq!(r.errors, 0, "{text}");
+    // Each waiting user sent its first request, answered after the end, and owed 49; the
+    // served one owed some too.
+    assert!(r.unsent > 3 * 49, "{text}");
+    assert!(text.contains(&format!("{} never sent", r.unsent)), "{text}");
 }
 
 #[test]

@@ -365,11 +365,15 @@ fn progress(r: &RunRecord) -> String {
     );
     match (&r.status, &r.report) {
         (RunStatus::Ok, Some(rep)) => format!(
-            "{head} {:.0} msg/s, p50 {} us, p95 {} us, errors {}, server CPU {:.0}% ({:.2} us/msg){}{}",
+            "{head} {:.0} msg/s, p50 {} us, p95 {} us, errors {}{}, server CPU {:.0}% ({:.2} us/msg){}{}",
             r.messages_per_s.unwrap_or(0.0),
             rep.latency_us.p50,
             rep.latency_us.p95,
             rep.errors,
+            match rep.unsent {
+                0 => String::new(),
+                n => format!(" and {n} never sent"),
+            },
             r.server_cpu_pct().unwrap_or(0.0),
             r.cpu_us_per_message().unwrap_or(0.0),
             r.syscalls

@@ -293,9 +293,33 @@ impl User {
     }
 
     fn finish(&mut self, ctx: &mut Ctx) {
+        self.count_unsent(ctx);
         self.close();
         self.phase = Phase::Finished;
         ctx.finished += 1;
+    }
+
+    /// Open loop, timed run: counts this user's requests from the next one on that fell
+    /// due in the counted window (from the warm-up's end to the run's) and so were never
+    /// sent: its connection was still waiting for an earlier echo when the run ended (a
+    /// starved connection of a pool, say). A closed loop owes nothing.
+    fn count_unsent(&self, ctx: &mut Ctx) {
+        let (Some(schedule), Some(end)) = (ctx.schedule, ctx.end) else {
+            return;
+        };
+        let mut unsent = 0;
+        let mut j = self.done;
+        loop {
+            let at = schedule.due(self.global, j);
+            if at >= end {
+                break;
+            }
+            if at >= ctx.count_from {
+                unsent += 1;
+            }
+            j += 1;
+        }
+        ctx.rec.unsent(unsent);
     }
 
     fn close(&mut self) {

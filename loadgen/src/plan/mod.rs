@@ -297,8 +297,8 @@ impl Plan {
             (Stop::Duration(d), Some(r)) => {
                 // Requests k = g + j*N with w <= k/R < w + d (w: the warm-up, whose
                 // requests are not counted), for this process's users.
-                let first = (self.warmup.as_secs_f64() * r).ceil() as u64;
-                let end = ((self.warmup + d).as_secs_f64() * r).ceil() as u64;
+                let first = requests_before(self.warmup, r);
+                let end = requests_before(self.warmup + d, r);
                 let before = |k: u64, g: u64| k.saturating_sub(g).div_ceil(self.users);
                 Some(
                     self.my_users()
@@ -374,6 +374,20 @@ fn parse_part(s: &str) -> Result<(usize, usize), PlanError> {
         return Err(bad());
     }
     Ok((i, p))
+}
+
+/// The open-loop requests `k` due before `t` at `rate` requests/s: those with
+/// `k / rate < t`, i.e. ceil(t x rate). A product that floating point puts a hair above a
+/// whole number (2.2 s x 50,000/s) is that number: request 110,000 is due at 2.2 s, not
+/// before it, as the engine's clock (whole nanoseconds) has it.
+fn requests_before(t: Duration, rate: f64) -> u64 {
+    let x = t.as_secs_f64() * rate;
+    let whole = x.round();
+    if (x - whole).abs() < 1e-6 {
+        whole as u64
+    } else {
+        x.ceil() as u64
+    }
 }
 
 #[cfg(test)]
@@ -452,6 +466,15 @@ mod tests {
         assert_eq!(p.due_offset(0, 1), Duration::from_millis(40));
         // 100 requests due in [0, 1s).
         assert_eq!(p.planned_samples(), Some(100));
+    }
+
+    #[test]
+    fn a_window_ending_on_a_due_time_leaves_that_request_out() {
+        // 2.2 s x 50,000/s is a hair above 110,000 in floating point: the 110,000th request
+        // from t0 is due exactly at the end, so it is not in the window.
+        let args = ["--threads", "100", "--duration", "2s", "--warmup", "200ms"];
+        let p = plan(&[&args[..], &["--rate", "50000"]].concat()).unwrap();
+        assert_eq!(p.planned_samples(), Some(100_000));
     }
 
     #[test]

@@ -102,6 +102,9 @@ fn figures(r: &RunReport) -> Section {
     if let Some(planned) = r.run.planned_samples {
         rows.push(row("planned samples", planned));
     }
+    if r.unsent > 0 {
+        rows.push(row("never sent (connection busy)", r.unsent));
+    }
     for kind in ErrorKind::ALL {
         let n = r.errors_by_kind.get(kind);
         if n > 0 {

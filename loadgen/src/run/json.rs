@@ -214,6 +214,23 @@ mod tests {
     }
 
     #[test]
+    fn requests_never_sent_are_written_after_the_error_kinds_only_when_there_are_some() {
+        let mut report = full_report();
+        assert!(!serde_json::to_string(&report).unwrap().contains("unsent"));
+        report.unsent = 7;
+        let text = serde_json::to_string_pretty(&report).unwrap();
+        let keys = top_level_keys(&text);
+        let at = keys.iter().position(|k| *k == "errors_by_kind").unwrap();
+        assert_eq!(keys[at + 1], "unsent");
+        let back: RunReport = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.unsent, 7);
+        assert_eq!(
+            (back.failed(), back.requests()),
+            (report.errors + 7, report.samples + 7)
+        );
+    }
+
+    #[test]
     fn fields_absent_from_older_files_default() {
         let mut value = serde_json::to_value(full_report()).unwrap();
         let fields = value.as_object_mut().unwrap();

@@ -259,17 +259,7 @@ fn mib(kib: u64) -> String {
 
 /// The final `summary =` line and everything after it.
 pub fn render(r: &RunReport) -> String {
-    let tally = Tally {
-        ok: r.ok,
-        errors: r.errors_by_kind,
-        sum_us: r.latency_us.sum,
-        min_us: if r.ok == 0 {
-            u64::MAX
-        } else {
-            r.latency_us.min
-        },
-        max_us: r.latency_us.max,
-    };
+    let tally = r.tally();
     let elapsed = Duration::from_secs_f64(r.run.elapsed_s.max(0.0));
     let mut o = String::new();
     let _ = writeln!(o, "{}", summary_line('=', &tally, elapsed, None));
@@ -277,9 +267,15 @@ pub fn render(r: &RunReport) -> String {
         Some(p) => format!("{p} planned, "),
         None => String::new(),
     };
+    let unsent = match r.unsent {
+        0 => String::new(),
+        n => format!(
+            ", {n} never sent (due while their connection still waited for an earlier echo)"
+        ),
+    };
     let _ = writeln!(
         o,
-        "samples: {planned}{} completed ({} ok, {} errors), users {} started, {} finished",
+        "samples: {planned}{} completed ({} ok, {} errors){unsent}, users {} started, {} finished",
         r.samples, r.ok, r.errors, r.users_started, r.users_finished
     );
     match &r.raw_latency_us {

@@ -36,12 +36,12 @@ fn check_one(t: &Threshold, r: &RunReport) -> Checked {
         (Metric::P999, _) => latency(l.p999),
         (Metric::Mean, _) => (r.ok > 0).then_some(l.mean),
         (Metric::Max, _) => latency(l.max),
-        (Metric::Errors, Unit::Percent) => Some(if r.samples == 0 {
+        (Metric::Errors, Unit::Percent) => Some(if r.requests() == 0 {
             0.0
         } else {
-            r.errors as f64 * 100.0 / r.samples as f64
+            r.failed() as f64 * 100.0 / r.requests() as f64
         }),
-        (Metric::Errors, _) => Some(r.errors as f64),
+        (Metric::Errors, _) => Some(r.failed() as f64),
         (Metric::Rate, _) => Some(r.ok_per_s),
     };
     Checked {

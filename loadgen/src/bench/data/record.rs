@@ -380,10 +380,11 @@ impl RunRecord {
         }
     }
 
-    /// Error share of the samples, percent.
+    /// Error share, percent: failed samples plus open-loop requests never sent (their
+    /// connection still busy when the run ended), over samples plus those.
     pub fn error_pct(&self) -> Option<f64> {
         let r = self.report.as_ref()?;
-        (r.samples > 0).then(|| r.errors as f64 * 100.0 / r.samples as f64)
+        (r.requests() > 0).then(|| r.failed() as f64 * 100.0 / r.requests() as f64)
     }
 }
 

@@ -327,6 +327,19 @@ fn errors_section(all: &[PointVerdicts], s: &mut String) {
             point_title(pv),
             table(&header, &rows)
         );
+        let unsent: Vec<String> = pv
+            .errors
+            .iter()
+            .filter(|e| e.unsent > 0)
+            .map(|e| format!("{} {}", label(&e.model), num(e.unsent as f64, 0)))
+            .collect();
+        if !unsent.is_empty() {
+            let _ = writeln!(
+                tables,
+                "Open-loop requests never sent, counted as failed in the shares above (each fell due while its connection still waited for an earlier echo, until the run ended): {}.\n",
+                unsent.join(", ")
+            );
+        }
     }
     let _ = writeln!(
         s,
@@ -389,6 +402,29 @@ mod tests {
     #[test]
     fn a_model_over_the_error_limit_shows_its_error_share() {
         insta::assert_snapshot!(render(&with_errors(10)));
+    }
+
+    #[test]
+    fn open_loop_requests_never_sent_are_named_under_the_error_table() {
+        let mut r = with_errors(10);
+        for run in r.runs.iter_mut().filter(|x| x.model == "fast") {
+            run.report.as_mut().unwrap().unsent = 30;
+        }
+        let s = render(&r);
+        assert!(
+            s.contains("counted as failed in the shares above (each fell due while its connection still waited for an earlier echo, until the run ended): fast 300."),
+            "{s}"
+        );
+        // 30 of 1,030 requests: 2.9%, over the 1% limit.
+        assert!(
+            s.contains("| fast | 2.9% | +2.91 [+2.91, +2.91] | 10 | more errors |"),
+            "{s}"
+        );
+        assert!(
+            s.contains("| fast | 1.203 [1.191, 1.216] | 10/10 | errors 2.9% |"),
+            "{s}"
+        );
+        assert!(!render(&with_errors(10)).contains("never sent"));
     }
 
     #[test]

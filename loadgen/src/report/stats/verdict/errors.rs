@@ -1,5 +1,5 @@
-//! Errors as a figure of their own: each model's error share at a point (errors over
-//! samples, percent) and its paired difference from the reference's, in percentage points
+//! Errors as a figure of their own: each model's error share at a point (failed samples
+//! and open-loop requests never sent, over all requests, percent) and its paired difference from the reference's, in percentage points
 //! over the blocks (rounds) both have, with a Student-t 95% interval. A model is judged to
 //! have *fewer errors* or *more errors* only when the interval clears 0 by more than
 //! [`ERROR_MARGIN_PTS`] (one error in a thousand samples: below it an error share is noise
@@ -14,14 +14,14 @@ use crate::bench::data::RunRecord;
 /// Margin of the error verdicts, percentage points.
 pub const ERROR_MARGIN_PTS: f64 = 0.1;
 
-/// The error share of some runs: their errors over their samples, percent; None without a
-/// sample.
+/// The error share of some runs: their failed requests over their requests, percent (an
+/// open-loop request never sent counts as both); None without a request.
 pub fn share<'a>(runs: impl IntoIterator<Item = &'a RunRecord>) -> Option<f64> {
     let (errors, samples) = runs
         .into_iter()
         .filter_map(|r| r.report.as_ref())
         .fold((0u64, 0u64), |(e, s), rep| {
-            (e + rep.errors, s + rep.samples)
+            (e + rep.failed(), s + rep.requests())
         });
     (samples > 0).then(|| errors as f64 * 100.0 / samples as f64)
 }
@@ -64,6 +64,8 @@ pub struct ErrorRow {
     pub model: String,
     /// Its error share over all its runs at the point, percent.
     pub share: Option<f64>,
+    /// Open-loop requests of those runs never sent (in the share as failed requests).
+    pub unsent: u64,
     /// Mean paired difference from the reference, points, with its 95% interval
     /// (mean, lo, hi); lo and hi infinite with fewer than two blocks.
     pub difference: Option<(f64, f64, f64)>,
@@ -105,6 +107,11 @@ pub fn rows(by_model: &BTreeMap<&str, Vec<&RunRecord>>, reference: &str) -> Vec<
             ErrorRow {
                 model: model.to_string(),
                 share: share(runs.iter().copied()),
+                unsent: runs
+                    .iter()
+                    .filter_map(|r| r.report.as_ref())
+                    .map(|rep| rep.unsent)
+                    .sum(),
                 difference,
                 blocks: diffs.len(),
                 verdict,
