@@ -32,6 +32,13 @@ pub fn default_args(model: &str) -> &'static [&'static str] {
     }
 }
 
+/// Whether `model`'s `--threads` workers are plain threads that each block through a
+/// request's whole backend wait (a sleep), so that no more requests are in service at once
+/// than there are workers: the two pools.
+pub fn workers_block(model: &str) -> bool {
+    matches!(model, "pool" | "reactor-pool")
+}
+
 /// The most connections `model` serves at once when started with [`default_args`] (the
 /// pool's workers; the rest wait unread); `None` for a model that serves every
 /// connection it accepts. idle-rss measures a pool with this many.

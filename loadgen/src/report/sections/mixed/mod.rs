@@ -18,7 +18,7 @@ mod paragraphs;
 mod runs;
 
 use charts::charts;
-use paragraphs::{cap_paragraph, thread_paragraph};
+use paragraphs::{cap_paragraph, pool_paragraph, thread_paragraph};
 use runs::{
     MixedRuns, PREEMPTIVE, latency_file, requests_per_s, service, speedup_file, unloaded_us,
 };
@@ -80,6 +80,7 @@ fn section(r: &BenchResults, s: &mut String) {
     cap_table(&x, s);
     cap_paragraph(&x, s);
     thread_paragraph(&x, s);
+    pool_paragraph(r, &x, s);
     per_model(&x, s);
 }
 
@@ -377,6 +378,61 @@ mod tests {
         other.runs.clear();
         section(&other, &mut none);
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn a_pool_whose_workers_block_is_named_with_its_bound() {
+        let mut r = results();
+        // reactor-pool with its one worker, and with 16 (a bound of 267 requests/s, above
+        // what the CPU does: not named).
+        for (model, threads, rps) in [
+            ("reactor-pool", 1, 16.9_f64),
+            ("reactor-pool-16", 16, 199.0),
+        ] {
+            for (point, conns) in [("1", 1), ("11", 11), ("23", 23)] {
+                let mut run = run(
+                    model,
+                    point,
+                    conns,
+                    rps.min(16.5 * conns as f64),
+                    70.0,
+                    70.0,
+                );
+                run.ready_line = Some(format!(
+                    "listening on 127.0.0.1:7000 model=reactor-pool threads={threads}"
+                ));
+                r.runs.push(run);
+            }
+        }
+        r.config
+            .models
+            .extend(["reactor-pool".into(), "reactor-pool-16".into()]);
+        r.config.variants.push(
+            serde_json::from_value(serde_json::json!({
+                "name": "reactor-pool-16", "model": "reactor-pool", "env": [],
+                "server_args": ["--threads=16"]
+            }))
+            .unwrap(),
+        );
+        let r = BenchResults::of_runs(r.config.clone(), r.runs.clone());
+        let mut s = String::new();
+        section(&r, &mut s);
+        let line = s
+            .lines()
+            .find(|l| l.starts_with("**Pools whose workers block.**"));
+        let line = line.unwrap_or_else(|| panic!("{s}"));
+        assert!(
+            line.contains(
+                "wait: reactor-pool with 1 worker, about 16.7 requests/s (measured peak 16.9). "
+            ),
+            "{line}"
+        );
+        assert!(!line.contains("reactor-pool-16"), "{line}");
+        assert!(line.contains("200/s x 60 ms = 12 (Little's law)"), "{line}");
+        // Without a blocking pool, no paragraph.
+        let mut plain = String::new();
+        section(&results(), &mut plain);
+        assert!(!plain.contains("Pools whose workers block"));
     }
 
     #[test]

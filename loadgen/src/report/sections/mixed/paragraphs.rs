@@ -1,11 +1,12 @@
-//! The mixed suite's two paragraphs, their figures rendered from the data: what the
-//! `--max-conns` cap does and does not buy (Little's law), and what the thread model does
-//! differently from the cooperative ones.
+//! The mixed suite's paragraphs, their figures rendered from the data: what the
+//! `--max-conns` cap does and does not buy (Little's law), what the thread model does
+//! differently from the cooperative ones, and how many workers a pool whose workers block
+//! needs.
 
 use std::fmt::Write as _;
 
 use super::runs::{MixedRuns, PREEMPTIVE, requests_per_s, service};
-use crate::bench::data::RunRecord;
+use crate::bench::data::{BenchResults, RunRecord};
 use crate::bench::suite::mixed::{CAP, CAP_CONNS, CPU_MS, WAIT_MS, amdahl, capped_point};
 use crate::md::{ms_or_dash, num};
 use crate::report::figures::{lat, median};
@@ -110,5 +111,48 @@ pub(super) fn thread_paragraph(x: &MixedRuns, s: &mut String) {
                 .filter_map(|m| x.at_cap(m, &uncapped, svc99))
                 .collect()
         )),
+    );
+}
+
+/// The pools whose workers sleep through the backend wait (`common::models::workers_block`)
+/// and whose workers, so bounded, serve fewer requests a second than the CPU could: each
+/// with its bound and its measured peak, and the workers the CPU's rate would need.
+pub(super) fn pool_paragraph(r: &BenchResults, x: &MixedRuns, s: &mut String) {
+    let total = CPU_MS + WAIT_MS;
+    let cpu_rate = 1000.0 / CPU_MS;
+    let pools: Vec<String> = x
+        .models()
+        .iter()
+        .filter(|m| common::models::workers_block(r.config.base_model(m)))
+        .filter_map(|m| {
+            let workers = x
+                .sweep
+                .points
+                .iter()
+                .flat_map(|p| x.sweep.ok_runs(m, p))
+                .find_map(|run| run.ready_line.as_deref())
+                .and_then(common::readiness::ready_threads)?;
+            let bound = workers as f64 * 1000.0 / total;
+            (bound < cpu_rate).then(|| {
+                format!(
+                    "{m} with {workers} worker{}, about {} requests/s (measured peak {})",
+                    if workers == 1 { "" } else { "s" },
+                    num(bound, 1),
+                    x.uncapped_peak(m).map_or("-".into(), |v| num(v, 1)),
+                )
+            })
+        })
+        .collect();
+    if pools.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "**Pools whose workers block.** A worker of pool or reactor-pool is a plain thread that sleeps through its request's {wait} ms backend wait, so W workers have at most W requests in service and finish about W / {total} ms a second, however many connections wait: {list}. The CPU's {cpu_rate} requests/s would need as many workers as requests in flight at that rate, {cpu_rate}/s x {total} ms = {need} (Little's law), and a thread each; the event-driven models overlap the waits on timers in one thread instead.\n",
+        wait = num(WAIT_MS, 0),
+        total = num(total, 0),
+        list = pools.join("; "),
+        cpu_rate = num(cpu_rate, 0),
+        need = num((cpu_rate * total / 1000.0).ceil(), 0),
     );
 }
