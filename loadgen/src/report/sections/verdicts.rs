@@ -169,11 +169,18 @@ fn section(r: &BenchResults, reference: &str, margin: f64, s: &mut String) {
             ]
         })
         .collect();
+    let sharpness = if rows.is_empty() {
+        format!(
+            "No point ran the {} blocks a verdict needs: every verdict below is inconclusive, whatever its interval.\n",
+            verdict::MIN_BLOCKS
+        )
+    } else {
+        table(&header, &rows)
+    };
     let _ = writeln!(
         s,
-        "### How sharp the intervals are\n\nMedian over the models of the interval's half-width, as a share of the ratio; **blocks** counts the blocks (rounds) paired with the reference, and points with fewer than {} are left out.\n\n{}",
+        "### How sharp the intervals are\n\nMedian over the models of the interval's half-width, as a share of the ratio; **blocks** counts the blocks (rounds) paired with the reference, and points with fewer than {} are left out.\n\n{sharpness}",
         verdict::MIN_BLOCKS,
-        table(&header, &rows)
     );
     for pv in &all {
         let _ = writeln!(
