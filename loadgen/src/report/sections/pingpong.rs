@@ -135,8 +135,13 @@ fn pingpong(r: &BenchResults, s: &mut String) {
             r.config.duration_s
         )
     } else {
+        let order = if r.config.is_blocked() {
+            "in a shuffled order"
+        } else {
+            "in one fixed order (before blocks were shuffled)"
+        };
         format!(
-            "{}s per run after a warm-up that opens the connections and is not counted, {rounds} block(s), each running every model once in a shuffled order",
+            "{}s per run after a warm-up that opens the connections and is not counted, {rounds} block(s), each running every model once {order}",
             r.config.duration_s
         )
     };
